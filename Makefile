@@ -1,0 +1,34 @@
+# One command runs the bot, one runs the tests; each sets itself up on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test bench lint setup clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "需要 Python 3.11 / Python 3.11 is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed
+
+## run: set up (first time) and start the bot with long polling
+run: setup
+	$(PY) -m bot run
+
+## test: set up (first time), lint and run the whole test suite
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+## bench: set up (first time) and print the performance figures
+bench: setup
+	$(PY) -m tests.bench
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
