@@ -1,0 +1,106 @@
+"""Builds the Application and registers every feature, in an explicit order."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import middleware
+from bot.commands import publish_shared_menus
+from bot.context import BotContext, Services
+from bot.db import create_engine, create_session_factory, transaction, utcnow
+from bot.settings import Settings
+from bot.setup import handlers as setup_handlers
+from bot.setup.service import admin_exists, issue_setup_code
+from bot.start import handlers as start_handlers
+
+logger = logging.getLogger(__name__)
+
+BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    session_factory: async_sessionmaker[AsyncSession] | None = None,
+) -> BotApplication:
+    """The whole bot, wired to the Bot API at `settings.telegram_api_url`."""
+    if settings.bot_token is None:
+        raise ValueError("BOT_TOKEN is required to build the application")
+    owns_engine = session_factory is None
+    if session_factory is None:
+        session_factory = create_session_factory(create_engine(settings.database_url))
+    services = Services(settings=settings, session_factory=session_factory)
+
+    async def post_init(application: BotApplication) -> None:
+        application.bot_data["services"] = services
+        await announce_setup_code(services)
+        try:
+            await publish_shared_menus(application.bot, settings.default_language)
+        except TelegramError as exc:
+            logger.warning("Could not publish the command menus: %s", exc)
+
+    async def post_shutdown(application: BotApplication) -> None:
+        if owns_engine:
+            await session_factory.kw["bind"].dispose()
+
+    application: BotApplication = (
+        ApplicationBuilder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(Defaults(tzinfo=settings.tz))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data["services"] = services
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: BotApplication) -> None:
+    """Order matters: cross-cutting checks first (lower groups), then the features."""
+    # -2: ignore other bots; -1: load who is acting, once per update.
+    application.add_handler(TypeHandler(Update, middleware.ignore_other_bots), group=-2)
+    application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)
+    # 0: the features.
+    for feature in (setup_handlers, start_handlers):
+        application.add_handlers(feature.handlers())
+    # Last in group 0, so it runs only when no feature took the message: a kind pointer
+    # to /help instead of silence.
+    application.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
+                       middleware.not_understood)
+    )
+    application.add_error_handler(middleware.report_error)
+
+
+async def announce_setup_code(services: Services) -> None:
+    """With no admin yet, print a fresh one-time code for /setup to the console."""
+    if services.settings.admin_ids:
+        return
+    async with transaction(services.session_factory) as session:
+        if await admin_exists(session):
+            return
+        code = await issue_setup_code(session, now=utcnow())
+    print(
+        f"\n  No administrator yet. In a private chat with the bot, send:\n\n"
+        f"      /setup {code}\n\n"
+        f"  The code works once and expires in 24 hours.\n",
+        flush=True,
+    )

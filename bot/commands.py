@@ -1,0 +1,63 @@
+"""The command menus: which commands each person sees, in their language.
+
+`setMyCommands` takes two-letter language codes only, so zh-CN and zh-TW share
+`zh`: the shared menus are for residents and strangers in zh-CN and English,
+and a zh-TW speaker or anyone with more rights gets a menu of their own
+(`BotCommandScopeChat`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import TelegramError
+
+from bot.auth import Actor, Standing
+from bot.i18n import N_, translator
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    description: str  # an N_() msgid
+    standing: Standing = Standing.STRANGER
+
+
+COMMANDS: list[CommandSpec] = [
+    CommandSpec("start", N_("Start and choose your language")),
+    CommandSpec("help", N_("What I can do for you")),
+    CommandSpec("language", N_("Change language")),
+]
+
+
+def commands_for(standing: Standing) -> list[CommandSpec]:
+    return [spec for spec in COMMANDS if spec.standing <= standing]
+
+
+def bot_commands(standing: Standing, language: str) -> list[BotCommand]:
+    _ = translator(language)
+    return [BotCommand(spec.name, _(spec.description)) for spec in commands_for(standing)]
+
+
+async def publish_shared_menus(bot: Bot, default_language: str) -> None:
+    """The menus everyone without a menu of their own sees."""
+    await bot.set_my_commands(bot_commands(Standing.RESIDENT, default_language),
+                              scope=BotCommandScopeDefault())
+    await bot.set_my_commands(bot_commands(Standing.RESIDENT, "zh-CN"),
+                              scope=BotCommandScopeDefault(), language_code="zh")
+    await bot.set_my_commands(bot_commands(Standing.RESIDENT, "en"),
+                              scope=BotCommandScopeDefault(), language_code="en")
+
+
+async def publish_personal_menu(bot: Bot, actor: Actor) -> None:
+    """Give this person the menu for their standing and language, or the shared one."""
+    scope = BotCommandScopeChat(chat_id=actor.telegram_id)
+    try:
+        if actor.standing <= Standing.RESIDENT and actor.language != "zh-TW":
+            await bot.delete_my_commands(scope=scope)
+        else:
+            await bot.set_my_commands(bot_commands(actor.standing, actor.language), scope=scope)
+    except TelegramError:
+        # A menu is a convenience; the command itself still checks rights.
+        pass

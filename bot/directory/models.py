@@ -1,0 +1,133 @@
+"""Who is who and where: areas (a tree), people, teams, memberships, group chats."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db import Base, UTCDateTime, utcnow
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    """Store enum values (readable in the database), checked in Python, not by a constraint."""
+    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
+                create_constraint=False, length=20)
+
+
+class AreaKind(enum.StrEnum):
+    STREET_OFFICE = "street_office"
+    COMMUNITY = "community"
+    GRID = "grid"
+    BUILDING = "building"
+
+
+class Role(enum.StrEnum):
+    """A person's standing. Team leadership is a property of a membership, not a role."""
+
+    ADMIN = "admin"
+    STAFF = "staff"
+    MEMBER = "member"
+    RESIDENT = "resident"
+
+
+class PersonStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PENDING = "pending"  # imported from a roster, not yet matched to a Telegram account
+    LEFT = "left"
+
+
+class TeamKind(enum.StrEnum):
+    LEGAL_PUBLICITY = "legal_publicity"
+    ANTI_PYRAMID = "anti_pyramid"
+    MEDIATION = "mediation"
+    POVERTY_AID = "poverty_aid"
+    AD_REMOVAL = "ad_removal"
+    SCHOOL_GUARD = "school_guard"
+    PATROL = "patrol"
+    CADRES = "cadres"
+    NEARBY_UNITS = "nearby_units"
+    PARTY_MEMBERS = "party_members"
+    CLEANERS = "cleaners"
+    BUILDING_HEADS = "building_heads"
+    OTHER = "other"
+
+
+class ChatStatus(enum.StrEnum):
+    ACTIVE = "active"
+    LEFT = "left"  # the bot was removed or blocked
+    MIGRATED = "migrated"
+
+
+class Area(Base):
+    """A node of the area tree. `path` is the materialized path `/1/4/17/`, so a
+    subtree is one `LIKE '/1/4/%'` range on an index."""
+
+    __tablename__ = "areas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    kind: Mapped[AreaKind] = mapped_column(_enum(AreaKind))
+    name: Mapped[str] = mapped_column(String(100))
+    path: Mapped[str] = mapped_column(String(255), index=True, default="")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    username: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.RESIDENT, index=True)
+    status: Mapped[PersonStatus] = mapped_column(_enum(PersonStatus), default=PersonStatus.ACTIVE)
+    # The language the person chose with /language; None means "follow Telegram's".
+    language: Mapped[str | None] = mapped_column(String(8))
+    telegram_language: Mapped[str | None] = mapped_column(String(16))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[TeamKind] = mapped_column(_enum(TeamKind))
+    name: Mapped[str] = mapped_column(String(100))
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("person_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Chat(Base):
+    """A group chat the bot is in, linked to a team or an area by staff."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    thread_id: Mapped[int | None] = mapped_column(Integer)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[ChatStatus] = mapped_column(_enum(ChatStatus), default=ChatStatus.ACTIVE)
+    can_pin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,136 @@
+"""Settings read from the environment and `.env`, validated once at start-up.
+
+Built in `main()` and passed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+LANGUAGES = ("zh-CN", "zh-TW", "en")
+TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{4,100}$")
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class Settings(BaseSettings):
+    """Everything a deployment may set. Names match the environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    database_url: str = f"sqlite+aiosqlite:///{DATA_DIR / 'pingan.db'}"
+    timezone: str = "Asia/Shanghai"
+    default_language: str = "zh-CN"
+    admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1:8443"
+    log_level: str = "INFO"
+    # Telegram's flood limits, mirrored by the outbox dispatcher (see FACTS.md).
+    rate_overall_per_s: float = Field(default=30.0, gt=0)
+    rate_chat_per_s: float = Field(default=1.0, gt=0)
+    rate_chat_burst: int = Field(default=3, ge=1)
+    rate_group_per_min: float = Field(default=20.0, gt=0)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not TOKEN_PATTERN.match(value.get_secret_value()):
+            raise ValueError("does not look like a token from @BotFather (digits:letters)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (try Asia/Shanghai)") from None
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+            if not all(p.lstrip("-").isdigit() for p in parts):
+                raise ValueError("must be Telegram user ids separated by commas, e.g. 12345,67890")
+            return tuple(int(p) for p in parts)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("telegram_api_url", "webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET_PATTERN.match(value.get_secret_value()):
+            raise ValueError("must be 1-256 of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def telegram_file_url(self) -> str:
+        """PTB builds download links from a separate base: `…/bot` becomes `…/file/bot`."""
+        base = self.telegram_api_url.rstrip("/")
+        root, _, last = base.rpartition("/")
+        return f"{root}/file/{last}" if root else f"{base}/file"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SettingsError(Exception):
+    """A setting is wrong; the message is one line fit for the console."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "?"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"Setting {name} is wrong: {message}")
+        raise SettingsError("\n".join(lines)) from None

@@ -1,0 +1,1 @@
+"""Welcome, language choice, help: what every person meets first."""

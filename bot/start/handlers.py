@@ -1,0 +1,92 @@
+"""/start, /help, /language and the language buttons."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.auth import Standing
+from bot.commands import commands_for, publish_personal_menu
+from bot.context import BotContext
+from bot.db import transaction
+from bot.directory.people import load_actor, register_person, set_language
+from bot.handler_utils import identity_of
+from bot.start.callbacks import LANGUAGE_PATTERN, parse_language
+from bot.start.keyboards import language_keyboard
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Register the person if new, greet them and offer the languages."""
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return
+    _ = context._
+    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
+        await message.reply_text(_("Hello! Talk to me in a private chat to get started."))
+        return
+    identity = identity_of(update.effective_user)
+    async with transaction(context.services.session_factory) as session:
+        await register_person(session, identity=identity)
+    await message.reply_text(
+        _("Hello, {name}! I am your community's safety assistant. I bring you safety tips "
+          "and urgent notices, and you can tell me about problems around you at any time."
+          "\n\nPlease choose your language:").format(name=identity.name),
+        reply_markup=language_keyboard(),
+    )
+
+
+async def show_help(update: Update, context: BotContext) -> None:
+    """List the commands this person may use, and nothing more."""
+    message = update.effective_message
+    if message is None:
+        return
+    _ = context._
+    standing = context.actor.standing if context.actor else Standing.STRANGER
+    lines = [_("Here is what I can do for you:"), ""]
+    for spec in commands_for(standing):
+        lines.append(f"/{spec.name} — {_(spec.description)}")
+    await message.reply_text("\n".join(lines))
+
+
+async def ask_language(update: Update, context: BotContext) -> None:
+    """Offer the languages again."""
+    if update.effective_message is None:
+        return
+    await update.effective_message.reply_text(
+        context._("Please choose your language:"), reply_markup=language_keyboard()
+    )
+
+
+async def language_chosen(update: Update, context: BotContext) -> None:
+    """Save the chosen language and answer in it from now on."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    language = parse_language(query.data)
+    if language is None:
+        await query.answer(context._("This button is no longer valid."))
+        return
+    identity = identity_of(query.from_user)
+    settings = context.services.settings
+    async with transaction(context.services.session_factory) as session:
+        await set_language(session, identity=identity, language=language)
+        context.actor = await load_actor(session, identity=identity,
+                                         default_language=settings.default_language,
+                                         admin_ids=settings.admin_ids)
+    context.chat_language = None
+    _ = context.tr(language)
+    await query.answer()
+    await query.edit_message_text(
+        _("Done! I will talk to you in English from now on. Send /help to see what I can do.")
+    )
+    await publish_personal_menu(context.bot, context.actor)
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", show_help),
+        CommandHandler("language", ask_language),
+        CallbackQueryHandler(language_chosen, pattern=LANGUAGE_PATTERN),
+    ]

@@ -1,0 +1,58 @@
+"""Helpers that let an end-to-end test read like a story."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import BotApplication, build_application
+from bot.settings import Settings
+from tests.fake_telegram import FakeTelegram
+
+
+@dataclass
+class BotRunner:
+    """Starts and stops the bot the way `run_polling` would, inside the test's event loop.
+
+    `restart()` stops the Application and starts a new one on the same database,
+    which is how a crash-and-restart looks from the outside.
+    """
+
+    settings: Settings
+    session_factory: async_sessionmaker[AsyncSession]
+    fake: FakeTelegram
+    application: BotApplication | None = None
+    console: list[str] = field(default_factory=list)
+
+    async def start(self, **overrides: Any) -> BotApplication:
+        settings = self.settings.model_copy(update=overrides) if overrides else self.settings
+        application = build_application(settings, session_factory=self.session_factory)
+        await application.initialize()
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=1,
+                                                drop_pending_updates=False)
+        self.application = application
+        return application
+
+    async def stop(self) -> None:
+        application = self.application
+        if application is None:
+            return
+        self.application = None
+        assert application.updater is not None
+        if application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+        await application.shutdown()
+
+    async def restart(self, **overrides: Any) -> BotApplication:
+        await self.stop()
+        return await self.start(**overrides)

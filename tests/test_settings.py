@@ -1,0 +1,85 @@
+"""Settings: sensible defaults, and one clear line for each bad value."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults() -> None:
+    settings = load_settings(_env_file=None)
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.default_language == "zh-CN"
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.database_url.endswith("data/pingan.db")
+
+
+def test_admin_ids_as_people_type_them() -> None:
+    assert load_settings(admin_ids="123, 456 789", _env_file=None).admin_ids == (123, 456, 789)
+
+
+def test_api_url_sets_the_file_url_too() -> None:
+    settings = load_settings(telegram_api_url="http://127.0.0.1:8081/bot", _env_file=None)
+    assert settings.telegram_file_url == "http://127.0.0.1:8081/file/bot"
+
+
+def test_token_is_secret() -> None:
+    settings = load_settings(bot_token="123456:ABCdef_ghi", _env_file=None)
+    assert "ABCdef" not in repr(settings) and "ABCdef" not in str(settings.bot_token)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [("timezone", "Mars/Olympus", "TIMEZONE"), ("default_language", "fr", "DEFAULT_LANGUAGE"),
+     ("admin_ids", "alice,bob", "ADMIN_IDS"), ("bot_token", "not-a-token", "BOT_TOKEN"),
+     ("database_url", "mysql://x", "DATABASE_URL"), ("log_level", "LOUD", "LOG_LEVEL"),
+     ("telegram_api_url", "ftp://x", "TELEGRAM_API_URL"),
+     ("webhook_secret", "has spaces", "WEBHOOK_SECRET")],
+)
+def test_a_bad_value_is_named_in_one_line(name: str, value: str, words: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(**{name: value}, _env_file=None)
+    message = str(error.value)
+    assert message.startswith(f"Setting {words} is wrong:")
+    assert "\n" not in message
+
+
+def _run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "TIMEZONE"}}
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_run_without_token_explains_botfather(tmp_path: Path) -> None:
+    result = _run_cli("run", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert result.returncode == 1
+    assert "@BotFather" in result.stderr and ".env" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_bad_setting_stops_with_one_line(tmp_path: Path) -> None:
+    result = _run_cli("run", TIMEZONE="Nowhere/City", BOT_TOKEN="123456:abcdefgh")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Setting TIMEZONE is wrong: unknown time zone 'Nowhere/City' (try Asia/Shanghai)"
+    ]
+
+
+def test_help_lists_the_commands() -> None:
+    result = _run_cli("--help")
+    assert result.returncode == 0
+    assert "run" in result.stdout and "db" in result.stdout
+
+
+def test_db_upgrade_creates_the_tables(tmp_path: Path) -> None:
+    result = _run_cli("db", "upgrade", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "x.db").exists()
