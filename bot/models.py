@@ -1,7 +1,16 @@
 """Every table of the bot, imported in one place so Alembic and tests see them all."""
 
 from bot.audit.models import AuditEntry
-from bot.directory.models import Area, Chat, Membership, Person, Team
+from bot.directory.models import Area, Chat, Membership, Person, Subscription, Team
 from bot.setup.models import SetupCode
 
-__all__ = ["Area", "AuditEntry", "Chat", "Membership", "Person", "SetupCode", "Team"]
+__all__ = [
+    "Area",
+    "AuditEntry",
+    "Chat",
+    "Membership",
+    "Person",
+    "SetupCode",
+    "Subscription",
+    "Team",
+]

@@ -131,3 +131,21 @@ class Chat(Base):
     status: Mapped[ChatStatus] = mapped_column(_enum(ChatStatus), default=ChatStatus.ACTIVE)
     can_pin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubscriptionTopic(enum.StrEnum):
+    """What a resident chose to receive."""
+
+    SAFETY_TIPS = "safety_tips"
+    ANTI_FRAUD = "anti_fraud"
+    NOTICES = "notices"
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("person_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[SubscriptionTopic] = mapped_column(_enum(SubscriptionTopic), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
