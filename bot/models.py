@@ -1,14 +1,25 @@
 """Every table of the bot, imported in one place so Alembic and tests see them all."""
 
 from bot.audit.models import AuditEntry
-from bot.directory.models import Area, Chat, Membership, Person, Subscription, Team
+from bot.directory.models import (
+    Area,
+    Chat,
+    Invite,
+    Membership,
+    PendingUpload,
+    Person,
+    Subscription,
+    Team,
+)
 from bot.setup.models import SetupCode
 
 __all__ = [
     "Area",
     "AuditEntry",
     "Chat",
+    "Invite",
     "Membership",
+    "PendingUpload",
     "Person",
     "SetupCode",
     "Subscription",

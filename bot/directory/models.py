@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime, utcnow
@@ -74,6 +84,8 @@ class Area(Base):
     path: Mapped[str] = mapped_column(String(255), index=True, default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language of the area's own texts (default team names); None: the parent's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class Person(Base):
@@ -148,4 +160,53 @@ class Subscription(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     topic: Mapped[SubscriptionTopic] = mapped_column(_enum(SubscriptionTopic), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InviteRole(enum.StrEnum):
+    """What an invite link makes of the person who follows it."""
+
+    MEMBER = "member"
+    LEADER = "leader"
+    STAFF = "staff"
+
+
+class Invite(Base):
+    """A deep-link invitation to a team (member or leader) or to an area's staff.
+
+    Only a hash of the token is kept: the link is shown once, to its creator."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    role: Mapped[InviteRole] = mapped_column(_enum(InviteRole))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingUploadKind(enum.StrEnum):
+    ROSTER = "roster"
+    AREAS = "areas"
+
+
+class PendingUpload(Base):
+    """A checked file (roster or area tree) waiting for its uploader's Confirm button.
+
+    The dry run stores the good rows here, so the Confirm button carries only an id
+    and works after a restart."""
+
+    __tablename__ = "pending_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[PendingUploadKind] = mapped_column(_enum(PendingUploadKind))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
