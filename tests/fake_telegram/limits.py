@@ -1,0 +1,129 @@
+"""Flood limits as token buckets — the exact model the bot's own limiter mirrors.
+
+Telegram does not publish its limits; the FAQ says "about 30 messages per
+second overall, about one per second in a chat (short bursts tolerated), 20
+per minute in a group". The fake makes that precise so a client-side limiter
+can be checked against it:
+
+* **overall** bucket per bot: capacity ``overall_per_s`` tokens, refilled at
+  ``overall_per_s`` tokens per second (continuously).
+* **private chat** bucket per chat: capacity ``chat_burst`` tokens, refilled at
+  ``chat_per_s`` tokens per second.
+* **group / supergroup** bucket per chat: capacity ``group_per_min`` tokens,
+  refilled at ``group_per_min`` tokens per 60 seconds.
+* **in flight**: at most ``max_in_flight`` requests (any method except
+  getUpdates) being processed at once; the next one gets 429 retry after 1.
+
+Counted methods are every ``send*``, ``copyMessage``, ``copyMessages``,
+``forwardMessage`` and ``forwardMessages``; a media group costs its number of
+items. Every bucket starts full. A send of cost ``n`` is admitted when *every*
+bucket it touches (overall + its chat's) holds at least ``min(n, capacity)``
+tokens; then ``n`` is subtracted from each (a big album may leave a bucket
+negative — a debt that must be refilled). Otherwise nothing is consumed,
+nothing is delivered, and the answer is 429 with
+``retry_after = max(1, ceil(max over buckets of deficit / refill_rate))``.
+
+``Limits(enforce=False)`` turns all of it off; :meth:`Limits.scaled` multiplies
+every rate (a benchmark uses ×10).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+COUNTED_METHODS = frozenset(
+    {"copymessage", "copymessages", "forwardmessage", "forwardmessages"}
+)
+
+
+def is_counted(method: str) -> bool:
+    """Whether ``method`` (lower-case) spends flood-limit tokens."""
+    return method.startswith("send") or method in COUNTED_METHODS
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Flood-limit parameters; see the module docstring for the exact model."""
+
+    overall_per_s: float = 30.0
+    chat_per_s: float = 1.0
+    chat_burst: float = 3.0
+    group_per_min: float = 20.0
+    max_in_flight: int = 100
+    enforce: bool = True
+
+    def scaled(self, factor: float) -> Limits:
+        """Every rate and capacity ×``factor`` (``max_in_flight`` too)."""
+        return replace(
+            self,
+            overall_per_s=self.overall_per_s * factor,
+            chat_per_s=self.chat_per_s * factor,
+            chat_burst=self.chat_burst * factor,
+            group_per_min=self.group_per_min * factor,
+            max_in_flight=int(self.max_in_flight * factor),
+        )
+
+
+@dataclass
+class TokenBucket:
+    """A continuously refilled bucket; ``tokens`` may go negative after a big album."""
+
+    capacity: float
+    rate: float  # tokens per second
+    clock: Callable[[], float] = time.monotonic
+    tokens: float = field(default=-1.0)
+    stamp: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.capacity
+        self.stamp = self.clock()
+
+    def refill(self) -> None:
+        """Add what has dripped in since the last look, up to capacity."""
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait_for(self, cost: float) -> float:
+        """Seconds until ``min(cost, capacity)`` tokens are there (0 if now)."""
+        self.refill()
+        need = min(cost, self.capacity)
+        if self.tokens >= need:
+            return 0.0
+        return (need - self.tokens) / self.rate
+
+
+class SendLimiter:
+    """All buckets of one fake bot: overall, per private chat, per group."""
+
+    def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.overall = TokenBucket(limits.overall_per_s, limits.overall_per_s, clock)
+        self.chats: dict[int, TokenBucket] = {}
+
+    def _chat_bucket(self, chat_id: int, is_group: bool) -> TokenBucket:
+        bucket = self.chats.get(chat_id)
+        if bucket is None:
+            if is_group:
+                lim = self.limits.group_per_min
+                bucket = TokenBucket(lim, lim / 60.0, self.clock)
+            else:
+                bucket = TokenBucket(self.limits.chat_burst, self.limits.chat_per_s, self.clock)
+            self.chats[chat_id] = bucket
+        return bucket
+
+    def try_spend(self, chat_id: int, is_group: bool, cost: int = 1) -> int | None:
+        """Spend ``cost`` tokens or return the retry_after (whole seconds ≥ 1) to answer."""
+        if not self.limits.enforce:
+            return None
+        buckets = [self.overall, self._chat_bucket(chat_id, is_group)]
+        wait = max(b.wait_for(cost) for b in buckets)
+        if wait > 0:
+            return max(1, math.ceil(wait))
+        for b in buckets:
+            b.tokens -= cost
+        return None
