@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .errors import GET_UPDATES_CONFLICT, WEBHOOK_CONFLICT, ApiError, server_error
 from .errors import too_many_requests as flood
@@ -33,6 +34,7 @@ from .story import Story
 from .users import FakeGroup, FakeUser
 from .world import DEFAULT_UPDATE_TYPES
 
+log = logging.getLogger(__name__)
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 #: Spec methods returning Boolean that the fake accepts without modelling them.
 ACCEPTED_BOOLEAN_METHODS = frozenset(
@@ -75,7 +77,7 @@ async def read_params(request: web.Request) -> Params:
         elif ctype.startswith("multipart/"):
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                if not isinstance(part, web.BodyPartReader) or part.name is None:
+                if not isinstance(part, BodyPartReader) or part.name is None:
                     continue
                 data = await part.read()
                 if part.filename is not None:
@@ -129,6 +131,7 @@ class FakeTelegram(Story):
         self.faults = Faults()
         self.limiter = SendLimiter(self.limits)
         self.requests: list[RequestRecord] = []
+        self.internal_errors: list[str] = []  # bugs in the fake itself; tests assert empty
         self.in_flight = 0
         self._last_activity = time.monotonic()
         self._poll: _Poll | None = None
@@ -363,6 +366,14 @@ class FakeTelegram(Story):
             self._count_answer(record, 0, "connection dropped")
             self.stats.dropped += 1
             return self._drop(request)
+        except Exception as exc:  # a bug in the fake: say so loudly, in Telegram's envelope
+            log.exception("fake Telegram failed on %s", name)
+            self.internal_errors.append(f"{name}: {exc!r}")
+            self._count_answer(record, 500, repr(exc))
+            return _json_response(
+                {"ok": False, "error_code": 500, "description": f"Internal Server Error: {exc!r}"},
+                500,
+            )
         finally:
             self.in_flight -= 1
             self._touch()
