@@ -148,6 +148,8 @@ class Delivery(Base):
         Index("ix_bc_delivery_queue", "status", "priority", "next_attempt_at", "id"),
         # Per-chat follow-ups: skip a blocked chat's rows, re-target a migrated one.
         Index("ix_bc_delivery_chat_status", "chat_id", "status"),
+        # "Is this broadcast finished?" and its report, without scanning its rows.
+        Index("ix_bc_delivery_broadcast_status", "broadcast_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -164,6 +166,8 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     #: JSON list of the Telegram message ids the delivery produced (a split makes several).
     message_ids: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+    #: How many of the message's parts (see ``split.py``) went out; a retry skips them.
+    parts_sent: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     #: A send timed out and was retried: the chat may have the message twice.
     possible_duplicate: Mapped[bool] = mapped_column(default=False)

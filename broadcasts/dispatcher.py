@@ -1,0 +1,507 @@
+"""The loop that turns pending delivery rows into sent messages.
+
+Shape (after procrastinate's worker): claim a small batch of due rows into flight
+under a lease, keep them in a local list ordered by priority, start each send when
+the shared ``Limiter`` allows (overall budget, the chat's own budget, any 429 pause),
+and record every outcome in one place, written back in batches by a flusher task.
+
+- Only ``batch_size`` rows are claimed ahead of sending, so a new alert goes out
+  within a fraction of a second even behind 100,000 tips; ``wake()`` claims it at
+  once, ahead of lower-priority rows already held.
+- One send at a time per chat keeps a chat's messages in order and lets a 429 for
+  that chat pause only it; rows whose chat is paused for long go back to the queue.
+- The loop sleeps until the limiter, a completion, ``wake()``, the next due row, the
+  poll interval or ``stop()``: never a busy loop.
+- Rows a crashed dispatcher held come back when their lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broadcasts import store
+from broadcasts.content import OutgoingMessage, content_from_json, pick
+from broadcasts.limits import Limiter
+from broadcasts.models import DeliveryStatus, utcnow
+from broadcasts.retry import Action, Decision, RetryPolicy, decide
+from broadcasts.sender import RetryAfter, Sender, SendError
+from broadcasts.split import split_message
+from broadcasts.store import Claimed, Outcome
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SentEvent:
+    """Handed to ``on_sent`` once the row is saved as sent."""
+
+    delivery_id: int
+    broadcast_id: int
+    chat_id: int
+    message_ids: list[int]
+
+
+Callback = Callable[..., Awaitable[None] | None]
+
+
+class Dispatcher:
+    """Sends pending deliveries; one per bot process (several are safe, just wasteful)."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        sender: Sender,
+        limiter: Limiter,
+        *,
+        concurrency: int = 16,
+        batch_size: int | None = None,
+        lease: float = 300.0,
+        poll_interval: float = 5.0,
+        retry_policy: RetryPolicy | None = None,
+        flush_interval: float = 0.05,
+        flush_rows: int = 100,
+        release_after: float = 2.0,
+        on_sent: Callable[[SentEvent], Awaitable[None] | None] | None = None,
+        on_unreachable: Callable[[int, str], Awaitable[None] | None] | None = None,
+        on_migrated: Callable[[int, int], Awaitable[None] | None] | None = None,
+    ) -> None:
+        """
+        ``concurrency`` caps requests on the wire; ``batch_size`` caps rows claimed but
+        not yet sent (default: twice the concurrency). ``lease`` is how long a claimed
+        row stays ours before another dispatcher may take it back. Rows whose chat is
+        paused longer than ``release_after`` seconds return to the queue.
+        """
+        self._factory = session_factory
+        self._sender = sender
+        self._limiter = limiter
+        self._concurrency = concurrency
+        self._batch = batch_size or max(2 * concurrency, 32)
+        self._lease = timedelta(seconds=lease)
+        self._poll = poll_interval
+        self._policy = retry_policy or RetryPolicy()
+        self._flush_interval = flush_interval
+        self._flush_rows = flush_rows
+        self._release_after = release_after
+        self._on_sent = on_sent
+        self._on_unreachable = on_unreachable
+        self._on_migrated = on_migrated
+
+        self._ready: list[Claimed] = []  # claimed, not yet started; by priority
+        self._busy: set[int] = set()  # chats with a send under way
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._outcomes: list[Outcome] = []
+        self._messages: OrderedDict[int, dict[str, OutgoingMessage]] = OrderedDict()
+        self._parts: dict[tuple[int, str], list[OutgoingMessage]] = {}
+
+        self._kick = asyncio.Event()  # re-run the loop: wake, completion, flush
+        self._has_outcomes = asyncio.Event()
+        self._outcomes_full = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._claim_more = True
+        self._db_empty = False
+        self._urgent = False
+        self._next_due: float | None = None  # monotonic time of the next due row
+        self._next_sweep = 0.0
+        self._stopping = False
+        self._flushing = False
+        self._db_empty = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+
+    # -- control ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take back rows a crashed run left in flight, then start sending."""
+        if self._loop_task is not None:
+            raise RuntimeError("dispatcher already started")
+        await self._sweep(utcnow())
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._run(), name="broadcasts-dispatcher")
+        self._flush_task = asyncio.create_task(self._flush_loop(), name="broadcasts-flusher")
+        logger.info("dispatcher started", extra={"concurrency": self._concurrency})
+
+    def wake(self) -> None:
+        """New rows were committed: look now (an alert goes ahead of held rows)."""
+        self._claim_more = True
+        self._urgent = True
+        self._db_empty = False
+        self._idle.clear()
+        self._kick.set()
+
+    async def wait_idle(self) -> None:
+        """Until nothing is pending or in flight anywhere (tests and benchmarks)."""
+        await self._idle.wait()
+
+    async def stop(self, drain: bool = True, drain_timeout: float = 30.0) -> None:
+        """Stop claiming; let sends on the wire finish (``drain``) or cut them off.
+
+        Rows claimed but not started go straight back to the queue, so a restart
+        sends them without waiting for their lease. Everything is written before
+        this returns.
+        """
+        if self._loop_task is None:
+            return
+        self._stopping = True
+        self._kick.set()
+        await self._loop_task
+        for row in self._ready:
+            self._outcomes.append(_requeue(row, row.due))
+        self._ready.clear()
+        if self._tasks:
+            if drain:
+                _, late = await asyncio.wait(self._tasks, timeout=drain_timeout)
+            else:
+                late = set(self._tasks)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        self._has_outcomes.set()
+        if self._flush_task is not None:
+            await self._flush_task
+        self._loop_task = self._flush_task = None
+        logger.info("dispatcher stopped", extra={"drained": drain})
+
+    async def kill(self) -> None:
+        """Stop at once and write nothing, as a crash would (for tests of recovery)."""
+        tasks = [t for t in (self._loop_task, self._flush_task, *self._tasks) if t]
+        self._flush_task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loop_task = None
+        self._outcomes.clear()
+
+    # -- the loop -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        next_poll = 0.0
+        while not self._stopping:
+            self._kick.clear()
+            mono = time.monotonic()
+            if mono >= next_poll:
+                self._claim_more, next_poll = True, mono + self._poll
+            if self._next_due is not None and mono >= self._next_due:
+                self._claim_more, self._next_due = True, None
+            try:
+                if self._claim_more and len(self._ready) <= self._batch // 2:
+                    await self._claim(self._batch - len(self._ready))
+                elif self._urgent and self._ready:
+                    # Held rows are full, but a wake may bring something more urgent.
+                    worst = max(r.priority for r in self._ready)
+                    await self._claim(self._batch, below_priority=worst)
+            except Exception:
+                logger.exception("claiming deliveries failed; retrying after the poll interval")
+                self._claim_more = False
+            self._urgent = False
+            wait = self._launch()
+            self._update_idle()
+            timeouts = [next_poll - mono]
+            if wait is not None:
+                timeouts.append(wait)
+            if self._next_due is not None:
+                timeouts.append(self._next_due - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), max(0.0, min(timeouts)))
+
+    async def _claim(self, limit: int, below_priority: int | None = None) -> None:
+        now = utcnow()
+        async with self._factory() as session, session.begin():
+            if time.monotonic() >= self._next_sweep:
+                await self._sweep_in(session, now)
+            rows = await store.claim(
+                session,
+                now=now,
+                lease_until=now + self._lease,
+                limit=limit,
+                below_priority=below_priority,
+            )
+            missing = {r.broadcast_id for r in rows} - self._messages.keys()
+            if missing:
+                for bid, data in (await store.load_content(session, missing)).items():
+                    self._messages[bid] = content_from_json(data)
+            if below_priority is None and len(rows) < limit:
+                # Nothing more due now: sleep until the next due row or foreign lease.
+                self._claim_more = False
+                due, lease = await store.next_wakeup(session)
+                self._next_due = None
+                if due is not None:
+                    self._due_at(due, now)
+                if lease is not None:
+                    self._due_at(lease, now)
+                    self._next_sweep = min(self._next_sweep, self._next_due or 0.0)
+                self._db_empty = not rows and due is None and lease is None
+        while len(self._messages) > 256:
+            bid, _ = self._messages.popitem(last=False)
+            for key in [k for k in self._parts if k[0] == bid]:
+                del self._parts[key]
+        if rows:
+            self._db_empty = False
+            self._ready.extend(rows)
+            self._ready.sort(key=lambda r: r.order)
+            self._idle.clear()
+
+    async def _sweep(self, now: datetime) -> None:
+        async with self._factory() as session, session.begin():
+            await self._sweep_in(session, now)
+
+    async def _sweep_in(self, session: AsyncSession, now: datetime) -> None:
+        reclaimed = await store.reclaim_expired(session, now=now)
+        if reclaimed:
+            logger.warning("reclaimed deliveries whose lease expired", extra={"rows": reclaimed})
+        self._next_sweep = time.monotonic() + min(60.0, self._lease.total_seconds() / 2)
+
+    def _due_at(self, at: datetime, now: datetime) -> None:
+        mono = time.monotonic() + max(0.0, (at - now).total_seconds()) + 0.001
+        if self._next_due is None or mono < self._next_due:
+            self._next_due = mono
+
+    def _launch(self) -> float | None:
+        """Start every send the limits allow now; seconds until the next one could."""
+        soonest: float | None = None
+        released: dict[int, int] = defaultdict(int)
+        while self._ready and len(self._tasks) < self._concurrency:
+            picked = None
+            for i, row in enumerate(self._ready):
+                if row.chat_id in self._busy:
+                    continue
+                overall, chat = self._limiter.delays(row.chat_id)
+                if overall > 0:
+                    return overall if soonest is None else min(soonest, overall)
+                if chat <= 0:
+                    picked = i
+                    break
+                if chat > self._release_after:
+                    # Paused for long (a 429, or many rows to one group): back to the queue.
+                    spread = released[row.chat_id] / max(self._limiter.limits.chat_per_s, 1e-9)
+                    released[row.chat_id] += 1
+                    self._ready[i] = None  # type: ignore[call-overload]
+                    at = utcnow() + timedelta(seconds=chat + spread)
+                    self._outcomes.append(_requeue(row, at))
+                    self._has_outcomes.set()
+                else:
+                    soonest = chat if soonest is None else min(soonest, chat)
+            if released:
+                self._ready = [r for r in self._ready if r is not None]
+                if picked is not None:
+                    continue  # indexes moved; scan again
+            if picked is None:
+                return soonest
+            row = self._ready.pop(picked)
+            self._limiter.reserve(row.chat_id)
+            self._busy.add(row.chat_id)
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+        return soonest
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._kick.set()
+
+    def _update_idle(self) -> None:
+        if (
+            not self._ready
+            and not self._tasks
+            and not self._outcomes
+            and not self._flushing
+            and self._db_empty
+        ):
+            self._idle.set()
+
+    # -- one delivery ---------------------------------------------------------------
+
+    def _message_parts(self, row: Claimed) -> list[OutgoingMessage]:
+        key = (row.broadcast_id, row.language)
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = split_message(pick(self._messages[row.broadcast_id], row.language))
+            self._parts[key] = parts
+        if any(p.has_placeholders for p in parts):
+            parts = [p.fill(delivery_id=row.id, chat_id=row.chat_id) for p in parts]
+        return parts
+
+    async def _deliver(self, row: Claimed) -> None:
+        on_wire = False
+        try:
+            parts = self._message_parts(row)
+            first = row.parts_sent
+            for index in range(first, len(parts)):
+                if index > first:
+                    await self._limiter.acquire(row.chat_id)
+                on_wire = True
+                ids = await self._sender.send(row.chat_id, parts[index])
+                on_wire = False
+                row.message_ids.extend(ids)
+                row.parts_sent = index + 1
+            if parts[0].pin and row.message_ids:
+                await self._pin(row)
+            outcome = Outcome(row, DeliveryStatus.SENT, sent_at=utcnow())
+        except asyncio.CancelledError:
+            row.possible_duplicate |= on_wire
+            self._record(_requeue(row, utcnow()))
+            raise
+        except Exception as exc:
+            if not isinstance(exc, SendError):
+                logger.exception("sender raised an unexpected error", extra={"delivery_id": row.id})
+            decision = decide(exc, attempts=row.attempts, now=utcnow(), policy=self._policy)
+            outcome = self._apply(row, decision, exc)
+        finally:
+            self._busy.discard(row.chat_id)
+        self._record(outcome)
+
+    async def _pin(self, row: Claimed) -> None:
+        """Pin the first message; a refused pin does not undo the delivery."""
+        try:
+            await self._limiter.acquire(row.chat_id)
+            await self._sender.pin(row.chat_id, row.message_ids[0])
+        except SendError as exc:
+            logger.warning(
+                "pinning failed",
+                extra={"delivery_id": row.id, "chat_id": row.chat_id, "error": exc.reason},
+            )
+
+    def _apply(self, row: Claimed, decision: Decision, exc: BaseException) -> Outcome:
+        """The outcome of a failed attempt, and what it teaches about the chat."""
+        if not decision.counts_as_attempt:
+            row.attempts -= 1
+        row.possible_duplicate |= decision.possible_duplicate
+        match decision.action:
+            case Action.RETRY:
+                if isinstance(exc, RetryAfter):
+                    self._limiter.retry_after(row.chat_id, exc.seconds)
+                return Outcome(
+                    row, DeliveryStatus.PENDING, error=decision.reason, next_attempt_at=decision.at
+                )
+            case Action.FAIL:
+                return Outcome(row, DeliveryStatus.FAILED, error=decision.reason)
+            case Action.UNREACHABLE:
+                for other in self._take_ready(row.chat_id):
+                    other.attempts -= 1
+                    self._record(Outcome(other, DeliveryStatus.UNREACHABLE, error=decision.reason))
+                return Outcome(
+                    row, DeliveryStatus.UNREACHABLE, error=decision.reason, unreachable=True
+                )
+            case Action.MIGRATE:
+                now = utcnow()
+                for other in self._take_ready(row.chat_id):
+                    self._outcomes.append(_requeue(other, now))
+                return Outcome(
+                    row,
+                    DeliveryStatus.PENDING,
+                    error=decision.reason,
+                    next_attempt_at=now,
+                    new_chat_id=decision.new_chat_id,
+                )
+        raise AssertionError(decision)
+
+    def _take_ready(self, chat_id: int) -> list[Claimed]:
+        taken = [r for r in self._ready if r.chat_id == chat_id]
+        if taken:
+            self._ready = [r for r in self._ready if r.chat_id != chat_id]
+        return taken
+
+    def _record(self, outcome: Outcome) -> None:
+        """The one place an outcome is logged and queued for writing."""
+        row = outcome.row
+        level = logging.DEBUG if outcome.status is DeliveryStatus.SENT else logging.INFO
+        if outcome.status is DeliveryStatus.FAILED:
+            level = logging.WARNING
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
+                "delivery %s: %s",
+                row.id,
+                outcome.status.value,
+                extra={
+                    "delivery_id": row.id,
+                    "broadcast_id": row.broadcast_id,
+                    "chat_id": row.chat_id,
+                    "outcome": outcome.status.value,
+                    "attempts": row.attempts,
+                    "error": outcome.error,
+                    "retry_at": outcome.next_attempt_at,
+                    "new_chat_id": outcome.new_chat_id,
+                    "possible_duplicate": row.possible_duplicate,
+                },
+            )
+        self._outcomes.append(outcome)
+        self._has_outcomes.set()
+        if len(self._outcomes) >= self._flush_rows:
+            self._outcomes_full.set()
+
+    # -- writing outcomes ---------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._has_outcomes.wait()
+            if not self._stopping and len(self._outcomes) < self._flush_rows:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outcomes_full.wait(), self._flush_interval)
+            self._has_outcomes.clear()
+            self._outcomes_full.clear()
+            batch, self._outcomes = self._outcomes, []
+            if batch:
+                self._flushing = True
+                try:
+                    await self._write(batch)
+                finally:
+                    self._flushing = False
+                if not (self._ready or self._tasks or self._outcomes):
+                    self._claim_more = True  # all settled: look again (retries, idleness)
+                self._kick.set()
+            elif self._stopping and not self._tasks:
+                return
+
+    async def _write(self, batch: list[Outcome]) -> None:
+        now = utcnow()
+        while True:
+            try:
+                async with self._factory() as session, session.begin():
+                    done = await store.write_outcomes(session, batch, now=now)
+                break
+            except Exception:
+                logger.exception("writing delivery outcomes failed; retrying in 1 s")
+                await asyncio.sleep(1.0)
+        for outcome in batch:
+            if outcome.status is DeliveryStatus.PENDING and outcome.next_attempt_at:
+                self._due_at(outcome.next_attempt_at, now)
+        for bid in done:
+            logger.info("broadcast done", extra={"broadcast_id": bid})
+        await self._callbacks(batch)
+
+    async def _callbacks(self, batch: list[Outcome]) -> None:
+        for outcome in batch:
+            row = outcome.row
+            if outcome.status is DeliveryStatus.SENT and self._on_sent:
+                event = SentEvent(row.id, row.broadcast_id, row.chat_id, list(row.message_ids))
+                await _call(self._on_sent, event)
+            elif outcome.unreachable and self._on_unreachable:
+                await _call(self._on_unreachable, row.chat_id, outcome.error or "")
+            elif outcome.new_chat_id is not None and self._on_migrated:
+                await _call(self._on_migrated, row.chat_id, outcome.new_chat_id)
+
+
+def _requeue(row: Claimed, at: datetime) -> Outcome:
+    """Back to pending without counting an attempt (nothing was tried)."""
+    row.attempts -= 1
+    return Outcome(row, DeliveryStatus.PENDING, next_attempt_at=at)
+
+
+async def _call(callback: Callable[..., Any], *args: Any) -> None:
+    try:
+        result = callback(*args)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.exception("dispatcher callback failed", extra={"callback": repr(callback)})

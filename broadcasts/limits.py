@@ -1,0 +1,192 @@
+"""One send budget for the whole bot: overall, per private chat, per group.
+
+Each bucket is a GCRA token bucket (a "theoretical arrival time" per bucket): taking a
+slot is pure arithmetic, so a reservation made now for a time in the future needs no
+lock and waiters are served in the order they asked. The dispatcher asks without
+waiting (``delays`` then ``reserve``) so it can choose another chat; direct replies
+``await acquire``, which reserves and sleeps.
+
+Our buckets keep ``headroom`` of the platform's burst unused, so requests that reach
+the server a little bunched (network jitter) still find tokens there: a run against
+exactly the configured limits gets no 429. A 429 pauses its chat only; 429s from
+several chats at once mean the overall rate is too high, so the overall rate is cut
+(multiplicative decrease) and grows back additively.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The platform's limits (Telegram's by default; the fake server takes the same)."""
+
+    overall_per_s: float = 30.0
+    chat_per_s: float = 1.0
+    chat_burst: int = 3
+    group_per_min: float = 20.0
+    #: Fraction of each burst we leave unused to absorb jitter.
+    headroom: float = 0.2
+
+    def scaled(self, factor: float) -> Limits:
+        """The same limits ``factor`` times faster (benchmarks keep the ratios)."""
+        return Limits(
+            overall_per_s=self.overall_per_s * factor,
+            chat_per_s=self.chat_per_s * factor,
+            chat_burst=self.chat_burst,
+            group_per_min=self.group_per_min * factor,
+            headroom=self.headroom,
+        )
+
+
+class _Bucket:
+    """GCRA: ``tat`` is when the bucket would be empty at the current pace."""
+
+    __slots__ = ("interval", "tat", "tolerance")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.tat = 0.0
+        self.interval = 0.0
+        self.tolerance = 0.0
+        self.set_rate(rate, burst)
+
+    def set_rate(self, rate: float, burst: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 and math.isfinite(rate) else 0.0
+        self.tolerance = max(0.0, burst - 1) * self.interval
+
+    def earliest(self, now: float) -> float:
+        return max(now, self.tat - self.tolerance)
+
+    def take(self, at: float) -> None:
+        self.tat = max(self.tat, at) + self.interval
+
+
+def _burst(capacity: float, headroom: float) -> float:
+    if not math.isfinite(capacity):
+        return 1.0  # no limit: the interval is zero anyway
+    return max(1.0, math.floor(capacity * (1 - headroom)))
+
+
+class Limiter:
+    """The shared budget; one per bot token, used by the dispatcher and direct replies."""
+
+    #: 429s from this many chats within ``_window`` seconds suggest a global limit.
+    flood_chats = 3
+    #: … provided they are at least this fraction of the sends in that window
+    #: (a few random 429s in a busy second are the chats', not the bot's).
+    flood_fraction = 0.25
+    decrease = 0.5
+    #: Recovery per second, as a fraction of the configured rate.
+    recover_per_s = 0.1
+    _window = 1.0
+
+    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic):
+        self.limits = limits
+        self._clock = clock
+        self._rate = limits.overall_per_s
+        self._overall = _Bucket(self._rate, _burst(limits.overall_per_s, limits.headroom))
+        self._chats: dict[int, _Bucket] = {}
+        self._blocked: dict[int, float] = {}
+        self._floods: deque[tuple[float, int]] = deque()
+        self._sends: deque[float] = deque()
+        self._last_change = 0.0
+
+    # -- asking -----------------------------------------------------------------
+
+    @property
+    def overall_rate(self) -> float:
+        """The overall rate in force now (below the configured one after a flood)."""
+        self._recover(self._clock())
+        return self._rate
+
+    def delays(self, chat_id: int, is_group: bool | None = None) -> tuple[float, float]:
+        """Seconds until (the overall budget, this chat) would allow a send; nothing taken."""
+        now = self._clock()
+        self._recover(now)
+        chat_at = self._chat_bucket(chat_id, is_group).earliest(now)
+        chat_at = max(chat_at, self._blocked.get(chat_id, 0.0))
+        return self._overall.earliest(now) - now, chat_at - now
+
+    def reserve(self, chat_id: int, is_group: bool | None = None) -> float:
+        """Take the earliest slot all buckets allow; return the seconds until it."""
+        now = self._clock()
+        self._recover(now)
+        chat = self._chat_bucket(chat_id, is_group)
+        at = max(self._overall.earliest(now), chat.earliest(now), self._blocked.get(chat_id, 0.0))
+        self._overall.take(at)
+        chat.take(at)
+        self._sends.append(at)
+        self._prune(now)
+        return at - now
+
+    async def acquire(self, chat_id: int, is_group: bool | None = None) -> None:
+        """Wait until a message to ``chat_id`` is within every limit (slot taken)."""
+        delay = self.reserve(chat_id, is_group)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    # -- learning ---------------------------------------------------------------
+
+    def retry_after(self, chat_id: int, seconds: float) -> None:
+        """The platform answered 429 for ``chat_id``: pause that chat; maybe slow down."""
+        now = self._clock()
+        self._blocked[chat_id] = max(self._blocked.get(chat_id, 0.0), now + seconds)
+        self._floods.append((now, chat_id))
+        self._prune(now)
+        chats = {c for _, c in self._floods}
+        recent_sends = sum(1 for t in self._sends if t > now - self._window)
+        if (
+            len(chats) >= self.flood_chats
+            and len(self._floods) >= self.flood_fraction * recent_sends
+            and now - self._last_change >= self._window
+        ):
+            self._set_rate(max(1.0, self._rate * self.decrease), now)
+            self._floods.clear()
+
+    def blocked_for(self, chat_id: int) -> float:
+        """Seconds this chat is still paused by a 429 (0 if not)."""
+        return max(0.0, self._blocked.get(chat_id, 0.0) - self._clock())
+
+    # -- internals --------------------------------------------------------------
+
+    def _chat_bucket(self, chat_id: int, is_group: bool | None) -> _Bucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            limits = self.limits
+            group = chat_id < 0 if is_group is None else is_group
+            if group:
+                rate = limits.group_per_min / 60
+                bucket = _Bucket(rate, _burst(limits.group_per_min, limits.headroom))
+            else:
+                bucket = _Bucket(limits.chat_per_s, _burst(limits.chat_burst, limits.headroom))
+            self._chats[chat_id] = bucket
+        return bucket
+
+    def _set_rate(self, rate: float, now: float) -> None:
+        self._rate = rate
+        self._last_change = now
+        self._overall.set_rate(rate, _burst(rate, self.limits.headroom))
+
+    def _recover(self, now: float) -> None:
+        target = self.limits.overall_per_s
+        if self._rate >= target or now - self._last_change < self._window:
+            return
+        gained = target * self.recover_per_s * (now - self._last_change)
+        self._set_rate(min(target, self._rate + gained), now)
+
+    def _prune(self, now: float) -> None:
+        horizon = now - self._window
+        while self._floods and self._floods[0][0] < horizon:
+            self._floods.popleft()
+        while self._sends and self._sends[0] < horizon:
+            self._sends.popleft()
+        if len(self._chats) > 10_000:
+            # An idle bucket (tat in the past) behaves exactly like a new one.
+            self._chats = {c: b for c, b in self._chats.items() if b.tat > now}
+            self._blocked = {c: t for c, t in self._blocked.items() if t > now}
