@@ -93,7 +93,7 @@ def add_control_routes(app: web.Application, fake: FakeTelegram) -> None:
         )
 
     async def stats(request: web.Request) -> web.StreamResponse:
-        return _ok(dataclasses.asdict(fake.stats) | {"duplicates": fake.duplicates()})
+        return _ok(fake.stats.to_json() | {"duplicates": fake.duplicates()})
 
     async def reset(request: web.Request) -> web.StreamResponse:
         body = await _body(request)

@@ -222,6 +222,19 @@ class Stats:
     first_delivery: float | None = None
     last_delivery: float | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (``dataclasses.asdict`` mangles Counters)."""
+        return {
+            "delivered": self.delivered,
+            "answered_429": self.answered_429,
+            "answered_5xx": self.answered_5xx,
+            "dropped": self.dropped,
+            "requests": self.requests,
+            "per_method": dict(self.per_method),
+            "per_status": {str(k): v for k, v in self.per_status.items()},
+            "delivery_rate": self.delivery_rate(),
+        }
+
     def delivery_rate(self) -> float:
         """Messages per second between the first and the last delivery."""
         if self.first_delivery is None or self.last_delivery is None:
