@@ -116,3 +116,15 @@ def can(
     if area_path is not None:
         return actor.standing >= Standing.STAFF and in_scope(actor, area_path)
     return True
+
+
+def directory_scope(actor: Actor | None) -> str | None:
+    """The area subtree whose people and teams the actor manages: everything for an admin,
+    their own area for staff, nothing for anyone else (and for staff without an area)."""
+    if actor is None:
+        return None
+    if actor.is_admin:
+        return "/"
+    if actor.standing >= Standing.STAFF:
+        return actor.area_path
+    return None

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.audit import record
 from bot.auth import Actor
-from bot.directory.models import Area, Membership, Person, PersonStatus, Role
+from bot.directory.areas import subtree
+from bot.directory.models import (
+    Area,
+    Membership,
+    Person,
+    PersonStatus,
+    Role,
+    Subscription,
+    SubscriptionTopic,
+    Team,
+)
 from bot.i18n import normalize_language
 
 
@@ -60,7 +71,9 @@ async def load_actor(
     )).all()
     role = Role.ADMIN if identity.telegram_id in admin_ids else person.role
     if person.status is PersonStatus.LEFT and role is not Role.ADMIN:
+        # Someone who left keeps their rows but none of their standing, teams included.
         role = None
+        memberships = []
     return Actor(
         telegram_id=identity.telegram_id,
         name=person.name,
@@ -79,3 +92,149 @@ async def set_language(
     person = await register_person(session, identity=identity)
     person.language = language
     return person
+
+
+# -- what a person sees of themselves, leaving, finding people ------------------------
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    role: Role
+    status: PersonStatus
+    phone: str | None
+    language: str | None
+    area_path: str | None
+    teams: list[tuple[str, bool]] = field(default_factory=list)  # (team name, is leader)
+    topics: set[SubscriptionTopic] = field(default_factory=set)
+
+
+async def profile(session: AsyncSession, *, person_id: int) -> Profile | None:
+    row = (await session.execute(
+        select(Person, Area.path).outerjoin(Area, Area.id == Person.area_id)
+        .where(Person.id == person_id)
+    )).first()
+    if row is None:
+        return None
+    person, area_path = row
+    teams = (await session.execute(
+        select(Team.name, Membership.is_leader).join(Membership, Membership.team_id == Team.id)
+        .where(Membership.person_id == person_id, Team.archived.is_(False)).order_by(Team.name)
+    )).all()
+    topics = set(await session.scalars(
+        select(Subscription.topic).where(Subscription.person_id == person_id)))
+    return Profile(name=person.name, role=person.role, status=person.status, phone=person.phone,
+                   language=person.language, area_path=area_path, teams=list(teams),
+                   topics=topics)
+
+
+async def leave(session: AsyncSession, *, person_id: int) -> bool:
+    """Stop everything for this person: unsubscribe, status LEFT. Their rows are kept."""
+    person = await session.get(Person, person_id)
+    if person is None or person.status is PersonStatus.LEFT:
+        return False
+    before = {"status": person.status.value}
+    topics = sorted(await session.scalars(
+        select(Subscription.topic).where(Subscription.person_id == person_id)))
+    await session.execute(delete(Subscription).where(Subscription.person_id == person_id))
+    person.status = PersonStatus.LEFT
+    await record(session, actor_id=person_id, action="person.leave", object_type="person",
+                 object_id=person_id, before={**before, "topics": topics},
+                 after={"status": PersonStatus.LEFT.value, "topics": []})
+    return True
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    id: int
+    name: str
+    phone: str | None
+    role: Role
+    status: PersonStatus
+    area_path: str | None
+
+
+def _in_scope(scope_path: str) -> ColumnElement[bool]:
+    """People whose home area, or one of whose teams, lies under `scope_path`."""
+    team_area = Area.__table__.alias("team_area")
+    in_team = (
+        select(Membership.person_id).join(Team, Team.id == Membership.team_id)
+        .join(team_area, team_area.c.id == Team.area_id)
+        .where(subtree(team_area.c.path, scope_path))
+    )
+    return or_(subtree(Area.path, scope_path), Person.id.in_(in_team))
+
+
+async def search_people(
+    session: AsyncSession, *, query: str, scope_path: str, limit: int = 20
+) -> list[PersonSummary]:
+    """By part of the name or the phone number, within the scope."""
+    query = query.strip()
+    digits = "".join(ch for ch in query if ch.isdigit())
+    condition = Person.name.contains(query, autoescape=True)
+    if len(digits) >= 3:
+        condition = or_(condition, Person.phone.contains(digits, autoescape=True))
+    rows = (await session.execute(
+        select(Person, Area.path).outerjoin(Area, Area.id == Person.area_id)
+        .where(condition, _in_scope(scope_path)).order_by(Person.name, Person.id).limit(limit)
+    )).all()
+    return [PersonSummary(p.id, p.name, p.phone, p.role, p.status, path) for p, path in rows]
+
+
+async def person_in_scope(session: AsyncSession, *, person_id: int, scope_path: str) -> bool:
+    found = await session.scalar(
+        select(Person.id).outerjoin(Area, Area.id == Person.area_id)
+        .where(Person.id == person_id, _in_scope(scope_path))
+    )
+    return found is not None
+
+
+async def match_by_phone(
+    session: AsyncSession, *, identity: TelegramIdentity, phone: str
+) -> Person | None:
+    """Join a pending roster entry with this phone to the Telegram account that shared it.
+
+    The caller has checked that the contact is the sender's own. If the account already
+    has a person (from /start), the roster entry's teams, role and area move onto it.
+    """
+    pending = await session.scalar(
+        select(Person).where(Person.phone == phone, Person.status == PersonStatus.PENDING,
+                             Person.telegram_id.is_(None)).order_by(Person.id).limit(1)
+    )
+    if pending is None:
+        return None
+    existing = await find_person(session, telegram_id=identity.telegram_id)
+    if existing is None:
+        pending.telegram_id = identity.telegram_id
+        pending.username = identity.username or pending.username
+        pending.telegram_language = identity.language_code
+        pending.status = PersonStatus.ACTIVE
+        await session.flush()
+        await record(session, actor_id=pending.id, action="person.match_phone",
+                     object_type="person", object_id=pending.id,
+                     before={"status": PersonStatus.PENDING.value},
+                     after={"status": PersonStatus.ACTIVE.value, "phone": phone})
+        return pending
+    before = {"role": existing.role.value, "area_id": existing.area_id, "phone": existing.phone}
+    rank = {Role.RESIDENT: 0, Role.MEMBER: 1, Role.STAFF: 2, Role.ADMIN: 3}
+    if rank[pending.role] > rank[existing.role]:
+        existing.role = pending.role
+    if pending.area_id is not None and (existing.area_id is None or pending.role is Role.STAFF):
+        existing.area_id = pending.area_id
+    existing.phone = phone
+    existing.status = PersonStatus.ACTIVE
+    mine = set(await session.scalars(
+        select(Membership.team_id).where(Membership.person_id == existing.id)))
+    for membership in list(await session.scalars(
+            select(Membership).where(Membership.person_id == pending.id))):
+        if membership.team_id in mine:
+            await session.delete(membership)
+        else:
+            membership.person_id = existing.id
+    await session.flush()
+    await record(session, actor_id=existing.id, action="person.match_phone",
+                 object_type="person", object_id=existing.id, before=before,
+                 after={"role": existing.role.value, "area_id": existing.area_id, "phone": phone,
+                        "merged_person_id": pending.id})
+    await session.delete(pending)
+    await session.flush()
+    return existing
