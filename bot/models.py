@@ -12,6 +12,15 @@ from bot.directory.models import (
     Team,
 )
 from bot.setup.models import SetupCode
+from bot.tipoffs.models import (
+    ReporterBlock,
+    RoutingRule,
+    TipOff,
+    TipOffDraft,
+    TipOffEvent,
+    TipOffPhoto,
+    TipOffPrompt,
+)
 
 __all__ = [
     "Area",
@@ -21,7 +30,14 @@ __all__ = [
     "Membership",
     "PendingUpload",
     "Person",
+    "ReporterBlock",
+    "RoutingRule",
     "SetupCode",
     "Subscription",
     "Team",
+    "TipOff",
+    "TipOffDraft",
+    "TipOffEvent",
+    "TipOffPhoto",
+    "TipOffPrompt",
 ]

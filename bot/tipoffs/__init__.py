@@ -1,0 +1,1 @@
+"""Tip-offs: residents report problems with photos; routed to the right team; followed up."""
