@@ -103,15 +103,15 @@ async def test_text_limits_count_code_points_after_parsing(fake: FakeTelegram, b
     alice = started(fake)
     await bot.send_message(alice.id, "安" * 4096)
     await bot.send_message(alice.id, "<b>" + "安" * 4096 + "</b>", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(alice.id, "安" * 4097)
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(alice.id, "<b>unclosed", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(alice.id, "1.5", parse_mode="MarkdownV2")
-    with pytest.raises(BadRequest, match="(?i)message text is empty"):
+    with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
         await bot.send_message(alice.id, "<b></b>", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)message caption is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message caption is too long"):
         await bot.send_photo(alice.id, make_jpeg(), caption="x" * 1025)
 
 
@@ -121,7 +121,7 @@ async def test_callback_data_is_limited_to_64_bytes(fake: FakeTelegram, bot: Bot
     await bot.send_message(alice.id, "fits", reply_markup=ok)
     assert alice.last_message is not None and alice.last_message.buttons == [["ok"]]
     too_long = InlineKeyboardMarkup([[InlineKeyboardButton("no", callback_data="认" * 22)]])
-    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
         await bot.send_message(alice.id, "too long", reply_markup=too_long)
 
 
@@ -169,7 +169,7 @@ async def test_edit_and_not_modified(fake: FakeTelegram, bot: Bot) -> None:
     edited = await bot.edit_message_text("status: claimed", alice.id, msg.message_id,
                                          reply_markup=kb)
     assert isinstance(edited, type(msg)) and edited.edit_date is not None
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("status: claimed", alice.id, msg.message_id, reply_markup=kb)
     await bot.edit_message_reply_markup(alice.id, msg.message_id, reply_markup=None)
     recorded = alice.last_message
@@ -179,7 +179,7 @@ async def test_edit_and_not_modified(fake: FakeTelegram, bot: Bot) -> None:
     assert alice.last_message is not None and alice.last_message.caption == "new"
     assert await bot.delete_message(alice.id, photo.message_id)
     assert alice.last_message is not None and alice.last_message.message_id == msg.message_id
-    with pytest.raises(BadRequest, match="(?i)message to delete not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
         await bot.delete_message(alice.id, photo.message_id)
 
 
@@ -188,7 +188,7 @@ async def test_pin_needs_rights_in_groups(fake: FakeTelegram, bot: Bot) -> None:
     group = fake.group("巡逻一队", members=[alice, bob])
     await fake.add_bot(group, by=alice)
     msg = await bot.send_message(group.id, "今晚巡逻")
-    with pytest.raises(BadRequest, match="(?i)not enough rights to manage pinned messages"):
+    with pytest.raises(BadRequest, match=r"(?i)not enough rights to manage pinned messages"):
         await bot.pin_chat_message(group.id, msg.message_id)
     await fake.promote_bot(group, by=alice, can_pin=True)
     assert await bot.pin_chat_message(group.id, msg.message_id)
@@ -225,12 +225,12 @@ async def test_chat_info_members_and_commands(fake: FakeTelegram, bot: Bot) -> N
     await bot.set_my_commands([BotCommand("link", "绑定")], scope=BotCommandScopeChat(alice.id))
     assert [c.command for c in await bot.get_my_commands(language_code="zh")] == ["start"]
     assert fake.commands[(f"chat:{alice.id}", "")] == [{"command": "link", "description": "绑定"}]
-    with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
         await bot.set_my_commands([BotCommand("Bad-Name", "x")])
     assert await bot.delete_my_commands(language_code="zh")
     assert await bot.get_my_commands(language_code="zh") == ()
     assert await bot.leave_chat(group.id)
-    with pytest.raises(Forbidden, match="(?i)not a member of the supergroup chat"):
+    with pytest.raises(Forbidden, match=r"(?i)not a member of the supergroup chat"):
         await bot.send_message(group.id, "gone")
 
 
@@ -238,9 +238,9 @@ async def test_webhook_records(fake: FakeTelegram, bot: Bot) -> None:
     assert await bot.set_webhook("https://example.org/hook", secret_token="s3cret_tok")
     info = await bot.get_webhook_info()
     assert info.url == "https://example.org/hook"
-    with pytest.raises(Conflict, match="(?i)webhook is active"):
+    with pytest.raises(Conflict, match=r"(?i)webhook is active"):
         await bot.get_updates(timeout=0)
-    with pytest.raises(BadRequest, match="(?i)HTTPS URL"):
+    with pytest.raises(BadRequest, match=r"(?i)HTTPS URL"):
         await bot.set_webhook("http://example.org/hook")
     assert await bot.delete_webhook()
     assert (await bot.get_webhook_info()).url == ""
@@ -261,19 +261,19 @@ async def test_bad_token_and_unknown_method(fake: FakeTelegram) -> None:
 # -- refusals and faults ------------------------------------------------------------------------
 async def test_unreachable_chats(fake: FakeTelegram, bot: Bot) -> None:
     alice, carol = started(fake), fake.user("Carol")
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(987654321, "nobody")
-    with pytest.raises(Forbidden, match="(?i)bot can't initiate conversation with a user"):
+    with pytest.raises(Forbidden, match=r"(?i)bot can't initiate conversation with a user"):
         await bot.send_message(carol.id, "hi")
     await fake.block(alice)
-    with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+    with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
         await bot.send_message(alice.id, "hi")
     group = fake.group("二队", members=[alice])
-    with pytest.raises(Forbidden, match="(?i)bot is not a member of the group chat"):
+    with pytest.raises(Forbidden, match=r"(?i)bot is not a member of the group chat"):
         await bot.send_message(group.id, "hi")
     await fake.add_bot(group, by=alice)
     await fake.remove_bot(group, by=alice)
-    with pytest.raises(Forbidden, match="(?i)bot was kicked from the group chat"):
+    with pytest.raises(Forbidden, match=r"(?i)bot was kicked from the group chat"):
         await bot.send_message(group.id, "hi")
 
 
@@ -433,7 +433,7 @@ async def test_get_updates_long_poll_and_conflict(fake: FakeTelegram, bot: Bot) 
     # PTB gives getUpdates a one-connection pool: a second consumer needs its own Bot
     async with Bot(fake.token, base_url=fake.base_url) as other:
         second = asyncio.create_task(other.get_updates(timeout=0.2))
-        with pytest.raises(Conflict, match="(?i)terminated by other getUpdates request"):
+        with pytest.raises(Conflict, match=r"(?i)terminated by other getUpdates request"):
             await first
         assert await second == ()
 

@@ -74,7 +74,6 @@ def chat_member(
 def chat_full_info(chat: ChatRecord) -> dict[str, Any]:
     """``ChatFullInfo`` for getChat: the Chat fields plus the required extras."""
     out = chat.to_json()
-    out.pop("all_members_are_administrators", None)
     out["accent_color_id"] = 0
     out["max_reaction_count"] = 11
     out["accepted_gift_types"] = {

@@ -171,8 +171,6 @@ class ChatRecord:
         out = {"id": self.id, "type": self.type, "title": self.title or ""}
         if self.username:
             out["username"] = self.username
-        if self.type == "group":
-            out["all_members_are_administrators"] = False
         if self.is_forum:
             out["is_forum"] = True
         return out
