@@ -397,6 +397,18 @@ async def test_group_limit_20_per_minute(fake: FakeTelegram, bot: Bot) -> None:
     assert seconds(info.value.retry_after) == 3  # one token refills in 60/20 s
 
 
+async def test_in_flight_cap(fake: FakeTelegram) -> None:
+    fake.set_limits(Limits(max_in_flight=2, overall_per_s=1000, chat_burst=100))
+    users = [started(fake, f"U{i}") for i in range(6)]
+    fake.faults.slow(0.3, times=6)
+    request = HTTPXRequest(connection_pool_size=10)
+    async with Bot(fake.token, base_url=fake.base_url, request=request) as wide:
+        results = await asyncio.gather(
+            *(wide.send_message(u.id, "x") for u in users), return_exceptions=True
+        )
+    assert sum(isinstance(r, RetryAfter) for r in results) == 4
+
+
 def test_token_bucket_model() -> None:
     now = [0.0]
     limiter = SendLimiter(Limits(overall_per_s=30, chat_per_s=1, chat_burst=3),

@@ -23,7 +23,8 @@ async def serve(port: int, host: str, limits: Limits, username: str) -> None:
     print(f"  TELEGRAM_FILE_URL={fake.base_file_url}")
     print(f"  BOT_TOKEN={fake.token}")
     print(f"  limits: {limits}")
-    print(f"  control: curl -XPOST {fake.url}/_control/users -d '{{\"first_name\": \"Alice\"}}'")
+    print(f"  control: curl -XPOST {fake.url}/_control/users -d '{{\"first_name\": \"Alice\"}}'",
+          flush=True)
     try:
         await asyncio.Event().wait()
     finally:

@@ -13,7 +13,8 @@ process) can drive the fake with curl. All take and return JSON:
 ``POST /_control/groups/{id}/add_bot``     ``{"by": user_id, "admin", "can_pin"}``
 ``POST /_control/groups/{id}/remove_bot``  ``{"by": user_id, "kicked"}``
 ``POST /_control/groups/{id}/migrate``     → the new supergroup
-``POST /_control/send``                    ``{"user_id", "text", "chat_id"?}`` → bot replies
+``POST /_control/send``                    ``{"user_id", "text", "chat_id"?, "wait"?}``
+                                           → the bot's replies (``"wait": false``: queue only)
 ``POST /_control/press``                   ``{"user_id", "text"|"data", "chat_id"?}``
 ``POST /_control/block``                   ``{"user_id"}`` (``"unblock": true`` to undo)
 ``GET  /_control/messages?chat_id=N``      what the bot sent to chat N
@@ -138,7 +139,8 @@ def add_control_routes(app: web.Application, fake: FakeTelegram) -> None:
         user = fake.users[int(body["user_id"])]
         chat = fake.chats[int(body.get("chat_id", user.id))]
         content = fake.text_content(str(body["text"]), chat)
-        return _ok(_messages(await fake.user_message(user, chat, **content)))
+        wait = bool(body.get("wait", True))
+        return _ok(_messages(await fake.user_message(user, chat, wait=wait, **content)))
 
     async def press(request: web.Request) -> web.StreamResponse:
         body = await _body(request)

@@ -136,10 +136,13 @@ class Story(World):
         chat: ChatRecord | None = None,
         quiet: float | None = None,
         timeout: float = 10.0,
-        updates: int = 1,
+        wait: bool = True,
         **content: Any,
     ) -> list[RecordedMessage]:
-        """Post a message as ``user``; wait for the bot; return what it sent to that chat."""
+        """Post a message as ``user``; wait for the bot; return what it sent to that chat.
+
+        ``wait=False`` only queues the update (a person typing while no bot runs).
+        """
         chat = chat or self.chats[user.id]
         if chat.type == "private":
             if user.blocked:
@@ -150,7 +153,7 @@ class Story(World):
         if not self.bot_sees(chat, msg):
             return []
         uid = self.enqueue("message", msg.to_json())
-        await self._after(uid, True, quiet, timeout)
+        await self._after(uid, wait, quiet, timeout)
         return self._bot_messages_since(chat, first)
 
     def text_content(self, text: str, chat: ChatRecord) -> dict[str, Any]:
