@@ -19,6 +19,7 @@ from telegram.ext import (
 )
 
 from bot import middleware
+from bot.chats import handlers as chats_handlers
 from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
@@ -79,7 +80,8 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(TypeHandler(Update, middleware.ignore_other_bots), group=-2)
     application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)
     # 0: the features.
-    for feature in (setup_handlers, start_handlers):
+    # chats before start: its group-only /language must win over the private one.
+    for feature in (setup_handlers, chats_handlers, start_handlers):
         application.add_handlers(feature.handlers())
     # Last in group 0, so it runs only when no feature took the message: a kind pointer
     # to /help instead of silence.

@@ -28,6 +28,9 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("start", N_("Start and choose your language")),
     CommandSpec("help", N_("What I can do for you")),
     CommandSpec("language", N_("Change language")),
+    CommandSpec("link", N_("Link a group chat to a team or area (send it in the group)"),
+                Standing.LEADER),
+    CommandSpec("unlink", N_("Unlink a group chat (send it in the group)"), Standing.LEADER),
 ]
 
 
