@@ -13,6 +13,7 @@ from bot.context import BotContext
 from bot.directory.models import Chat
 from bot.directory.people import load_actor
 from bot.handler_utils import identity_of
+from bot.i18n import normalize_language
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,14 @@ async def report_error(update: object, context: BotContext) -> None:
                  extra={"update_id": update_id})
     if not isinstance(update, Update):
         return
+    # The error handler gets a fresh context: find the person's language again.
+    if context.actor is None and update.effective_user is not None:
+        try:
+            await load_actor_for_update(update, context)
+        except Exception:  # the database may be what failed; answer in Telegram's language
+            context.chat_language = normalize_language(
+                update.effective_user.language_code, context.services.settings.default_language
+            )
     _ = context._
     text = _("Sorry, something went wrong on my side. Please try again in a moment.")
     try:

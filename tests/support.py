@@ -56,3 +56,8 @@ class BotRunner:
     async def restart(self, **overrides: Any) -> BotApplication:
         await self.stop()
         return await self.start(**overrides)
+
+
+def menu(fake: FakeTelegram, scope: str, language: str = "") -> list[dict[str, str]] | None:
+    """The command menu the bot set for a scope (`default`, `chat:<id>`) and language code."""
+    return fake.commands.get((scope, language))

@@ -200,7 +200,8 @@ class Story(World):
         for msg in reversed(list(chat.messages.values())):
             if (
                 msg.from_bot and not msg.deleted and msg.reply_markup
-                and "inline_keyboard" in msg.reply_markup and msg.button(text, data)
+                and "inline_keyboard" in msg.reply_markup
+                and ((text is None and data is None) or msg.button(text, data))
             ):
                 return msg
         raise LookupError(f"no message in chat {chat.id} has a button {text or data!r}")
@@ -214,14 +215,20 @@ class Story(World):
         chat: ChatRecord | None = None,
         quiet: float | None = None,
         timeout: float = 10.0,
+        forged: bool = False,
     ) -> list[RecordedMessage]:
-        """A callback_query for the button; returns the bot's new messages in that chat."""
+        """A callback_query for the button; returns the bot's new messages in that chat.
+
+        ``forged=True`` sends ``data`` from the newest bot message with any inline
+        keyboard, as a modified client can: the bot must not trust callback data.
+        """
         if message is None:
             chat = chat or self.chats[user.id]
-            message = self.find_button_message(chat, text, data)
+            message = (self.find_button_message(chat, None, None) if forged
+                       else self.find_button_message(chat, text, data))
         else:
             chat = self.chats[message.chat_id]
-        button = message.button(text, data)
+        button = {"callback_data": data} if forged else message.button(text, data)
         if button is None:
             raise LookupError(f"message {message.message_id} has no button {text or data!r}")
         if "callback_data" not in button:

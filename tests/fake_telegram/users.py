@@ -217,10 +217,13 @@ class FakeUser:
         chat: FakeGroup | None = None,
         quiet: float | None = None,
         timeout: float = 10.0,
+        forged: bool = False,
     ) -> list[RecordedMessage]:
-        """Press an inline button (by text or callback data) on the newest message with it."""
+        """Press an inline button (by text or callback data) on the newest message with it;
+        ``forged=True`` sends ``data`` whether or not such a button exists."""
         return await self.fake.press_button(
-            self.record, text, data, message, chat.record if chat else None, quiet, timeout
+            self.record, text, data, message, chat.record if chat else None, quiet, timeout,
+            forged,
         )
 
     def __repr__(self) -> str:
