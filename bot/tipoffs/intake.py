@@ -1,0 +1,579 @@
+"""The reporter's side: /report as a small state machine kept in the database, /mytips.
+
+Why not a ConversationHandler: its state lives in memory (or in persistence that saves
+every 60 s and forgets timeouts), and a draft must survive a restart. Here the draft row
+*is* the state: every message from someone with a draft is routed to the step stored in
+the row. A sync filter cannot read the database, so `DraftIndex` mirrors the set of
+people with a draft in memory: loaded from the database at start, written through on
+every change, so a message after a restart continues at the stored step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import Message, ReplyKeyboardRemove, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import filters
+
+from bot.context import BotContext
+from bot.db import transaction, utcnow
+from bot.directory.models import Person
+from bot.directory.people import register_person
+from bot.handler_utils import identity_of
+from bot.i18n import N_, Translate
+from bot.tipoffs import callbacks as cb
+from bot.tipoffs import keyboards, media, render, service
+from bot.tipoffs.categories import CATEGORIES, emergency_for, parse_category, urgent_words_in
+from bot.tipoffs.models import OPEN_STATUSES, DraftStep, TipOffDraft
+
+logger = logging.getLogger(__name__)
+
+
+class DraftIndex:
+    """Telegram ids of people with a draft; a mirror of `tipoff_drafts` for sync filters."""
+
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
+
+    def filter(self) -> filters.MessageFilter:
+        index = self
+
+        class _HasDraft(filters.MessageFilter):
+            def filter(self, message: Message) -> bool:
+                return message.from_user is not None and message.from_user.id in index.ids
+
+        return _HasDraft(name="has_tipoff_draft")
+
+
+def config(context: BotContext) -> service.TipoffConfig:
+    return context.services.extras.setdefault("tipoff_config", service.TipoffConfig())
+
+
+def index(context: BotContext) -> DraftIndex:
+    return context.application.bot_data["tipoff_drafts"]
+
+
+def wake(context: BotContext) -> None:
+    if context.services.dispatcher is not None:
+        context.services.dispatcher.wake()
+
+
+# -- /report ------------------------------------------------------------------------
+REFUSALS = {
+    service.Refusal.BLOCKED: N_("Sorry, you cannot send reports at the moment. If you think "
+                             "this is a mistake, please contact your community office."),
+    service.Refusal.TOO_MANY: N_("You have sent several reports in the last hour. Please wait "
+                              "a little before sending another one. If there is danger now, "
+                              "call 110."),
+}
+
+
+async def report(update: Update, context: BotContext) -> None:
+    """Start a draft (private chat only) and ask for the category."""
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return
+    _ = context._
+    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
+        await message.reply_text(_("To keep you safe, please send reports to me in a private "
+                                   "chat, not in the group."))
+        return
+    now = utcnow()
+    async with transaction(context.services.session_factory) as session:
+        person = await register_person(session, identity=identity_of(update.effective_user))
+        refusal = await service.may_report(session, person_id=person.id, now=now,
+                                           config=config(context))
+        if refusal is None:
+            await service.start_draft(session, person=person, now=now)
+    if refusal is not None:
+        await message.reply_text(_(REFUSALS[refusal]))
+        return
+    index(context).ids.add(update.effective_user.id)
+    await message.reply_text(
+        _("Thank you for looking out for your neighbours. What would you like to report? "
+          "Please choose one. (Send /cancel at any time to stop.)"),
+        reply_markup=keyboards.categories(_))
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """Drop the draft."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    async with transaction(context.services.session_factory) as session:
+        await service.discard_draft(session, telegram_id=user.id)
+    index(context).ids.discard(user.id)
+    await message.reply_text(context._("All right, I have put the report aside. Send /report "
+                                       "whenever you want to start again."),
+                             reply_markup=ReplyKeyboardRemove())
+
+
+# -- the steps ------------------------------------------------------------------------
+async def _ask_description(message: Message, _: Translate) -> None:
+    await message.reply_text(_("Please tell me briefly what you saw: what, where exactly, and "
+                               "when. You can type it or send a voice message."))
+
+
+async def _ask_photos(message: Message, _: Translate) -> None:
+    await message.reply_text(_("Do you have a photo? Send one or several now. When you are "
+                               "finished, press “Done”. No photo? Press “No photo”."),
+                             reply_markup=keyboards.photos_done(_, have_photos=False))
+
+
+async def _ask_place(message: Message, context: BotContext, draft: TipOffDraft) -> None:
+    _ = context._
+    async with context.services.session_factory() as session:
+        home = await session.get(Person, draft.person_id)
+        choices = await service.place_choices(session,
+                                              home_area_id=home.area_id if home else None)
+    await message.reply_text(_("Where is it? Press the building below, type the address, or "
+                               "send a location pin."), reply_markup=keyboards.places(_, choices))
+    await message.reply_text(_("To send the pin of where you are, press the button below."),
+                             reply_markup=keyboards.share_location(_))
+
+
+async def _ask_anonymity(message: Message, context: BotContext, draft: TipOffDraft) -> None:
+    _ = context._
+    async with context.services.session_factory() as session:
+        person = await session.get(Person, draft.person_id)
+    await message.reply_text(_("Got the place, thank you."), reply_markup=ReplyKeyboardRemove())
+    await message.reply_text(
+        _("Should the team see your name? If you stay anonymous, nobody handling the report "
+          "will know it was you."),
+        reply_markup=keyboards.anonymity(_, has_phone=bool(person and person.phone)))
+
+
+def summary(draft: TipOffDraft, _: Translate, place_name: str | None) -> str:
+    place = [p for p in (place_name, draft.address) if p]
+    if draft.latitude is not None and draft.longitude is not None:
+        place.append(_("map pin {lat:.5f}, {lon:.5f}").format(lat=draft.latitude,
+                                                              lon=draft.longitude))
+    if draft.anonymous:
+        who = _("anonymous")
+    elif draft.share_phone:
+        who = _("with your name and phone")
+    else:
+        who = _("with your name")
+    lines = [
+        _("Please check your report:"),
+        _("Category: {category}").format(category=render.category_label(draft.category, _)),
+        _("What happened: {description}").format(
+            description=draft.description or _("(voice message)")),
+        _("Photos: {count}").format(count=len(draft.photos or [])),
+        _("Place: {place}").format(place=" · ".join(place) if place else _("not given")),
+        _("Sent: {who}").format(who=who),
+        "",
+        _("Shall I send it?"),
+    ]
+    return "\n".join(lines)
+
+
+async def _ask_confirm(message: Message, context: BotContext, draft: TipOffDraft) -> None:
+    _ = context._
+    place_name = None
+    if draft.area_id is not None:
+        async with context.services.session_factory() as session:
+            from bot.directory.models import Area
+
+            area = await session.get(Area, draft.area_id)
+            place_name = area.name if area else None
+    await message.reply_text(summary(draft, _, place_name), reply_markup=keyboards.confirm(_))
+
+
+async def on_message(update: Update, context: BotContext) -> None:
+    """A message from someone with a draft: handled by the step the draft is at."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    _ = context._
+    async with context.services.session_factory() as session:
+        draft = await service.find_draft(session, telegram_id=user.id)
+    if draft is None:
+        index(context).ids.discard(user.id)
+        await message.reply_text(_("Sorry, I did not understand that. Send /help to see what "
+                                   "I can do."))
+        return
+    step = draft.step
+    if step is DraftStep.AWAITING_DESCRIPTION:
+        await _description(message, context)
+    elif step is DraftStep.AWAITING_PHOTOS:
+        await _photo(message, context, draft)
+    elif step is DraftStep.AWAITING_PLACE:
+        await _place(message, context)
+    elif step is DraftStep.AWAITING_ADDITION:
+        await _addition(message, context, draft)
+    elif step is DraftStep.AWAITING_CATEGORY:
+        await message.reply_text(_("Please choose what kind of problem it is, with the buttons "
+                                   "below."), reply_markup=keyboards.categories(_))
+    elif step is DraftStep.AWAITING_ANONYMITY:
+        await _ask_anonymity(message, context, draft)
+    else:
+        await _ask_confirm(message, context, draft)
+
+
+async def _description(message: Message, context: BotContext) -> None:
+    """Store the text or voice, then ask for photos."""
+    _ = context._
+    text = message.text
+    voice = message.voice or message.audio
+    if text is None and voice is None:
+        await message.reply_text(_("I need a few words first: please type what you saw, or "
+                                   "send a voice message."))
+        return
+    if text is not None and len(text) > config(context).max_text:
+        await message.reply_text(_("That is a bit long for me. Please keep it under {limit} "
+                                   "characters.").format(limit=config(context).max_text))
+        return
+    now = utcnow()
+    async with transaction(context.services.session_factory) as session:
+        draft = await service.find_draft(session, telegram_id=message.chat.id)
+        if draft is None:
+            return
+        if text is not None:
+            draft.description = text.strip()
+        else:
+            draft.voice_file_id = voice.file_id  # type: ignore[union-attr]
+        service.advance(draft, DraftStep.AWAITING_PHOTOS, now)
+        category = draft.category
+    emergency = urgent_words_in(text)
+    if emergency is not None and emergency_for(category, None) != emergency:
+        await message.reply_text(render.emergency_advice(emergency, _))
+    await _ask_photos(message, _)
+
+
+async def _photo_payload(message: Message, context: BotContext) -> dict[str, Any] | str:
+    """The photo entry for a draft, or the text of a refusal."""
+    _ = context._
+    settings = context.services.settings
+    if message.photo:
+        size = message.photo[-1]
+        problem = media.check_upload(mime_type="image/jpeg", file_size=size.file_size,
+                                     is_photo=True)
+        file_id, unique_id, team_file_id = size.file_id, size.file_unique_id, size.file_id
+        stripped = False
+        data: bytes | None = None
+    elif message.document is not None:
+        doc = message.document
+        problem = media.check_upload(mime_type=doc.mime_type, file_size=doc.file_size,
+                                     is_photo=False)
+        file_id, unique_id, team_file_id, stripped, data = (doc.file_id, doc.file_unique_id,
+                                                            doc.file_id, False, None)
+    else:
+        return _("Please send a photo (or press “Done” when you have sent them all).")
+    if problem is media.PhotoProblem.NOT_AN_IMAGE:
+        return _("Sorry, I can only take pictures (JPG or PNG). That file is not a picture, "
+                 "so I did not add it.")
+    if problem is media.PhotoProblem.TOO_LARGE:
+        return _("Sorry, that picture is larger than 10 MB, so I did not add it. Please send "
+                 "it as a normal photo instead of as a file.")
+    if message.document is not None:
+        # A file keeps EXIF and GPS: the team gets a re-encoded copy without them.
+        try:
+            data = bytes(await (await message.document.get_file()).download_as_bytearray())
+            clean = await asyncio.to_thread(media.strip_metadata, data)
+        except (TelegramError, ValueError):
+            return _("Sorry, I could not open that picture. Please send it as a normal photo.")
+        sent = await message.reply_photo(
+            clean, caption=_("I removed the hidden details (like the place it was taken) from "
+                             "this picture. This copy is what the team will see."))
+        team_file_id = sent.photo[-1].file_id
+        stripped = True
+    entry: dict[str, Any] = {"file_id": file_id, "file_unique_id": unique_id,
+                             "team_file_id": team_file_id, "stripped": stripped,
+                             "sha256": None, "local_path": None}
+    if settings.media_download:
+        try:
+            if data is None:
+                data = bytes(await (await context.bot.get_file(file_id)).download_as_bytearray())
+            path = await asyncio.to_thread(media.save_evidence, settings.media_dir,
+                                           file_unique_id=unique_id, data=data)
+            entry["sha256"] = media.sha256_of(data)
+            entry["local_path"] = str(path)
+        except (TelegramError, OSError):
+            logger.warning("Could not keep a copy of a tip-off photo", exc_info=True)
+    return entry
+
+
+async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> None:
+    """Add the photo; an album is acknowledged once, after its last photo arrived."""
+    _ = context._
+    if message.text is not None and not message.photo:
+        await message.reply_text(_("Please send a photo, or press “Done” / “No photo” below."),
+                                 reply_markup=keyboards.photos_done(
+                                     _, have_photos=bool(draft.photos)))
+        return
+    payload = await _photo_payload(message, context)
+    if isinstance(payload, str):
+        await message.reply_text(payload)
+        return
+    now = utcnow()
+    async with transaction(context.services.session_factory) as session:
+        fresh = await service.find_draft(session, telegram_id=message.chat.id)
+        if fresh is None:
+            return
+        added = service.add_draft_photo(fresh, payload, now)
+        count = len(fresh.photos)
+    if not added:
+        await message.reply_text(_("That is already {count} photos, the most I can pass on. "
+                                   "Please press “Done”.").format(count=count),
+                                 reply_markup=keyboards.photos_done(_, have_photos=True))
+        return
+    if message.media_group_id and context.job_queue is not None:
+        name = f"tipoff-album:{message.chat.id}:{message.media_group_id}"
+        for job in context.job_queue.get_jobs_by_name(name):
+            job.schedule_removal()
+        context.job_queue.run_once(_album_done, config(context).album_window_s, name=name,
+                                   chat_id=message.chat.id, user_id=message.chat.id,
+                                   data=context.language)
+        return
+    await _photos_ack(context, message.chat.id, _, count)
+
+
+async def _photos_ack(context: BotContext, chat_id: int, _: Translate, count: int) -> None:
+    await context.bot.send_message(
+        chat_id, _("Got it: {count} photo(s) so far. Send more, or press “Done”.").format(
+            count=count), reply_markup=keyboards.photos_done(_, have_photos=True))
+
+
+async def _album_done(context: BotContext) -> None:
+    """The album stopped growing: acknowledge it once."""
+    job = context.job
+    if job is None or job.chat_id is None:
+        return
+    async with context.services.session_factory() as session:
+        draft = await service.find_draft(session, telegram_id=job.chat_id)
+    if draft is None or draft.step is not DraftStep.AWAITING_PHOTOS:
+        return
+    await _photos_ack(context, job.chat_id, context.tr(str(job.data)), len(draft.photos))
+
+
+async def _place(message: Message, context: BotContext) -> None:
+    """A pin or a typed address; then ask about anonymity."""
+    _ = context._
+    now = utcnow()
+    if message.location is None and not message.text:
+        await message.reply_text(_("Please press a building, type the address, or send a "
+                                   "location pin."))
+        return
+    if message.text and len(message.text) > config(context).max_address:
+        await message.reply_text(_("Please keep the address short (under {limit} "
+                                   "characters).").format(limit=config(context).max_address))
+        return
+    async with transaction(context.services.session_factory) as session:
+        draft = await service.find_draft(session, telegram_id=message.chat.id)
+        if draft is None:
+            return
+        if message.location is not None:
+            draft.latitude = message.location.latitude
+            draft.longitude = message.location.longitude
+        else:
+            draft.address = (message.text or "").strip()
+        service.advance(draft, DraftStep.AWAITING_ANONYMITY, now)
+    await _ask_anonymity(message, context, draft)
+
+
+async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -> None:
+    """A comment or a photo for an open report."""
+    _ = context._
+    photo: dict[str, Any] | None = None
+    comment: str | None = None
+    if message.photo or message.document is not None:
+        payload = await _photo_payload(message, context)
+        if isinstance(payload, str):
+            await message.reply_text(payload)
+            return
+        photo = payload
+    elif message.text:
+        if len(message.text) > config(context).max_text:
+            await message.reply_text(_("That is a bit long for me. Please keep it under {limit} "
+                                       "characters.").format(limit=config(context).max_text))
+            return
+        comment = message.text.strip()
+    else:
+        await message.reply_text(_("Please send a few words or a photo."))
+        return
+    async with transaction(context.services.session_factory) as session:
+        ok = draft.tipoff_id is not None and await service.add_to_report(
+            session, tipoff_id=draft.tipoff_id, reporter_id=draft.person_id, now=utcnow(),
+            comment=comment, photo=photo,
+            default_language=context.services.settings.default_language)
+        await service.discard_draft(session, telegram_id=message.chat.id)
+    index(context).ids.discard(message.chat.id)
+    wake(context)
+    if ok:
+        await message.reply_text(_("Thank you, I have passed that on to the team."))
+    else:
+        await message.reply_text(_("That report is already closed, so I could not add to it."))
+
+
+# -- the reporter's buttons -----------------------------------------------------------
+async def on_button(update: Update, context: BotContext) -> None:
+    """Category, photos done/skip, building, anonymity, send, cancel, add-to-report."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    _ = context._
+    press = cb.parse_draft(query.data)
+    if press is None:
+        await query.answer(_("This button is no longer valid."))
+        return
+    user_id = query.from_user.id
+    if press.what == "add":
+        await _start_addition(update, context, press.value)
+        return
+    now = utcnow()
+    async with transaction(context.services.session_factory) as session:
+        draft = await service.find_draft(session, telegram_id=user_id)
+        if draft is None:
+            await query.answer(_("This report is no longer open. Send /report to start a new "
+                                 "one."))
+            return
+        if press.what == "cancel":
+            await session.delete(draft)
+            index(context).ids.discard(user_id)
+            await query.answer()
+            await query.edit_message_text(_("All right, I have put the report aside. Send "
+                                            "/report whenever you want to start again."))
+            return
+        expected = {
+            "cat": DraftStep.AWAITING_CATEGORY, "done": DraftStep.AWAITING_PHOTOS,
+            "skip": None, "area": DraftStep.AWAITING_PLACE,
+            "anon": DraftStep.AWAITING_ANONYMITY, "send": DraftStep.AWAITING_CONFIRM,
+        }.get(press.what)
+        if press.what == "skip":
+            ok = draft.step in (DraftStep.AWAITING_PHOTOS, DraftStep.AWAITING_PLACE)
+        else:
+            ok = expected is not None and draft.step is expected
+        if not ok:
+            await query.answer(_("This button is no longer valid."))
+            return
+        next_step: DraftStep | None = None
+        if press.what == "cat":
+            category = parse_category(press.value)
+            if category is None:
+                await query.answer(_("This button is no longer valid."))
+                return
+            draft.category = category.value
+            next_step = DraftStep.AWAITING_DESCRIPTION
+        elif press.what in ("done", "skip") and draft.step is DraftStep.AWAITING_PHOTOS:
+            next_step = DraftStep.AWAITING_PLACE
+        elif press.what == "skip":
+            next_step = DraftStep.AWAITING_ANONYMITY
+        elif press.what == "area":
+            area_id = int(press.value) if press.value and press.value.isdigit() else None
+            async with context.services.session_factory() as read:
+                person = await read.get(Person, draft.person_id)
+                choices = await service.place_choices(
+                    read, home_area_id=person.area_id if person else None, limit=100)
+            if area_id not in {c.id for c in choices}:
+                await query.answer(_("This button is no longer valid."))
+                return
+            draft.area_id = area_id
+            next_step = DraftStep.AWAITING_ANONYMITY
+        elif press.what == "anon":
+            draft.anonymous = press.value == "1"
+            draft.share_phone = press.value == "2"
+            next_step = DraftStep.AWAITING_CONFIRM
+        elif press.what == "send":
+            refusal = await service.may_report(session, person_id=draft.person_id, now=now,
+                                               config=config(context))
+            if refusal is not None:
+                await session.delete(draft)
+                index(context).ids.discard(user_id)
+                await query.answer()
+                await query.edit_message_text(_(REFUSALS[refusal]))
+                return
+            settings = context.services.settings
+            submitted = await service.submit(session, draft=draft, now=now,
+                                             default_language=settings.default_language,
+                                             tz=settings.tz)
+        if next_step is not None:
+            service.advance(draft, next_step, now)
+    await query.answer()
+    message = query.message
+    if not isinstance(message, Message):
+        return
+    if press.what == "send":
+        index(context).ids.discard(user_id)
+        wake(context)
+        await query.edit_message_reply_markup(None)
+        await message.reply_text(
+            _("✅ Sent. Your reference is {reference}. I will tell you each time there is news; "
+              "send /mytips to see your reports.").format(reference=submitted.reference))
+        return
+    await query.edit_message_reply_markup(None)
+    if press.what == "cat":
+        info = CATEGORIES[parse_category(draft.category)]  # type: ignore[index]
+        await message.reply_text(_("You chose: {category}").format(
+            category=f"{info.emoji} {_(info.label)}"))
+        emergency = emergency_for(draft.category, None)
+        if emergency is not None:
+            await message.reply_text(render.emergency_advice(emergency, _))
+        await _ask_description(message, _)
+    elif next_step is DraftStep.AWAITING_PLACE:
+        await _ask_place(message, context, draft)
+    elif next_step is DraftStep.AWAITING_ANONYMITY:
+        await _ask_anonymity(message, context, draft)
+    elif next_step is DraftStep.AWAITING_CONFIRM:
+        await _ask_confirm(message, context, draft)
+
+
+async def _start_addition(update: Update, context: BotContext, value: str | None) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    tipoff_id = int(value) if value and value.isdigit() else None
+    now = utcnow()
+    async with transaction(context.services.session_factory) as session:
+        person = await register_person(session, identity=identity_of(query.from_user))
+        view = (await service.load_view(session, tipoff_id=tipoff_id)
+                if tipoff_id is not None else None)
+        if view is None or view.reporter_id != person.id or view.status not in OPEN_STATUSES:
+            await query.answer(_("This button is no longer valid."))
+            return
+        await service.start_draft(session, person=person, now=now,
+                                  step=DraftStep.AWAITING_ADDITION, tipoff_id=view.id)
+    index(context).ids.add(query.from_user.id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.reply_text(_("Send me a comment or a photo for {reference}.")
+                                       .format(reference=view.reference))
+
+
+# -- /mytips --------------------------------------------------------------------------
+async def my_tips(update: Update, context: BotContext) -> None:
+    """List the person's reports with their status."""
+    message = update.effective_message
+    if message is None or update.effective_user is None:
+        return
+    _ = context._
+    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
+        await message.reply_text(_("Please ask me in a private chat."))
+        return
+    async with context.services.session_factory() as session:
+        person = await service_person(session, update.effective_user.id)
+        tips = await service.my_tipoffs(session, person_id=person.id) if person else []
+    if not tips:
+        await message.reply_text(_("You have not sent any reports yet. Send /report to tell "
+                                   "us about a problem."))
+        return
+    tz = context.services.settings.tz
+    lines = [_("Your reports:")]
+    for tip in tips:
+        lines.append(f"{tip.reference} · {render.category_label(tip.category, _)} · "
+                     f"{render.local_time(tip.created_at, tz)} · "
+                     f"{_(render.STATUS_LABELS[tip.status])}")
+    open_tips = [(t.id, t.reference) for t in tips if t.status in OPEN_STATUSES][:5]
+    await message.reply_text("\n".join(lines), reply_markup=keyboards.add_to(_, open_tips))
+
+
+async def service_person(session: Any, telegram_id: int) -> Person | None:
+    from sqlalchemy import select
+
+    return await session.scalar(select(Person).where(Person.telegram_id == telegram_id))
