@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1:8443"
     log_level: str = "INFO"
+    # Tip-off evidence: keep a copy of every photo (with its SHA-256) under MEDIA_DIR.
+    media_download: bool = False
+    media_dir: Path = DATA_DIR / "media"
     # Telegram's flood limits, mirrored by the outbox dispatcher (see FACTS.md).
     rate_overall_per_s: float = Field(default=30.0, gt=0)
     rate_chat_per_s: float = Field(default=1.0, gt=0)
