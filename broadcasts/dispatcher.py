@@ -444,24 +444,26 @@ class Dispatcher:
 
     async def _flush_loop(self) -> None:
         while True:
-            await self._has_outcomes.wait()
+            if not self._outcomes:
+                if self._stopping and all(t.done() for t in self._tasks):
+                    return
+                await self._has_outcomes.wait()
             if not self._stopping and len(self._outcomes) < self._flush_rows:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._outcomes_full.wait(), self._flush_interval)
             self._has_outcomes.clear()
             self._outcomes_full.clear()
             batch, self._outcomes = self._outcomes, []
-            if batch:
-                self._flushing = True
-                try:
-                    await self._write(batch)
-                finally:
-                    self._flushing = False
-                if not (self._ready or self._tasks or self._outcomes):
-                    self._claim_more = True  # all settled: look again (retries, idleness)
-                self._kick.set()
-            elif self._stopping and not self._tasks:
-                return
+            if not batch:
+                continue
+            self._flushing = True
+            try:
+                await self._write(batch)
+            finally:
+                self._flushing = False
+            if not (self._ready or self._tasks or self._outcomes):
+                self._claim_more = True  # all settled: look again (retries, idleness)
+            self._kick.set()
 
     async def _write(self, batch: list[Outcome]) -> None:
         now = utcnow()

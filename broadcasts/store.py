@@ -151,7 +151,7 @@ async def load_content(session: AsyncSession, broadcast_ids: Iterable[int]) -> d
     rows = await session.execute(
         select(Broadcast.id, Broadcast.content).where(Broadcast.id.in_(set(broadcast_ids)))
     )
-    return dict(rows.tuples().all())
+    return {bid: content for bid, content in rows}
 
 
 async def next_wakeup(session: AsyncSession) -> tuple[datetime | None, datetime | None]:

@@ -54,18 +54,21 @@ class RecordingSender:
     delay: float = 0.0
     sent: list[Sent] = field(default_factory=list)
     pins: list[tuple[int, int]] = field(default_factory=list)
-    script: dict[int, list[SendError | Delivered]] = field(
+    script: dict[int, list[SendError | Delivered | None]] = field(
         default_factory=lambda: defaultdict(list)
     )
     attempts: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     hang: bool = False  # sends never return (the process dies mid-send)
+    attempted: asyncio.Event = field(default_factory=asyncio.Event)
     _next_id: int = 1000
 
-    def fail(self, chat_id: int, *errors: SendError | Delivered) -> None:
+    def fail(self, chat_id: int, *errors: SendError | Delivered | None) -> None:
+        """Script the next sends to this chat (``None``: that one succeeds)."""
         self.script[chat_id].extend(errors)
 
     async def send(self, chat_id: int, message: OutgoingMessage) -> list[int]:
         self.attempts[chat_id] += 1
+        self.attempted.set()
         if self.hang:
             await asyncio.Event().wait()
         if self.delay:
