@@ -1,6 +1,7 @@
 """Every table of the bot, imported in one place so Alembic and tests see them all."""
 
 from bot.audit.models import AuditEntry
+from bot.broadcasting.models import QuietHoursSetting, TipSent
 from bot.directory.models import (
     Area,
     Chat,
@@ -29,6 +30,7 @@ __all__ = [
     "Invite",
     "Membership",
     "PendingUpload",
+    "QuietHoursSetting",
     "Person",
     "ReporterBlock",
     "RoutingRule",
@@ -40,4 +42,5 @@ __all__ = [
     "TipOffEvent",
     "TipOffPhoto",
     "TipOffPrompt",
+    "TipSent",
 ]
