@@ -12,6 +12,7 @@ from bot.directory.models import (
     Subscription,
     Team,
 )
+from bot.schedules.models import Campaign, Schedule
 from bot.setup.models import SetupCode
 from bot.tipoffs.models import (
     ReporterBlock,
@@ -25,6 +26,7 @@ from bot.tipoffs.models import (
 
 __all__ = [
     "Area",
+    "Campaign",
     "AuditEntry",
     "Chat",
     "Invite",
@@ -34,6 +36,7 @@ __all__ = [
     "QuietHoursSetting",
     "ReporterBlock",
     "RoutingRule",
+    "Schedule",
     "SetupCode",
     "Subscription",
     "Team",
