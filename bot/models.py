@@ -26,8 +26,8 @@ from bot.tipoffs.models import (
 
 __all__ = [
     "Area",
-    "Campaign",
     "AuditEntry",
+    "Campaign",
     "Chat",
     "Invite",
     "Membership",
