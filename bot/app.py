@@ -23,6 +23,7 @@ from bot.chats import handlers as chats_handlers
 from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
+from bot.directory import handlers as directory_handlers
 from bot.settings import Settings
 from bot.setup import handlers as setup_handlers
 from bot.setup.service import admin_exists, issue_setup_code
@@ -81,7 +82,7 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)
     # 0: the features.
     # chats before start: its group-only /language must win over the private one.
-    for feature in (setup_handlers, chats_handlers, start_handlers):
+    for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers):
         application.add_handlers(feature.handlers())
     # Last in group 0, so it runs only when no feature took the message: a kind pointer
     # to /help instead of silence.
