@@ -1,8 +1,11 @@
-"""Callback data of this feature: `lang:<code>`. Anything else is not ours."""
+"""Callback data of /start: `lang:<code>` and the resident registration `reg:…`.
+
+Anything else is not ours."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from bot.i18n import LANGUAGES
 
@@ -19,3 +22,57 @@ def parse_language(data: str) -> str | None:
     if match is None or match.group(1) not in LANGUAGES:
         return None
     return match.group(1)
+
+
+# Resident registration: choose an area (`reg:a:<id>`), a page of areas
+# (`reg:p:<parent id or 0>:<page>`), stay at an area (`reg:h:<id>`), toggle a topic
+# (`reg:t:<topic>`), finish (`reg:done`), or ask to share the phone (`reg:phone`).
+REGISTRATION_PATTERN = re.compile(
+    r"^reg:(?:(a|h):(\d{1,12})|p:(\d{1,12}):(\d{1,4})|t:([a-z_]{1,20})|(done)|(phone))$"
+)
+
+
+@dataclass(frozen=True)
+class RegistrationPress:
+    kind: str  # "area" | "here" | "page" | "topic" | "done" | "phone"
+    area_id: int = 0
+    page: int = 0
+    topic: str = ""
+
+
+def registration_area(area_id: int) -> str:
+    return f"reg:a:{area_id}"
+
+
+def registration_here(area_id: int) -> str:
+    return f"reg:h:{area_id}"
+
+
+def registration_page(parent_id: int | None, page: int) -> str:
+    return f"reg:p:{parent_id or 0}:{page}"
+
+
+def registration_topic(topic: str) -> str:
+    return f"reg:t:{topic}"
+
+
+REGISTRATION_DONE = "reg:done"
+REGISTRATION_PHONE = "reg:phone"
+
+
+def parse_registration(data: str | None) -> RegistrationPress | None:
+    match = REGISTRATION_PATTERN.match(data or "")
+    if match is None:
+        return None
+    kind, area_id, parent, page, topic, done, _phone = match.groups()
+    if kind == "a":
+        return RegistrationPress("area", area_id=int(area_id))
+    if kind == "h":
+        return RegistrationPress("here", area_id=int(area_id))
+    if parent is not None:
+        return RegistrationPress("page", area_id=int(parent), page=int(page))
+    if topic is not None:
+        return RegistrationPress("topic", topic=topic)
+    if done:
+        return RegistrationPress("done")
+    return RegistrationPress("phone")

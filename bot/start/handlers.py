@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -9,11 +11,17 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.auth import Standing
 from bot.commands import commands_for, publish_personal_menu
 from bot.context import BotContext
-from bot.db import transaction
+from bot.db import transaction, utcnow
+from bot.directory.invites import InviteOutcome, InviteRace, Redemption, redeem_invite
+from bot.directory.models import InviteRole
 from bot.directory.people import load_actor, register_person, set_language
 from bot.handler_utils import identity_of
+from bot.i18n import N_
+from bot.start import registration
 from bot.start.callbacks import LANGUAGE_PATTERN, parse_language
 from bot.start.keyboards import language_keyboard
+
+logger = logging.getLogger(__name__)
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -26,8 +34,13 @@ async def start(update: Update, context: BotContext) -> None:
         await message.reply_text(_("Hello! Talk to me in a private chat to get started."))
         return
     identity = identity_of(update.effective_user)
-    async with transaction(context.services.session_factory) as session:
-        await register_person(session, identity=identity)
+    if context.args:
+        # A deep link: `/start <invite token>`. A refused link changes nothing.
+        if not await join_by_invite(update, context, context.args[0]):
+            return
+    else:
+        async with transaction(context.services.session_factory) as session:
+            await register_person(session, identity=identity)
     await message.reply_text(
         _("Hello, {name}! I am your community's safety assistant. I bring you safety tips "
           "and urgent notices, and you can tell me about problems around you at any time."
@@ -81,6 +94,54 @@ async def language_chosen(update: Update, context: BotContext) -> None:
         _("Done! I will talk to you in English from now on. Send /help to see what I can do.")
     )
     await publish_personal_menu(context.bot, context.actor)
+    await registration.offer_registration(update, context)
+
+
+INVITE_REFUSALS = {
+    InviteOutcome.UNKNOWN: N_("Sorry, this invite link is not valid. Please ask the person "
+                              "who gave it to you for a new one."),
+    InviteOutcome.EXPIRED: N_("Sorry, this invite link has expired. Please ask the person "
+                              "who gave it to you for a new one."),
+    InviteOutcome.USED_UP: N_("Sorry, this invite link has already been used as many times "
+                              "as allowed. Please ask for a new one."),
+}
+
+
+async def join_by_invite(update: Update, context: BotContext, token: str) -> bool:
+    """Redeem an invite token; say what happened. True when the person may carry on."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None and user is not None
+    _ = context._
+    identity = identity_of(user)
+    settings = context.services.settings
+    try:
+        async with transaction(context.services.session_factory) as session:
+            result = await redeem_invite(session, token=token, identity=identity, now=utcnow())
+            if result.outcome in {InviteOutcome.JOINED, InviteOutcome.ALREADY}:
+                context.actor = await load_actor(session, identity=identity,
+                                                 default_language=settings.default_language,
+                                                 admin_ids=settings.admin_ids)
+    except InviteRace:
+        result = Redemption(InviteOutcome.USED_UP)
+    logger.info("Invite link followed: %s", result.outcome.value, extra={"telegram_id": user.id})
+    if result.outcome in INVITE_REFUSALS:
+        await message.reply_text(_(INVITE_REFUSALS[result.outcome]))
+        return False
+    if result.outcome is InviteOutcome.ALREADY:
+        await message.reply_text(_("You have already joined with this link. Welcome back!"))
+    elif result.role is InviteRole.STAFF:
+        await message.reply_text(_("Welcome! You are now on the staff of {area}.")
+                                 .format(area=result.area_name))
+    elif result.role is InviteRole.LEADER:
+        await message.reply_text(_("Welcome! You are now a leader of {team}.")
+                                 .format(team=result.team_name))
+    else:
+        await message.reply_text(_("Welcome! You have joined {team}.")
+                                 .format(team=result.team_name))
+    if context.actor is not None:
+        await publish_personal_menu(context.bot, context.actor)
+    return True
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
@@ -89,4 +150,5 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CommandHandler("help", show_help),
         CommandHandler("language", ask_language),
         CallbackQueryHandler(language_chosen, pattern=LANGUAGE_PATTERN),
+        *registration.handlers(),
     ]

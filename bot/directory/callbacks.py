@@ -1,0 +1,53 @@
+"""Callback data of the directory: `dir:<action>[:<id>[:<id>]]`, ids only (≤ 64 bytes).
+
+Anything that does not match, or names an action we do not know, is not valid; the
+handlers still load every id afresh and ask bot.auth.can, since data can be forged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PATTERN = re.compile(r"^dir:([a-z]{1,8})(?::(\d{1,12}))?(?::(\d{1,12}))?$")
+
+ACTIONS = frozenset({
+    # areas: browse, page, add child, rename, archive (ask), archive (yes), import confirm
+    "ab", "aa", "ar", "ax", "axy", "aok",
+    # teams: list page, view, add member (ask), pick person, remove, make leader,
+    # unset leader, new team (ask), invite
+    "tl", "tv", "tad", "tap", "trm", "tld", "tun", "tnew", "tar",
+    # invites: pick team, pick role (team, role index), staff invite for an area
+    "it", "ir", "is",
+    # roster: confirm import, cancel
+    "rok", "rno",
+    # leave: yes, no
+    "lvy", "lvn",
+})
+
+
+@dataclass(frozen=True)
+class DirCallback:
+    action: str
+    a: int = 0
+    b: int = 0
+
+
+def encode(action: str, a: int | None = None, b: int | None = None) -> str:
+    assert action in ACTIONS
+    parts = ["dir", action]
+    if a is not None:
+        parts.append(str(a))
+        if b is not None:
+            parts.append(str(b))
+    data = ":".join(parts)
+    assert len(data.encode()) <= 64
+    return data
+
+
+def decode(data: str | None) -> DirCallback | None:
+    """The parsed press, or None for forged or stale data."""
+    match = PATTERN.match(data or "")
+    if match is None or match.group(1) not in ACTIONS:
+        return None
+    return DirCallback(match.group(1), int(match.group(2) or 0), int(match.group(3) or 0))

@@ -1,0 +1,604 @@
+"""Directory commands for everyone (/me, /leave) and for staff (/import, /importareas,
+/export, /people, /invite). Thin: parse, ask bot.auth.can, call a service, render."""
+
+from __future__ import annotations
+
+import enum
+import io
+import logging
+
+from telegram import Document, Update
+from telegram.constants import ChatType
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.auth import Permission, can, directory_scope
+from bot.context import BotContext
+from bot.db import transaction, utcnow
+from bot.directory import areas as area_service
+from bot.directory import roster as roster_service
+from bot.directory.callbacks import PATTERN, DirCallback, decode
+from bot.directory.invites import create_invite, invite_link, qr_png
+from bot.directory.keyboards import button, markup, pick_list
+from bot.directory.models import (
+    InviteRole,
+    PendingUpload,
+    PendingUploadKind,
+    Role,
+    SubscriptionTopic,
+)
+from bot.directory.people import leave, profile, register_person, search_people
+from bot.directory.tables import TableError, read_table
+from bot.directory.teams import get_team, teams_in_scope
+from bot.handler_utils import identity_of
+from bot.i18n import LANGUAGE_NAMES, N_
+from bot.start.registration import TOPIC_LABELS
+
+logger = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+PREVIEW_LINES = 30
+CONVERSATION_TIMEOUT = 600
+
+PROBLEM_TEXT = {
+    roster_service.Problem.MISSING_NAME: N_("the name is missing"),
+    roster_service.Problem.BAD_PHONE: N_("the phone number is not valid"),
+    roster_service.Problem.MISSING_TEAM: N_("the team is missing"),
+    roster_service.Problem.UNKNOWN_TEAM: N_("no such team here"),
+    roster_service.Problem.AMBIGUOUS_TEAM: N_("several teams have this name: fill in the area"),
+    roster_service.Problem.UNKNOWN_AREA: N_("no such area here"),
+    roster_service.Problem.AMBIGUOUS_AREA: N_("several areas have this name: write it like "
+                                              "community/grid"),
+    roster_service.Problem.BAD_ROLE: N_("the role is not member, leader or staff"),
+    roster_service.Problem.BAD_TELEGRAM: N_("the Telegram username or id is not valid"),
+    roster_service.Problem.DUPLICATE_IN_FILE: N_("the same person is already in the file"),
+    roster_service.Problem.ALREADY_PRESENT: N_("this person is already in the directory"),
+}
+TREE_PROBLEM_TEXT = {
+    "missing_path": N_("the path is empty"),
+    "too_deep": N_("too many levels (at most: street office/community/grid/building)"),
+    "bad_name": N_("a name is too long"),
+    "out_of_scope": N_("outside your area"),
+    "duplicate": N_("the same path is already in the file"),
+}
+ROLE_TEXT = {
+    Role.ADMIN: N_("administrator"), Role.STAFF: N_("community staff"),
+    Role.MEMBER: N_("team member"), Role.RESIDENT: N_("resident"),
+}
+INVITE_ROLES = (InviteRole.MEMBER, InviteRole.LEADER)
+INVITE_ROLE_TEXT = {InviteRole.MEMBER: N_("Member"), InviteRole.LEADER: N_("Leader")}
+
+
+class UploadState(enum.StrEnum):
+    AWAITING_ROSTER_FILE = "awaiting_roster_file"
+    AWAITING_AREA_FILE = "awaiting_area_file"
+
+
+async def refuse(update: Update, context: BotContext) -> None:
+    """The one refusal: clear, and nothing changed."""
+    text = context._("Sorry, you are not allowed to do that.")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+
+
+async def stale(update: Update, context: BotContext) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer(context._("This button is no longer valid."))
+
+
+def _private(update: Update) -> bool:
+    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+# -- /me and /leave ---------------------------------------------------------------------
+
+async def show_me(update: Update, context: BotContext) -> None:
+    """What the directory knows about me: teams, area, subscriptions, language."""
+    message = update.effective_message
+    actor = context.actor
+    if message is None:
+        return
+    _ = context._
+    if actor is None or actor.person_id is None or actor.role is None:
+        await message.reply_text(_("I do not know you yet. Send /start to begin."))
+        return
+    async with context.services.session_factory() as session:
+        me = await profile(session, person_id=actor.person_id)
+        where = await area_service.label(session, path=me.area_path if me else None)
+    if me is None:
+        return
+    teams = "\n".join(f"  · {name}" + (f" ({_('leader')})" if leader else "")
+                      for name, leader in me.teams) or "  · " + _("none")
+    topics = ", ".join(_(TOPIC_LABELS[t]) for t in SubscriptionTopic if t in me.topics)
+    await message.reply_text("\n".join([
+        _("Name: {name}").format(name=me.name),
+        _("Role: {role}").format(role=_(ROLE_TEXT[actor.role])),
+        _("Area: {area}").format(area=where or _("not chosen yet")),
+        _("Teams:"), teams,
+        _("Receiving: {topics}").format(topics=topics or _("nothing for now")),
+        _("Language: {language}").format(language=LANGUAGE_NAMES.get(actor.language,
+                                                                      actor.language)),
+        "", _("To stop receiving everything, send /leave."),
+    ]))
+
+
+async def ask_leave(update: Update, context: BotContext) -> None:
+    """Ask before stopping everything."""
+    message = update.effective_message
+    if message is None:
+        return
+    _ = context._
+    if context.actor is None or context.actor.person_id is None or context.actor.role is None:
+        await message.reply_text(_("I do not know you yet. Send /start to begin."))
+        return
+    await message.reply_text(
+        _("Do you really want to leave? You will receive nothing more from me. You can come "
+          "back any time with /start."),
+        reply_markup=markup([[button(_("Yes, leave"), "lvy"), button(_("No, stay"), "lvn")]]))
+
+
+async def leave_pressed(update: Update, context: BotContext, press: DirCallback) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    actor = context.actor
+    if press.action == "lvn":
+        await query.answer()
+        await query.edit_message_text(_("Good, nothing has changed."))
+        return
+    if actor is None or actor.person_id is None or query.from_user.id != actor.telegram_id:
+        await stale(update, context)
+        return
+    async with transaction(context.services.session_factory) as session:
+        await leave(session, person_id=actor.person_id)
+    await query.answer()
+    await query.edit_message_text(_("You have left. I will not send you anything more. "
+                                    "Take care, and come back any time with /start."))
+
+
+# -- staff: /people and /export -----------------------------------------------------------
+
+async def find_people(update: Update, context: BotContext) -> None:
+    """Staff search by name or phone, within their area."""
+    message = update.effective_message
+    if message is None:
+        return
+    _ = context._
+    scope = directory_scope(context.actor)
+    if scope is None or not can(context.actor, Permission.MANAGE_DIRECTORY):
+        await refuse(update, context)
+        return
+    query = " ".join(context.args or [])
+    if not query:
+        await message.reply_text(_("Please add a name or phone number, like this: /people 王"))
+        return
+    async with context.services.session_factory() as session:
+        found = await search_people(session, query=query, scope_path=scope)
+        names = await area_service.labels(session, paths=[p.area_path for p in found
+                                                           if p.area_path])
+    if not found:
+        await message.reply_text(_("Nobody found for “{query}”.").format(query=query))
+        return
+    lines = [_("Found {count}:").format(count=len(found))]
+    for p in found:
+        status = "" if p.status.value == "active" else f" [{p.status.value}]"
+        lines.append(f"· {p.name} {p.phone or ''} — {_(ROLE_TEXT[p.role])}, "
+                     f"{names.get(p.area_path or '', '')}{status}")
+    await message.reply_text("\n".join(lines))
+
+
+async def export_roster(update: Update, context: BotContext) -> None:
+    """The roster of the staff's area as an XLSX file (same columns as /import)."""
+    message = update.effective_message
+    if message is None:
+        return
+    scope = directory_scope(context.actor)
+    if scope is None or not can(context.actor, Permission.MANAGE_DIRECTORY):
+        await refuse(update, context)
+        return
+    async with context.services.session_factory() as session:
+        data = await roster_service.export_roster(session, scope_path=scope)
+    await message.reply_document(io.BytesIO(data), filename=f"roster-{utcnow():%Y%m%d}.xlsx",
+                                 caption=context._("The roster of your area."))
+
+
+# -- staff: /import and /importareas -------------------------------------------------------
+
+async def ask_roster_file(update: Update, context: BotContext) -> UploadState | int:
+    """Wait for a roster file (CSV or XLSX)."""
+    if directory_scope(context.actor) is None or not _private(update):
+        await refuse(update, context)
+        return ConversationHandler.END
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(context._(
+        "Please send the roster as a CSV or Excel (.xlsx) file. Columns: name, phone, team, "
+        "role, area, telegram (the last three may be empty). I will check it first and change "
+        "nothing until you confirm. Send /cancel to stop."))
+    return UploadState.AWAITING_ROSTER_FILE
+
+
+async def ask_area_file(update: Update, context: BotContext) -> UploadState | int:
+    """Wait for an area file with a `path` column."""
+    if directory_scope(context.actor) is None or not _private(update):
+        await refuse(update, context)
+        return ConversationHandler.END
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(context._(
+        "Please send the areas as a CSV or Excel (.xlsx) file with a column “path”, one area "
+        "per row, like 平桥办事处/龙江路社区/3网格/12栋. Send /cancel to stop."))
+    return UploadState.AWAITING_AREA_FILE
+
+
+async def _download(update: Update, context: BotContext) -> tuple[bytes, str] | None:
+    message = update.effective_message
+    assert message is not None
+    document: Document | None = message.document
+    _ = context._
+    if document is None:
+        return None
+    if (document.file_size or 0) > MAX_FILE_BYTES:
+        await message.reply_text(_("This file is too big. Please send at most 5 MB."))
+        return None
+    file = await document.get_file()
+    return bytes(await file.download_as_bytearray()), document.file_name or "file"
+
+
+async def _person_id(context: BotContext, update: Update) -> int:
+    """Admins from ADMIN_IDS may have no row yet: give them one to own the upload."""
+    actor = context.actor
+    if actor is not None and actor.person_id is not None:
+        return actor.person_id
+    assert update.effective_user is not None
+    async with transaction(context.services.session_factory) as session:
+        person = await register_person(session, identity=identity_of(update.effective_user))
+        return person.id
+
+
+async def roster_file(update: Update, context: BotContext) -> int:
+    """Check the roster (dry run), list the bad rows, offer Confirm for the good ones."""
+    message = update.effective_message
+    assert message is not None
+    _ = context._
+    scope = directory_scope(context.actor)
+    if scope is None:
+        await refuse(update, context)
+        return ConversationHandler.END
+    downloaded = await _download(update, context)
+    if downloaded is None:
+        return UploadState.AWAITING_ROSTER_FILE
+    try:
+        rows = read_table(*downloaded)
+    except TableError as exc:
+        logger.info("Unreadable roster file: %s", exc)
+        await message.reply_text(_("I could not read this file. Please send a .csv or .xlsx "
+                                   "file, or /cancel."))
+        return UploadState.AWAITING_ROSTER_FILE
+    person_id = await _person_id(context, update)
+    async with transaction(context.services.session_factory) as session:
+        preview = await roster_service.check_roster(session, rows=rows, scope_path=scope)
+        upload = None
+        if preview.good:
+            upload = PendingUpload(kind=PendingUploadKind.ROSTER, created_by_id=person_id,
+                                   rows=roster_service.to_json(preview.good))
+            session.add(upload)
+            await session.flush()
+    if preview.missing_columns:
+        await message.reply_text(_("The file needs these columns: {columns}. Please fix it "
+                                   "and send it again, or /cancel.")
+                                 .format(columns=", ".join(preview.missing_columns)))
+        return UploadState.AWAITING_ROSTER_FILE
+    lines = [_("I checked {total} rows: {good} are fine, {bad} need fixing. Nothing has been "
+               "saved yet.").format(total=len(preview.good) + len(preview.bad),
+                                    good=len(preview.good), bad=len(preview.bad))]
+    for bad in preview.bad[:PREVIEW_LINES]:
+        lines.append(_("Row {line} ({name}): {reason}").format(
+            line=bad.line, name=bad.name or "-", reason=_(PROBLEM_TEXT[bad.problem])))
+    if len(preview.bad) > PREVIEW_LINES:
+        lines.append(_("…and {count} more.").format(count=len(preview.bad) - PREVIEW_LINES))
+    keyboard = None
+    if upload is not None:
+        keyboard = markup([[button(_("Import {count} people").format(count=len(preview.good)),
+                                   "rok", upload.id),
+                            button(_("Cancel"), "rno", upload.id)]])
+    await message.reply_text("\n".join(lines), reply_markup=keyboard)
+    return ConversationHandler.END
+
+
+async def area_file(update: Update, context: BotContext) -> int:
+    """Check an area file (dry run) and offer Confirm."""
+    message = update.effective_message
+    assert message is not None
+    _ = context._
+    scope = directory_scope(context.actor)
+    if scope is None:
+        await refuse(update, context)
+        return ConversationHandler.END
+    downloaded = await _download(update, context)
+    if downloaded is None:
+        return UploadState.AWAITING_AREA_FILE
+    try:
+        rows = read_table(*downloaded)
+    except TableError:
+        await message.reply_text(_("I could not read this file. Please send a .csv or .xlsx "
+                                   "file, or /cancel."))
+        return UploadState.AWAITING_AREA_FILE
+    person_id = await _person_id(context, update)
+    async with transaction(context.services.session_factory) as session:
+        plan = await area_service.plan_tree(session, rows=rows, scope_path=scope)
+        upload = None
+        if plan.paths and plan.new_nodes:
+            upload = PendingUpload(kind=PendingUploadKind.AREAS, created_by_id=person_id,
+                                   rows=[{"path": p} for p in plan.paths])
+            session.add(upload)
+            await session.flush()
+    lines = [_("I checked {total} rows: {new} new areas to add, {bad} rows need fixing. "
+               "Nothing has been saved yet.").format(
+                   total=len(plan.paths) + len(plan.problems), new=plan.new_nodes,
+                   bad=len(plan.problems))]
+    for problem in plan.problems[:PREVIEW_LINES]:
+        lines.append(_("Row {line} ({name}): {reason}").format(
+            line=problem.line, name=problem.path or "-",
+            reason=_(TREE_PROBLEM_TEXT[problem.reason])))
+    keyboard = None
+    if upload is not None:
+        keyboard = markup([[button(_("Add {count} areas").format(count=plan.new_nodes),
+                                   "aok", upload.id),
+                            button(_("Cancel"), "rno", upload.id)]])
+    await message.reply_text("\n".join(lines), reply_markup=keyboard)
+    return ConversationHandler.END
+
+
+async def file_with_caption(update: Update, context: BotContext) -> None:
+    """A file sent with the caption /import or /importareas: check it at once."""
+    message = update.effective_message
+    if message is None or not message.caption:
+        return
+    if directory_scope(context.actor) is None:
+        await refuse(update, context)
+        return
+    if message.caption.lstrip().lower().startswith("/importareas"):
+        await area_file(update, context)
+    else:
+        await roster_file(update, context)
+
+
+async def upload_pressed(update: Update, context: BotContext, press: DirCallback) -> None:
+    """Confirm (import the checked rows, checked again) or cancel an upload."""
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    actor = context.actor
+    scope = directory_scope(actor)
+    if scope is None or actor is None:
+        await refuse(update, context)
+        return
+    settings = context.services.settings
+    async with transaction(context.services.session_factory) as session:
+        upload = await session.get(PendingUpload, press.a)
+        if (upload is None or upload.done or upload.created_by_id != actor.person_id
+                or (press.action == "rok" and upload.kind is not PendingUploadKind.ROSTER)
+                or (press.action == "aok" and upload.kind is not PendingUploadKind.AREAS)):
+            await stale(update, context)
+            return
+        upload.done = True
+        if press.action == "rno":
+            text = _("Cancelled. Nothing was saved.")
+        elif upload.kind is PendingUploadKind.ROSTER:
+            result = await roster_service.import_roster(
+                session, rows=roster_service.from_json(upload.rows), scope_path=scope,
+                actor_id=actor.person_id)
+            text = _("Done: {created} people imported.").format(created=result.created)
+            if result.skipped:
+                text += "\n" + _("{count} rows were skipped: they were added meanwhile.").format(
+                    count=len(result.skipped))
+            text += "\n" + _("People without a Telegram account will be connected when they "
+                             "share their phone number with me or follow an invite link.")
+        else:
+            created = await area_service.apply_tree(
+                session, paths=[r["path"] for r in upload.rows], scope_path=scope,
+                actor_id=actor.person_id, default_language=settings.default_language)
+            text = _("Done: {created} areas added.").format(created=created)
+    await query.answer()
+    await query.edit_message_text(text)
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context._("Cancelled. Nothing was changed."))
+    return ConversationHandler.END
+
+
+async def reask_file(update: Update, context: BotContext) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context._(
+            "I am waiting for a file (.csv or .xlsx). Tap the paperclip to send it, "
+            "or send /cancel."))
+
+
+async def timed_out(update: Update, context: BotContext) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context._(
+            "I stopped waiting for the file. Send the command again when you are ready."))
+
+
+# -- /invite -----------------------------------------------------------------------------------
+
+INVITE_PAGE = 8
+
+
+async def start_invite(update: Update, context: BotContext) -> None:
+    """Choose the team the invite is for (leaders: their own teams; staff: their area's)."""
+    message = update.effective_message
+    if message is None:
+        return
+    if not _private(update):
+        await refuse(update, context)
+        return
+    await message.reply_text(**await _invite_teams(context, 0))
+
+
+async def _invite_teams(context: BotContext, page: int) -> dict[str, object]:
+    actor = context.actor
+    _ = context._
+    scope = directory_scope(actor)
+    led = actor.led_team_ids if actor else frozenset()
+    async with context.services.session_factory() as session:
+        teams, total = await teams_in_scope(session, scope_path=scope, team_ids=led,
+                                            offset=page * INVITE_PAGE, limit=INVITE_PAGE)
+        names = await area_service.labels(session, paths=[t.area_path for t in teams])
+    if total == 0:
+        return {"text": _("Sorry, you are not allowed to do that.")}
+    rows = pick_list([(t.id, f"{t.name} · {names[t.area_path]}") for t in teams], "it",
+                     page=page, pages=-(-total // INVITE_PAGE), page_action="tl", page_arg=0)
+    if scope is not None and actor is not None and actor.area_path:
+        rows.append([button(_("Invite a staff member"), "is")])
+    return {"text": _("Who is the invite for? Choose the team:"), "reply_markup": markup(rows)}
+
+
+async def invite_pressed(update: Update, context: BotContext, press: DirCallback) -> None:
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    actor = context.actor
+    if press.action == "tl":
+        if not can(actor, Permission.MANAGE_TEAM) and directory_scope(actor) is None:
+            await refuse(update, context)
+            return
+        await query.answer()
+        await query.edit_message_text(**await _invite_teams(context, press.b))
+        return
+    if press.action == "is":
+        # A staff invite is for the inviter's own area (admins: pick a team's area instead).
+        area = None
+        async with context.services.session_factory() as session:
+            if actor is not None and actor.area_path:
+                area_id = area_service.ancestor_ids(actor.area_path)[-1]
+                area = await area_service.get_area(session, area_id=area_id)
+        if area is None or not can(actor, Permission.MANAGE_DIRECTORY, area_path=area.path):
+            await refuse(update, context)
+            return
+        await _send_invite(update, context, area_id=area.id, team_id=None,
+                           role=InviteRole.STAFF)
+        return
+    async with context.services.session_factory() as session:
+        found = await get_team(session, team_id=press.a)
+    if found is None or found[0].archived:
+        await stale(update, context)
+        return
+    team, area = found
+    if not can(actor, Permission.MANAGE_TEAM, area_path=area.path, team_id=team.id):
+        await refuse(update, context)
+        return
+    if press.action == "it":
+        await query.answer()
+        roles = [button(_(INVITE_ROLE_TEXT[r]), "ir", team.id, i)
+                 for i, r in enumerate(INVITE_ROLES)]
+        await query.edit_message_text(
+            _("An invite to {team}. As what?").format(team=team.name),
+            reply_markup=markup([roles]))
+        return
+    if press.b >= len(INVITE_ROLES):
+        await stale(update, context)
+        return
+    role = INVITE_ROLES[press.b]
+    if role is InviteRole.LEADER and not can(actor, Permission.MANAGE_DIRECTORY,
+                                             area_path=area.path):
+        await refuse(update, context)  # only staff name leaders
+        return
+    await _send_invite(update, context, area_id=area.id, team_id=team.id, role=role)
+
+
+async def _send_invite(update: Update, context: BotContext, *, area_id: int,
+                       team_id: int | None, role: InviteRole) -> None:
+    query = update.callback_query
+    assert query is not None and context.actor is not None
+    _ = context._
+    async with transaction(context.services.session_factory) as session:
+        area = await area_service.get_area(session, area_id=area_id)
+        found = await get_team(session, team_id=team_id) if team_id else None
+        assert area is not None
+        invite, token = await create_invite(
+            session, area=area, team=found[0] if found else None, role=role, now=utcnow(),
+            actor_id=context.actor.person_id)
+    link = invite_link(context.bot.username, token)
+    what = found[0].name if found else area.name
+    await query.answer()
+    await query.edit_message_text(
+        _("Here is the invite link for {what}. It works {uses} times, until {date}:\n{link}\n\n"
+          "Forward it, or print the QR code below for the notice board.").format(
+              what=what, uses=invite.max_uses,
+              date=invite.expires_at.astimezone(context.services.settings.tz).strftime(
+                  "%Y-%m-%d"), link=link))
+    assert update.effective_chat is not None
+    await context.bot.send_photo(update.effective_chat.id, photo=qr_png(link),
+                                 caption=_("Scan to join: {what}").format(what=what))
+
+
+# -- one entry point for every directory button -------------------------------------------
+
+async def dir_pressed(update: Update, context: BotContext) -> None:
+    """Route a `dir:` button to its handler; forged or stale data gets a polite answer."""
+    query = update.callback_query
+    if query is None:
+        return
+    press = decode(query.data)
+    if press is None:
+        await stale(update, context)
+        return
+    if press.action in {"lvy", "lvn"}:
+        await leave_pressed(update, context, press)
+    elif press.action in {"rok", "rno", "aok"}:
+        await upload_pressed(update, context, press)
+    elif press.action in {"it", "ir", "is"} or (press.action == "tl" and press.a == 0):
+        await invite_pressed(update, context, press)
+    else:
+        from bot.directory import admin_handlers
+
+        await admin_handlers.pressed(update, context, press)
+
+
+CAPTION_COMMAND = filters.CaptionRegex(r"^\s*/import(areas)?(@\w+)?(\s|$)")
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    from bot.directory import admin_handlers
+
+    uploads = ConversationHandler(
+        entry_points=[CommandHandler("import", ask_roster_file),
+                      CommandHandler("importareas", ask_area_file)],
+        states={
+            UploadState.AWAITING_ROSTER_FILE: [
+                MessageHandler(filters.Document.ALL, roster_file),
+                MessageHandler(filters.ALL & ~filters.COMMAND, reask_file),
+            ],
+            UploadState.AWAITING_AREA_FILE: [
+                MessageHandler(filters.Document.ALL, area_file),
+                MessageHandler(filters.ALL & ~filters.COMMAND, reask_file),
+            ],
+            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        conversation_timeout=CONVERSATION_TIMEOUT,
+        name="directory_uploads",
+    )
+    return [
+        uploads,
+        MessageHandler(filters.Document.ALL & CAPTION_COMMAND & filters.ChatType.PRIVATE,
+                       file_with_caption),
+        CommandHandler("me", show_me),
+        CommandHandler("leave", ask_leave),
+        CommandHandler("people", find_people),
+        CommandHandler("export", export_roster),
+        CommandHandler("invite", start_invite),
+        *admin_handlers.handlers(),
+        CallbackQueryHandler(dir_pressed, pattern=PATTERN),
+    ]
+

@@ -1,0 +1,203 @@
+"""Residents register with buttons after choosing a language: community, grid, building,
+then what to receive. Also: sharing one's phone to be matched with a roster entry."""
+
+from __future__ import annotations
+
+import math
+
+from telegram import (
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+
+from bot.auth import Permission, Standing, can
+from bot.context import BotContext
+from bot.db import transaction
+from bot.directory import areas as area_service
+from bot.directory.models import AreaKind, Person, SubscriptionTopic
+from bot.directory.people import find_person, load_actor, match_by_phone, register_person
+from bot.directory.residents import set_home, subscriptions_of, toggle_subscription
+from bot.directory.roster import normalize_phone
+from bot.handler_utils import identity_of
+from bot.i18n import N_
+from bot.start.callbacks import REGISTRATION_PATTERN, parse_registration
+from bot.start.keyboards import area_keyboard, topics_keyboard
+
+PAGE = 8
+TOPIC_LABELS = {
+    SubscriptionTopic.SAFETY_TIPS: N_("Safety tips"),
+    SubscriptionTopic.ANTI_FRAUD: N_("Anti-fraud alerts"),
+    SubscriptionTopic.NOTICES: N_("Community notices"),
+}
+
+
+async def area_page(
+    context: BotContext, parent_id: int | None, page: int
+) -> tuple[str, InlineKeyboardMarkup, int]:
+    """The text and keyboard for one page of communities, or of an area's children."""
+    _ = context._
+    async with context.services.session_factory() as session:
+        if parent_id is None:
+            areas, total = await area_service.areas_of_kind(
+                session, kind=AreaKind.COMMUNITY, offset=page * PAGE, limit=PAGE)
+            text = _("Which community do you live in?")
+        else:
+            areas, total = await area_service.children(session, parent_id=parent_id,
+                                                       offset=page * PAGE, limit=PAGE)
+            parent = await area_service.get_area(session, area_id=parent_id)
+            text = _("Which part of {area}?").format(area=parent.name if parent else "")
+    keyboard = area_keyboard(
+        [(a.id, a.name) for a in areas], parent_id=parent_id, page=page,
+        pages=max(1, math.ceil(total / PAGE)),
+        here_label=_("None of these / skip") if parent_id else None,
+        list_label=_("I am on a team's list") if parent_id is None else None,
+    )
+    return text, keyboard, total
+
+
+async def offer_registration(update: Update, context: BotContext) -> None:
+    """After the language: residents without a home area are asked where they live."""
+    actor = context.actor
+    chat = update.effective_chat
+    if (actor is None or actor.person_id is None or chat is None or actor.area_path is not None
+            or actor.standing > Standing.RESIDENT):
+        return
+    text, keyboard, total = await area_page(context, None, 0)
+    if total == 0:
+        return
+    await context.bot.send_message(chat.id, text, reply_markup=keyboard)
+
+
+async def registration_pressed(update: Update, context: BotContext) -> None:
+    """Move through the area tree, toggle topics, finish."""
+    query = update.callback_query
+    if query is None:
+        return
+    _ = context._
+    press = parse_registration(query.data)
+    if press is None or not can(context.actor, Permission.USE_BOT):
+        await query.answer(_("This button is no longer valid."))
+        return
+    identity = identity_of(query.from_user)
+    if press.kind == "phone":
+        await query.answer()
+        await ask_for_phone(update, context)
+        return
+    if press.kind == "page":
+        await query.answer()
+        text, keyboard, _total = await area_page(context, press.area_id or None, press.page)
+        await query.edit_message_text(text, reply_markup=keyboard)
+        return
+    if press.kind in {"area", "here"}:
+        async with transaction(context.services.session_factory) as session:
+            area = await area_service.get_area(session, area_id=press.area_id)
+            if area is None or area.archived:
+                await query.answer(_("This button is no longer valid."))
+                return
+            person = await register_person(session, identity=identity)
+            has_children = press.kind == "area" and (await area_service.children(
+                session, parent_id=area.id, limit=1))[1] > 0
+            if not has_children:
+                await set_home(session, person=person, area=area)
+                topics = await subscriptions_of(session, person_id=person.id)
+                where = await area_service.label(session, path=area.path)
+        await query.answer()
+        if has_children:
+            text, keyboard, _total = await area_page(context, area.id, 0)
+            await query.edit_message_text(text, reply_markup=keyboard)
+            return
+        await query.edit_message_text(
+            _("Thank you! You live in: {area}.\n\nWhat would you like to receive? Tap to "
+              "switch each one on or off, then tap Done.").format(area=where),
+            reply_markup=topic_keyboard(context, topics))
+        return
+    async with transaction(context.services.session_factory) as session:
+        person = await find_person(session, telegram_id=identity.telegram_id)
+        if person is None:
+            await query.answer(_("This button is no longer valid."))
+            return
+        if press.kind == "topic":
+            try:
+                topic = SubscriptionTopic(press.topic)
+            except ValueError:
+                await query.answer(_("This button is no longer valid."))
+                return
+            topics = await toggle_subscription(session, person=person, topic=topic)
+        else:
+            topics = await subscriptions_of(session, person_id=person.id)
+    await query.answer()
+    if press.kind == "topic":
+        await query.edit_message_reply_markup(reply_markup=topic_keyboard(context, topics))
+        return
+    chosen = ", ".join(_(TOPIC_LABELS[t]) for t in SubscriptionTopic if t in topics)
+    await query.edit_message_text(
+        _("All set! You will receive: {topics}.\nSend /me to see or change this, "
+          "and /help to see what else I can do.").format(topics=chosen or _("nothing for now")))
+
+
+def topic_keyboard(context: BotContext, topics: set[SubscriptionTopic]) -> InlineKeyboardMarkup:
+    _ = context._
+    return topics_keyboard([(t.value, _(TOPIC_LABELS[t]), t in topics) for t in SubscriptionTopic],
+                           _("Done"))
+
+
+async def ask_for_phone(update: Update, context: BotContext) -> None:
+    """Offer the share-my-phone button (private chats only)."""
+    chat = update.effective_chat
+    if chat is None or chat.type != "private":
+        return
+    _ = context._
+    keyboard = ReplyKeyboardMarkup(
+        [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
+        resize_keyboard=True, one_time_keyboard=True)
+    await context.bot.send_message(
+        chat.id, _("If your community put you on a team's list, tap the button below to share "
+                   "your phone number, and I will find you."), reply_markup=keyboard)
+
+
+async def contact_shared(update: Update, context: BotContext) -> None:
+    """Match a pending roster entry, only with the sender's own phone number."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None or message.contact is None:
+        return
+    _ = context._
+    if message.contact.user_id != user.id:
+        await message.reply_text(_("Please share your own phone number with the button, "
+                                   "not someone else's contact."),
+                                 reply_markup=ReplyKeyboardRemove())
+        return
+    phone = normalize_phone(message.contact.phone_number or "")
+    identity = identity_of(user)
+    settings = context.services.settings
+    person: Person | None = None
+    async with transaction(context.services.session_factory) as session:
+        if phone is not None:
+            person = await match_by_phone(session, identity=identity, phone=phone)
+        if person is not None:
+            context.actor = await load_actor(session, identity=identity,
+                                             default_language=settings.default_language,
+                                             admin_ids=settings.admin_ids)
+    if person is None:
+        await message.reply_text(
+            _("I could not find this number on any list. Please ask your community staff "
+              "for an invite link."), reply_markup=ReplyKeyboardRemove())
+        return
+    await message.reply_text(
+        _("Found you, {name}! You are now connected to your teams. Send /me to see them.")
+        .format(name=person.name), reply_markup=ReplyKeyboardRemove())
+    from bot.commands import publish_personal_menu
+
+    if context.actor is not None:
+        await publish_personal_menu(context.bot, context.actor)
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return [
+        CallbackQueryHandler(registration_pressed, pattern=REGISTRATION_PATTERN),
+        MessageHandler(filters.CONTACT & filters.ChatType.PRIVATE, contact_shared),
+    ]
