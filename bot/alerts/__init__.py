@@ -1,0 +1,1 @@
+"""Emergency alerts: send at top priority, acknowledge, chase, escalate, all-clear."""

@@ -1,0 +1,589 @@
+"""/alert (compose → confirm → send), the acknowledge button, the sender's live status
+message, the all-clear, /sensitive, and the periodic scan that re-notifies and escalates.
+
+Timers come from the database (`Alert.next_renotify_at`), read by a repeating job; the
+job's clock is `services.extras["alerts.clock"]` (tests move it forward).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from telegram import Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.alerts import callbacks as cb
+from bot.alerts import keyboards, render, service
+from bot.alerts.models import Severity
+from bot.auth import Permission, Standing, can
+from bot.context import BotContext
+from bot.db import transaction, utcnow
+from bot.i18n import Translate, translator
+
+logger = logging.getLogger(__name__)
+
+SCAN_JOB = "alert-scan"
+DRAFT_KEY = "alert_draft"
+CLOCK_KEY = "alerts.clock"
+CONFIG_KEY = "alerts.config"
+BOARD_KEY = "alerts.board"
+
+
+class AlertStep(enum.StrEnum):
+    AWAITING_AUDIENCE = "alert_awaiting_audience"
+    AWAITING_TEXT = "alert_awaiting_text"
+    AWAITING_SEVERITY = "alert_awaiting_severity"
+    AWAITING_ACK_CHOICE = "alert_awaiting_ack_choice"
+    AWAITING_CONFIRM = "alert_awaiting_confirm"
+
+
+@dataclass
+class AlertDraft:
+    """What the sender chose so far (in memory: a restart means starting /alert again)."""
+
+    choices: list[service.Choice]
+    chosen: set[tuple[str, int]] = field(default_factory=set)
+    text: str | None = None
+    photo: str | None = None
+    severity: Severity = Severity.EMERGENCY
+    ack_required: bool = True
+
+    def spec(self) -> Any:
+        return service.spec_for({i for k, i in self.chosen if k == "t"},
+                                {i for k, i in self.chosen if k == "a"})
+
+
+def clock(context: BotContext) -> datetime:
+    now: Callable[[], datetime] = context.services.extras.get(CLOCK_KEY, utcnow)
+    return now()
+
+
+def config(context: BotContext) -> service.AlertConfig:
+    return context.services.extras.setdefault(CONFIG_KEY, service.AlertConfig())
+
+
+def wake(context: BotContext) -> None:
+    if context.services.dispatcher is not None:
+        context.services.dispatcher.wake()
+
+
+def _draft(context: BotContext) -> AlertDraft | None:
+    assert context.user_data is not None
+    return context.user_data.get(DRAFT_KEY)
+
+
+async def _banner(context: BotContext) -> str:
+    actor = context.actor
+    async with context.services.session_factory() as session:
+        period = await service.active_period(
+            session, area_path=actor.area_path if actor else None, now=clock(context))
+    if period is None:
+        return ""
+    return context._("🔴 Sensitive period: reminders go out every {m} minutes.").format(
+        m=period.renotify_minutes) + "\n\n"
+
+
+# -- composing -----------------------------------------------------------------------------
+
+async def start(update: Update, context: BotContext) -> AlertStep | int:
+    """/alert: check rights, show the banner and the audience choices."""
+    message = update.effective_message
+    assert message is not None and context.user_data is not None
+    _ = context._
+    if not can(context.actor, Permission.SEND_ALERT):
+        await message.reply_text(_("Sorry, only community staff and team leaders can send "
+                                   "an emergency alert."))
+        return ConversationHandler.END
+    assert context.actor is not None
+    async with context.services.session_factory() as session:
+        choices = await service.audience_choices(session, context.actor)
+    if not choices:
+        await message.reply_text(_("There is no team or area you can alert yet."))
+        return ConversationHandler.END
+    draft = AlertDraft(choices=choices)
+    context.user_data[DRAFT_KEY] = draft
+    await message.reply_text(
+        await _banner(context) + _("🚨 New emergency alert. Who should get it? Tap to choose, "
+                                   "then press Next."),
+        reply_markup=keyboards.audience(_, choices, draft.chosen))
+    return AlertStep.AWAITING_AUDIENCE
+
+
+async def on_compose_button(update: Update, context: BotContext) -> AlertStep | int:
+    """Every button of the compose steps: audience toggles, severity, ack, send, cancel."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context._
+    press = cb.parse_compose(query.data)
+    draft = _draft(context)
+    if press is None or draft is None:
+        await query.answer(_("This button is no longer valid."))
+        return ConversationHandler.END
+    await query.answer()
+    if press.action == "x":
+        return await _cancelled(update, context)
+    if press.toggle_kind is not None:
+        key = (press.toggle_kind, press.toggle_id or 0)
+        if key not in {(c.kind, c.id) for c in draft.choices}:
+            return AlertStep.AWAITING_AUDIENCE  # forged: not one of the offered choices
+        draft.chosen ^= {key}
+        await query.edit_message_reply_markup(keyboards.audience(_, draft.choices, draft.chosen))
+        return AlertStep.AWAITING_AUDIENCE
+    if press.action == "ok":
+        if not draft.chosen:
+            await query.answer(_("Please choose at least one."))
+            return AlertStep.AWAITING_AUDIENCE
+        await query.edit_message_text(_("✍️ Now write the alert (a photo with a caption "
+                                        "works too)."))
+        return AlertStep.AWAITING_TEXT
+    if press.severity is not None:
+        draft.severity = Severity.WARNING if press.severity == "w" else Severity.EMERGENCY
+        await query.edit_message_text(_("Should people confirm with a “Received” button?"),
+                                      reply_markup=keyboards.ack_choice(_))
+        return AlertStep.AWAITING_ACK_CHOICE
+    if press.ack_required is not None:
+        draft.ack_required = press.ack_required
+        return await _ask_confirm(update, context, draft)
+    if press.action == "go":
+        return await _send(update, context, draft)
+    return AlertStep.AWAITING_AUDIENCE
+
+
+async def on_text(update: Update, context: BotContext) -> AlertStep | int:
+    """Stores the alert's text (or photo and caption); asks for the severity."""
+    message = update.effective_message
+    draft = _draft(context)
+    assert message is not None
+    if draft is None:
+        return ConversationHandler.END
+    _ = context._
+    if message.photo:
+        draft.photo = message.photo[-1].file_id
+        draft.text = (message.caption or "").strip()
+    else:
+        draft.text = (message.text or "").strip()
+    if not draft.text:
+        await message.reply_text(_("Please write a few words for the alert."))
+        return AlertStep.AWAITING_TEXT
+    await message.reply_text(_("How serious is it?"), reply_markup=keyboards.severity(_))
+    return AlertStep.AWAITING_SEVERITY
+
+
+async def _ask_confirm(update: Update, context: BotContext, draft: AlertDraft) -> AlertStep:
+    """Shows how many people and chats the alert reaches; waits for Send."""
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    async with context.services.session_factory() as session:
+        from bot.directory.audience import count_audience
+        count = await count_audience(session, draft.spec())
+    text = await _banner(context) + _(
+        "Please check:\n\n{severity}\n{text}\n\nThis reaches {people} people and {groups} "
+        "group chats. {ack}").format(
+        severity=_(render.SEVERITY_LABELS[draft.severity]), text=draft.text,
+        people=count.people, groups=count.groups,
+        ack=_("They will be asked to press “Received”.") if draft.ack_required else "")
+    await query.edit_message_text(text, reply_markup=keyboards.confirm(_))
+    return AlertStep.AWAITING_CONFIRM
+
+
+async def _send(update: Update, context: BotContext, draft: AlertDraft) -> int:
+    """Re-checks rights, writes the alert and its deliveries; the confirm message becomes
+    the live status message."""
+    query = update.callback_query
+    assert query is not None and query.message is not None and context.user_data is not None
+    _ = context._
+    actor = context.actor
+    spec = draft.spec()
+    now = clock(context)
+    async with transaction(context.services.session_factory) as session:
+        if actor is None or not await service.may_send(session, actor, spec):
+            allowed = False
+        else:
+            allowed = True
+            created = await service.create_alert(
+                session, author=actor, spec=spec, text=draft.text or "", photo=draft.photo,
+                severity=draft.severity, ack_required=draft.ack_required,
+                config=config(context), default_language=context.services.settings.default_language,
+                now=now)
+            await service.set_status_message(
+                session, alert_id=created.alert_id, chat_id=query.message.chat.id,
+                message_id=query.message.message_id)
+    context.user_data.pop(DRAFT_KEY, None)
+    if not allowed:
+        await query.edit_message_text(_("Sorry, you may not send an alert to this audience."))
+        return ConversationHandler.END
+    wake(context)
+    await refresh_status(context.application, created.alert_id, force=True)
+    return ConversationHandler.END
+
+
+async def _cancelled(update: Update, context: BotContext) -> int:
+    assert context.user_data is not None
+    context.user_data.pop(DRAFT_KEY, None)
+    text = context._("Alert cancelled. Nothing was sent.")
+    if update.callback_query is not None:
+        await update.callback_query.edit_message_text(text)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """/cancel during /alert."""
+    return await _cancelled(update, context)
+
+
+async def reask(update: Update, context: BotContext) -> AlertStep | None:
+    """Anything unexpected: re-ask kindly for the current step."""
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(context._("Please use the buttons above, or send /cancel to "
+                                           "stop."))
+    return None
+
+
+async def stale_compose(update: Update, context: BotContext) -> None:
+    """A compose button outside a conversation (after a restart, or forged)."""
+    assert update.callback_query is not None
+    await update.callback_query.answer(context._("This button is no longer valid. Send /alert "
+                                                 "to start again."))
+
+
+async def timed_out(update: Update, context: BotContext) -> None:
+    if context.user_data is not None:
+        context.user_data.pop(DRAFT_KEY, None)
+
+
+# -- acknowledging -------------------------------------------------------------------------
+
+async def on_ack(update: Update, context: BotContext) -> None:
+    """“Received”: the presser acknowledges for themself, once; anything else is harmless."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = translator_for_presser(context)
+    alert_id = cb.parse_ack(query.data)
+    if alert_id is None:
+        await query.answer(_("This button is no longer valid."))
+        return
+    person_id = context.actor.person_id if context.actor else None
+    chat_id = query.message.chat.id if query.message else 0
+    async with transaction(context.services.session_factory) as session:
+        result = await service.acknowledge(session, alert_id=alert_id, person_id=person_id,
+                                           chat_id=chat_id, now=clock(context))
+    answers = {
+        service.AckResult.RECORDED: _("Received, thank you! 🙏"),
+        service.AckResult.ALREADY: _("Already received, thank you."),
+        service.AckResult.CLOSED: _("This alert is over (all clear). Thank you."),
+        service.AckResult.UNKNOWN: _("This button is no longer valid."),
+        service.AckResult.NOT_RECIPIENT: _("This alert was not addressed to you, so there is "
+                                           "nothing to confirm. Thank you."),
+    }
+    await query.answer(answers[result])
+    if result is service.AckResult.RECORDED:
+        await request_refresh(context.application, alert_id)
+
+
+def translator_for_presser(context: BotContext) -> Translate:
+    """In a group, answer a press in the presser's own language (the answer is private)."""
+    lang = context.actor.language if context.actor else context.language
+    return context.tr(lang)
+
+
+# -- the live status message ---------------------------------------------------------------
+
+@dataclass
+class Board:
+    """Per alert: the last text shown and when, so edits stay ~1/s and skip no-ops."""
+
+    last_text: dict[int, str] = field(default_factory=dict)
+    last_edit: dict[int, float] = field(default_factory=dict)
+    scheduled: set[int] = field(default_factory=set)
+
+
+def _board(application: Application[Any, Any, Any, Any, Any, Any]) -> Board:
+    return application.bot_data.setdefault(BOARD_KEY, Board())
+
+
+async def request_refresh(application: Application[Any, Any, Any, Any, Any, Any],
+                          alert_id: int) -> None:
+    """Edit now if the last edit is over a second old, else once, a little later."""
+    board = _board(application)
+    services = application.bot_data["services"]
+    interval = services.extras.get(CONFIG_KEY, service.AlertConfig()).status_edit_interval_s
+    wait = board.last_edit.get(alert_id, 0.0) + interval - time.monotonic()
+    if wait <= 0:
+        await refresh_status(application, alert_id)
+    elif alert_id not in board.scheduled and application.job_queue is not None:
+        board.scheduled.add(alert_id)
+        application.job_queue.run_once(_refresh_job, when=wait, data=alert_id,
+                                       name=f"alert-status-{alert_id}")
+
+
+async def _refresh_job(context: BotContext) -> None:
+    assert context.job is not None
+    alert_id = int(context.job.data)  # type: ignore[arg-type]
+    _board(context.application).scheduled.discard(alert_id)
+    await refresh_status(context.application, alert_id)
+
+
+async def refresh_status(application: Application[Any, Any, Any, Any, Any, Any],
+                         alert_id: int, *, force: bool = False) -> None:
+    """Render the figures; edit the sender's status message if they changed."""
+    services = application.bot_data["services"]
+    async with services.session_factory() as session:
+        alert = await service.get_alert(session, alert_id)
+        figures = await service.figures(session, alert_id)
+    if alert is None or figures is None or alert.status_message_id is None:
+        return
+    _ = translator(alert.language)
+    text = render.status_text(_, figures, services.settings.tz)
+    board = _board(application)
+    if not force and board.last_text.get(alert_id) == text:
+        return
+    board.last_text[alert_id] = text
+    board.last_edit[alert_id] = time.monotonic()
+    try:
+        await application.bot.edit_message_text(
+            text, chat_id=alert.status_chat_id, message_id=alert.status_message_id,
+            reply_markup=keyboards.status(_, alert_id, open_=figures.open,
+                                          ack_required=figures.ack_required))
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            logger.warning("Could not update alert status: %s", exc,
+                           extra={"alert_id": alert_id})
+    except TelegramError as exc:
+        logger.warning("Could not update alert status: %s", exc, extra={"alert_id": alert_id})
+
+
+# -- who has not confirmed, all clear --------------------------------------------------------
+
+async def on_manage_button(update: Update, context: BotContext) -> None:
+    """The status message's buttons; each press re-checks who may see or close the alert."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context._
+    press = cb.parse_manage(query.data)
+    if press is None:
+        await query.answer(_("This button is no longer valid."))
+        return
+    async with context.services.session_factory() as session:
+        alert = await service.get_alert(session, press.alert_id)
+        allowed = alert is not None and await service.may_manage(session, context.actor, alert)
+        missing = (await service.not_acknowledged(session, press.alert_id)
+                   if allowed and press.action == "who" else [])
+    if alert is None or not allowed:
+        await query.answer(_("Sorry, this is not yours to manage."), show_alert=True)
+        return
+    if press.action == "who":
+        await query.answer()
+        if query.message is not None:
+            await context.bot.send_message(
+                query.message.chat.id,
+                render.missing_text(_, alert_id=press.alert_id, groups=missing))
+        return
+    if alert.status.value != "open":
+        await query.answer(_("This alert is already closed."))
+        return
+    if press.action == "end":
+        await query.answer()
+        if query.message is not None:
+            await context.bot.send_message(
+                query.message.chat.id,
+                _("Send the all clear for alert #{id} to everyone who got it? Pins will be "
+                  "removed and reminders stop.").format(id=alert.id),
+                reply_markup=keyboards.confirm_all_clear(_, alert.id))
+        return
+    await query.answer()
+    await close(context, alert.id, note=None)
+    if query.message is not None:
+        try:
+            await query.edit_message_text(_("✅ All clear sent."))
+        except BadRequest:
+            pass
+
+
+async def close(context: BotContext, alert_id: int, *, note: str | None) -> bool:
+    """Close, unpin (direct calls), wake the dispatcher, show the final figures."""
+    actor = context.actor
+    async with transaction(context.services.session_factory) as session:
+        closed = await service.close_alert(
+            session, alert_id=alert_id, by_person_id=actor.person_id if actor else None,
+            note=note, now=clock(context))
+    if closed is None:
+        return False
+    wake(context)
+    for chat_id, message_id in closed.pins:
+        try:
+            await context.bot.unpin_chat_message(chat_id, message_id=message_id)
+        except TelegramError as exc:
+            logger.warning("Could not unpin: %s", exc, extra={"chat_id": chat_id})
+    await refresh_status(context.application, alert_id, force=True)
+    return True
+
+
+async def all_clear_command(update: Update, context: BotContext) -> None:
+    """/allclear <alert id> [message]: close with a short message of one's own."""
+    message = update.effective_message
+    assert message is not None
+    _ = context._
+    args = context.args or []
+    if not args or not args[0].isdigit():
+        await message.reply_text(_("Please write: /allclear <alert number> [a short message]"))
+        return
+    alert_id = int(args[0])
+    async with context.services.session_factory() as session:
+        alert = await service.get_alert(session, alert_id)
+        allowed = alert is not None and await service.may_manage(session, context.actor, alert)
+    if not allowed:
+        await message.reply_text(_("Sorry, this is not yours to manage."))
+        return
+    note = " ".join(args[1:]).strip() or None
+    if await close(context, alert_id, note=note):
+        await message.reply_text(_("✅ All clear sent."))
+    else:
+        await message.reply_text(_("This alert is already closed."))
+
+
+# -- sensitive periods ---------------------------------------------------------------------
+
+async def sensitive_command(update: Update, context: BotContext) -> None:
+    """/sensitive: show the period in force; staff may start or end one."""
+    message = update.effective_message
+    assert message is not None
+    _ = context._
+    actor = context.actor
+    if actor is None or actor.standing < Standing.STAFF:
+        await message.reply_text(_("Sorry, only community staff can mark a sensitive period."))
+        return
+    async with context.services.session_factory() as session:
+        period = await service.active_period(session, area_path=actor.area_path,
+                                             now=clock(context))
+        community = None
+        if actor.area_path:
+            from bot.directory.models import Area
+            area_id = int(actor.area_path.strip("/").split("/")[-1])
+            area = await session.get(Area, area_id)
+            community = area.name if area else None
+    tz = context.services.settings.tz
+    if period is None:
+        text = _("No sensitive period now. Reminders go out every {m} minutes.").format(
+            m=config(context).renotify_minutes)
+    else:
+        text = _("🔴 Sensitive period until {end}: reminders every {m} minutes.").format(
+            end=period.ends_at.astimezone(tz).strftime("%m-%d %H:%M"), m=period.renotify_minutes)
+    await message.reply_text(text, reply_markup=keyboards.sensitive(
+        _, community=community, everywhere=actor.is_admin,
+        active_id=period.id if period else None))
+
+
+async def on_sensitive_button(update: Update, context: BotContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _ = context._
+    press = cb.parse_sensitive(query.data)
+    actor = context.actor
+    if press is None or actor is None or actor.standing < Standing.STAFF:
+        await query.answer(_("Sorry, only community staff can mark a sensitive period."),
+                           show_alert=True)
+        return
+    now = clock(context)
+    async with transaction(context.services.session_factory) as session:
+        if press.action == "off":
+            from bot.alerts.models import SensitivePeriod
+            period = await session.get(SensitivePeriod, press.value)
+            path = await service.period_area_path(session, period) if period else None
+            ok = period is not None and (
+                actor.is_admin or (path is not None and can(actor, Permission.SEND_ALERT,
+                                                            area_path=path)))
+            ok = ok and await service.end_period(session, period_id=press.value, now=now)
+            text = _("The sensitive period has ended.") if ok else _(
+                "This button is no longer valid.")
+        elif press.value not in (24, 168) or (press.action == "all" and not actor.is_admin) or (
+                press.action == "on" and not actor.area_path):
+            ok, text = False, _("Sorry, you may not do that.")
+        else:
+            area_id = None if press.action == "all" else int(
+                (actor.area_path or "").strip("/").split("/")[-1])
+            await service.start_period(
+                session, area_id=area_id, hours=press.value,
+                renotify_minutes=config(context).sensitive_renotify_minutes,
+                created_by_id=actor.person_id, now=now)
+            ok, text = True, _("🔴 Marked as a sensitive period: reminders every {m} minutes."
+                               ).format(m=config(context).sensitive_renotify_minutes)
+    await query.answer()
+    if ok:
+        await query.edit_message_text(text)
+    elif query.message is not None:
+        await context.bot.send_message(query.message.chat.id, text)
+
+
+# -- the scan ------------------------------------------------------------------------------
+
+async def scan(context: BotContext) -> None:
+    """The periodic job: re-notify and escalate due alerts, refresh open status messages."""
+    settings = context.services.settings
+    async with transaction(context.services.session_factory) as session:
+        result = await service.run_scan(session, now=clock(context),
+                                        default_language=settings.default_language)
+        open_ids = await service.open_alert_ids(session)
+    if result.changed:
+        wake(context)
+    for alert_id in open_ids:
+        await request_refresh(context.application, alert_id)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    private = filters.ChatType.PRIVATE
+    compose = CallbackQueryHandler(on_compose_button, pattern=cb.COMPOSE_PATTERN)
+    catch_all = MessageHandler(filters.ALL & ~filters.COMMAND, reask)
+    conversation = ConversationHandler(
+        entry_points=[CommandHandler("alert", start, filters=private)],
+        states={
+            AlertStep.AWAITING_AUDIENCE: [compose, catch_all],
+            AlertStep.AWAITING_TEXT: [
+                MessageHandler((filters.TEXT & ~filters.COMMAND) | filters.PHOTO, on_text),
+                compose, catch_all],
+            AlertStep.AWAITING_SEVERITY: [compose, catch_all],
+            AlertStep.AWAITING_ACK_CHOICE: [compose, catch_all],
+            AlertStep.AWAITING_CONFIRM: [compose, catch_all],
+            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+        conversation_timeout=15 * 60,
+        name="alert-compose",
+    )
+    return [
+        conversation,
+        CallbackQueryHandler(stale_compose, pattern=r"^al:"),
+        CallbackQueryHandler(on_ack, pattern=r"^ak:"),
+        CallbackQueryHandler(on_manage_button, pattern=r"^am:"),
+        CallbackQueryHandler(on_sensitive_button, pattern=r"^sp:"),
+        CommandHandler("allclear", all_clear_command),
+        CommandHandler("sensitive", sensitive_command, filters=private),
+    ]
+
+
+def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register the handlers and the scan (its due times come from the database)."""
+    application.add_handlers(handlers())
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(scan, interval=service.AlertConfig().scan_interval_s,
+                                            first=1.0, name=SCAN_JOB)
+    else:  # pragma: no cover - the job-queue extra is a dependency
+        logger.warning("No job queue: alert reminders will not run")
