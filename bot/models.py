@@ -1,5 +1,6 @@
 """Every table of the bot, imported in one place so Alembic and tests see them all."""
 
+from bot.alerts.models import Alert, AlertRecipient, SensitivePeriod
 from bot.audit.models import AuditEntry
 from bot.broadcasting.models import QuietHoursSetting, TipSent
 from bot.directory.models import (
@@ -25,6 +26,8 @@ from bot.tipoffs.models import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertRecipient",
     "Area",
     "AuditEntry",
     "Campaign",
@@ -37,6 +40,7 @@ __all__ = [
     "ReporterBlock",
     "RoutingRule",
     "Schedule",
+    "SensitivePeriod",
     "SetupCode",
     "Subscription",
     "Team",
