@@ -19,10 +19,12 @@ from telegram.ext import (
 )
 
 from bot import middleware
+from broadcasts import Dispatcher, Limiter, Limits
 from bot.chats import handlers as chats_handlers
 from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
+from bot.sending import SharedRateLimiter, TelegramSender
 from bot.directory import handlers as directory_handlers
 from bot.settings import Settings
 from bot.setup import handlers as setup_handlers
@@ -46,6 +48,11 @@ def build_application(
     if session_factory is None:
         session_factory = create_session_factory(create_engine(settings.database_url))
     services = Services(settings=settings, session_factory=session_factory)
+    # One budget for the whole bot: direct replies and the outbox dispatcher share it.
+    limiter = Limiter(Limits(overall_per_s=settings.rate_overall_per_s,
+                             chat_per_s=settings.rate_chat_per_s,
+                             chat_burst=settings.rate_chat_burst,
+                             group_per_min=settings.rate_group_per_min))
 
     async def post_init(application: BotApplication) -> None:
         application.bot_data["services"] = services
@@ -54,6 +61,13 @@ def build_application(
             await publish_shared_menus(application.bot, settings.default_language)
         except TelegramError as exc:
             logger.warning("Could not publish the command menus: %s", exc)
+        services.dispatcher = Dispatcher(session_factory, TelegramSender(application.bot), limiter)
+        await services.dispatcher.start()
+
+    async def post_stop(application: BotApplication) -> None:
+        if services.dispatcher is not None:
+            await services.dispatcher.stop(drain=True)
+            services.dispatcher = None
 
     async def post_shutdown(application: BotApplication) -> None:
         if owns_engine:
@@ -66,7 +80,9 @@ def build_application(
         .base_file_url(settings.telegram_file_url)
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(tzinfo=settings.tz))
+        .rate_limiter(SharedRateLimiter(limiter))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )

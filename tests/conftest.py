@@ -39,9 +39,14 @@ def offline_guard() -> Iterator[None]:
     socket.socket.connect = original  # type: ignore[method-assign]
 
 
+#: Telegram's flood limits sped up ten times on both sides (the fake and the bot), so
+#: stories run fast while a bot that ignored the limits would still see 429s.
+SPEED = 10
+
+
 @pytest.fixture(scope="session")
 async def fake_server() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram(limits=Limits(), bot_username="pingan_test_bot")
+    server = FakeTelegram(limits=Limits().scaled(SPEED), bot_username="pingan_test_bot")
     await server.start(port=0)
     yield server
     await server.stop()
@@ -50,9 +55,9 @@ async def fake_server() -> AsyncIterator[FakeTelegram]:
 @pytest.fixture
 async def fake(fake_server: FakeTelegram) -> AsyncIterator[FakeTelegram]:
     """The session's fake server, emptied for this test."""
-    fake_server.reset()
+    fake_server.reset(limits=Limits().scaled(SPEED))
     yield fake_server
-    fake_server.reset()
+    fake_server.reset(limits=Limits().scaled(SPEED))
 
 
 @pytest.fixture
@@ -63,7 +68,9 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def settings(fake: FakeTelegram, database_url: str) -> Settings:
     return load_settings(bot_token=fake.token, database_url=database_url,
-                         telegram_api_url=fake.base_url, admin_ids=(), _env_file=None)
+                         telegram_api_url=fake.base_url, admin_ids=(), _env_file=None,
+                         rate_overall_per_s=30 * SPEED, rate_chat_per_s=1 * SPEED,
+                         rate_group_per_min=20 * SPEED)
 
 
 @pytest.fixture

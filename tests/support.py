@@ -37,18 +37,30 @@ class BotRunner:
         await application.updater.start_polling(poll_interval=0.0, timeout=1,
                                                 drop_pending_updates=False)
         self.application = application
+        self.fake.busy_checks.append(self._handling_an_update)
         return application
+
+    def _handling_an_update(self) -> bool:
+        application = self.application
+        return application is not None and (
+            not application.update_queue.empty()
+            or application.update_processor.current_concurrent_updates > 0
+        )
 
     async def stop(self) -> None:
         application = self.application
         if application is None:
             return
         self.application = None
+        if self._handling_an_update in self.fake.busy_checks:
+            self.fake.busy_checks.remove(self._handling_an_update)
         assert application.updater is not None
         if application.updater.running:
             await application.updater.stop()
         if application.running:
             await application.stop()
+        if application.post_stop is not None:
+            await application.post_stop(application)
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
         await application.shutdown()

@@ -127,6 +127,9 @@ class FakeTelegram(Story):
         super().__init__(bot_username, bot_id, bot_name, privacy_mode)
         self.token = token or f"{bot_id}:TEST-token"
         self.quiet = quiet
+        # Extra "the bot is still working" signals (e.g. an update being handled while a
+        # rate limiter holds its reply back): settle() waits while any returns True.
+        self.busy_checks: list[Callable[[], bool]] = []
         self.limits = limits or Limits()
         self.faults = Faults()
         self.limiter = SendLimiter(self.limits)
@@ -269,7 +272,8 @@ class FakeTelegram(Story):
             fetched = not self.is_polling() or not self.updates or (
                 self.handled_update_id >= self.updates[-1]["update_id"]
             )
-            if self.in_flight == 0 and fetched and now - self._last_activity >= quiet:
+            if (self.in_flight == 0 and fetched and now - self._last_activity >= quiet
+                    and not any(check() for check in self.busy_checks)):
                 return
             if now > deadline:
                 raise TimeoutError(f"the bot did not settle within {timeout}s")
