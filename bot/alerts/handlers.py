@@ -134,6 +134,9 @@ async def on_compose_button(update: Update, context: BotContext) -> AlertStep | 
     if press is None or draft is None:
         await query.answer(_("This button is no longer valid."))
         return ConversationHandler.END
+    if press.action == "ok" and not draft.chosen:
+        await query.answer(_("Please choose at least one."))
+        return AlertStep.AWAITING_AUDIENCE
     await query.answer()
     if press.action == "x":
         return await _cancelled(update, context)
@@ -145,9 +148,6 @@ async def on_compose_button(update: Update, context: BotContext) -> AlertStep | 
         await query.edit_message_reply_markup(keyboards.audience(_, draft.choices, draft.chosen))
         return AlertStep.AWAITING_AUDIENCE
     if press.action == "ok":
-        if not draft.chosen:
-            await query.answer(_("Please choose at least one."))
-            return AlertStep.AWAITING_AUDIENCE
         await query.edit_message_text(_("✍️ Now write the alert (a photo with a caption "
                                         "works too)."))
         return AlertStep.AWAITING_TEXT
