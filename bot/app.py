@@ -24,6 +24,7 @@ from bot.chats import handlers as chats_handlers
 from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
+from bot.schedules import handlers as schedule_handlers
 from bot.sending import SharedRateLimiter, TelegramSender
 from bot.directory import handlers as directory_handlers
 from bot.settings import Settings
@@ -100,6 +101,7 @@ def register_handlers(application: BotApplication) -> None:
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers):
         application.add_handlers(feature.handlers())
+    schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     # Last in group 0, so it runs only when no feature took the message: a kind pointer
     # to /help instead of silence.
     application.add_handler(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.auth import Actor, Permission, can
 from bot.directory.audience import AudienceSpec, may_target
 from bot.directory.models import Area
+from bot.i18n import N_
 from bot.schedules.models import Campaign, Schedule
 from bot.schedules.triggers import (
     TriggerKind,
@@ -205,7 +206,7 @@ async def create_schedule(session: AsyncSession, *, actor: Actor, author_id: int
         raise ScheduleRefused
     area_id = new.area_id
     if area_id is None and not actor.is_admin:
-        area_id = await _actor_area_id(session, actor)
+        area_id = await actor_area_id(session, actor)
         if area_id is None:
             raise ScheduleRefused
     schedule = Schedule(
@@ -221,7 +222,7 @@ async def create_schedule(session: AsyncSession, *, actor: Actor, author_id: int
     return schedule
 
 
-async def _actor_area_id(session: AsyncSession, actor: Actor) -> int | None:
+async def actor_area_id(session: AsyncSession, actor: Actor) -> int | None:
     if actor.area_path is None:
         return None
     return await session.scalar(select(Area.id).where(Area.path == actor.area_path))
@@ -365,3 +366,24 @@ async def campaign_audience(session: AsyncSession, *, area_id: int | None) -> Au
     else:
         ids = frozenset(await session.scalars(select(Area.id).where(Area.parent_id.is_(None))))
     return AudienceSpec(area_ids=ids, include_linked_chats_of_areas=True)
+
+
+@dataclass(frozen=True)
+class CampaignPreset:
+    """A sensitive period staff can start with two presses: its name, how long it may run,
+    and its default daily reminder (the next library tip, categories taking turns)."""
+
+    key: str
+    name: str  # an N_() msgid
+    lengths: tuple[int, ...]  # days offered, "from today until …"
+    at: time
+    categories: tuple[str, ...] = ("anti_theft", "anti_fraud")
+
+
+CAMPAIGN_PRESETS: dict[str, CampaignPreset] = {
+    preset.key: preset for preset in (
+        CampaignPreset("two_sessions", N_("Two Sessions"), (7, 14), time(9, 0)),
+        CampaignPreset("national_day", N_("National Day"), (7, 10), time(9, 0)),
+        CampaignPreset("spring_festival", N_("Spring Festival market"), (15, 30), time(8, 30)),
+    )
+}

@@ -25,6 +25,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from bot.i18n import N_
+
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Python's weekday() order
 CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's 0..6
 #: A schedule may not fire more often than this (a cron typo must not flood residents).
@@ -117,17 +119,17 @@ def _crontab_weekdays(field_text: str) -> str:
         if token.isdigit():
             value = int(token)
             if value > 7:
-                raise TriggerError("Weekday {detail} is out of range (0–7).", token)
+                raise TriggerError(N_("Weekday {detail} is out of range (0–7)."), token)
             return value % 7
         if token[:3] in CRONTAB_DAYS:
             return CRONTAB_DAYS.index(token[:3])
-        raise TriggerError("I do not understand the weekday {detail}.", token)
+        raise TriggerError(N_("I do not understand the weekday {detail}."), token)
 
     for part in field_text.split(","):
         base, _, step_text = part.partition("/")
         step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
         if step_text and step is None:
-            raise TriggerError("I do not understand the weekday {detail}.", part)
+            raise TriggerError(N_("I do not understand the weekday {detail}."), part)
         if base == "*":
             low, high = 0, 6
         elif "-" in base:
@@ -136,7 +138,7 @@ def _crontab_weekdays(field_text: str) -> str:
             if last.strip() == "7":
                 high = 7  # 5-7 is Friday to Sunday
             if high < low:
-                raise TriggerError("I do not understand the weekday {detail}.", part)
+                raise TriggerError(N_("I do not understand the weekday {detail}."), part)
         else:
             low = high = number(base)
             if step is not None:
@@ -150,13 +152,13 @@ def build_trigger(spec: TriggerSpec, timezone: str | ZoneInfo) -> BaseTrigger:
     tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
     if spec.kind is TriggerKind.ONCE:
         if spec.on is None or spec.at is None:
-            raise TriggerError("A one-off schedule needs a date and a time.")
+            raise TriggerError(N_("A one-off schedule needs a date and a time."))
         return DateTrigger(run_date=datetime.combine(spec.on, spec.at), timezone=tz)
     if spec.kind is TriggerKind.CRON:
         parts = (spec.cron or "").split()
         if len(parts) != 5:
-            raise TriggerError("A cron expression has five parts (minute hour day month "
-                               "weekday), for example {detail}.", "30 8 * * 1-5")
+            raise TriggerError(N_("A cron expression has five parts (minute hour day month "
+                               "weekday), for example {detail}."), "30 8 * * 1-5")
         minute, hour, day, month, weekday = parts
         try:
             return CronTrigger(minute=minute, hour=hour, day=day, month=month,
@@ -164,21 +166,21 @@ def build_trigger(spec: TriggerSpec, timezone: str | ZoneInfo) -> BaseTrigger:
         except TriggerError:
             raise
         except ValueError as exc:
-            raise TriggerError("That cron expression does not work. Check each part: minute "
+            raise TriggerError(N_("That cron expression does not work. Check each part: minute "
                                "0–59, hour 0–23, day 1–31, month 1–12, weekday 0–7 "
-                               "(0 and 7 are Sunday).", str(exc)) from None
+                               "(0 and 7 are Sunday)."), str(exc)) from None
     if spec.at is None:
-        raise TriggerError("Please give a time of day.")
+        raise TriggerError(N_("Please give a time of day."))
     common: dict[str, Any] = {"hour": spec.at.hour, "minute": spec.at.minute, "timezone": tz}
     if spec.kind is TriggerKind.DAILY:
         return CronTrigger(**common)
     if spec.kind is TriggerKind.WEEKLY:
         if not spec.weekdays or not all(0 <= d <= 6 for d in spec.weekdays):
-            raise TriggerError("Please choose at least one day of the week.")
+            raise TriggerError(N_("Please choose at least one day of the week."))
         return CronTrigger(day_of_week=",".join(WEEKDAY_NAMES[d] for d in sorted(spec.weekdays)),
                            **common)
     if spec.day is None or not 1 <= spec.day <= 31:
-        raise TriggerError("The day of the month must be 1 to 31.")
+        raise TriggerError(N_("The day of the month must be 1 to 31."))
     return CronTrigger(day=spec.day, **common)
 
 
@@ -189,13 +191,14 @@ def validate(spec: TriggerSpec, timezone: str | ZoneInfo, *, now: datetime) -> B
     first = next_fire_after(trigger, now)
     if first is None:
         if spec.kind is TriggerKind.ONCE:
-            raise TriggerError("That time has already passed. Please give a time in the future.")
-        raise TriggerError("That schedule would never send anything.")
+            raise TriggerError(N_("That time has already passed. Please give a time in the "
+                                  "future."))
+        raise TriggerError(N_("That schedule would never send anything."))
     if spec.kind is TriggerKind.CRON:
         times = [first, *upcoming(trigger, first, 5)]
         if any(b - a < MIN_INTERVAL for a, b in pairwise(times)):
-            raise TriggerError("That would send more than once an hour. Please choose a "
-                               "calmer schedule.")
+            raise TriggerError(N_("That would send more than once an hour. Please choose a "
+                               "calmer schedule."))
     return trigger
 
 
