@@ -154,10 +154,11 @@ async def test_alert_goes_groups_first_and_counts_each_person_once(
     # P0 acknowledges in the group and privately; P1 twice privately; P20 in the group.
     p0, p1, p20 = town.people[0], town.people[1], town.people[20]
     await p0.press(data=f"ak:{alert.id}", chat=town.pin_group)
-    assert "收到" in p0.last_callback_answer.text or p0.last_callback_answer.text
+    assert p0.last_callback_answer.text == "已收到，谢谢！🙏"
     await p0.press(data=f"ak:{alert.id}")
     await p1.press(data=f"ak:{alert.id}")
     await p1.press(data=f"ak:{alert.id}")
+    assert p1.last_callback_answer.text == "您已经确认过了，谢谢。"
     await p20.press(data=f"ak:{alert.id}", chat=town.plain_group)
     async with session_factory() as session:
         acked = await session.scalar(select(func.count()).where(
