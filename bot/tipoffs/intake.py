@@ -114,13 +114,17 @@ async def cancel(update: Update, context: BotContext) -> None:
 
 
 # -- the steps ------------------------------------------------------------------------
-async def _ask_description(message: Message, _: Translate) -> None:
-    await message.reply_text(_("Please tell me briefly what you saw: what, where exactly, and "
-                               "when. You can type it or send a voice message."))
+async def _ask_description(message: Message, _: Translate,
+                           advice: str | None = None) -> None:
+    lead = advice + "\n\n" if advice else ""
+    await message.reply_text(lead + _("Please tell me briefly what you saw: what, where "
+                                      "exactly, and when. You can type it or send a voice "
+                                      "message."))
 
 
-async def _ask_photos(message: Message, _: Translate) -> None:
-    await message.reply_text(_("Do you have a photo? Send one or several now. When you are "
+async def _ask_photos(message: Message, _: Translate, advice: str | None = None) -> None:
+    lead = advice + "\n\n" if advice else ""
+    await message.reply_text(lead + _("Do you have a photo? Send one or several now. When you are "
                                "finished, press “Done”. No photo? Press “No photo”."),
                              reply_markup=keyboards.photos_done(_, have_photos=False))
 
@@ -132,19 +136,18 @@ async def _ask_place(message: Message, context: BotContext, draft: TipOffDraft) 
         choices = await service.place_choices(session,
                                               home_area_id=home.area_id if home else None)
     await message.reply_text(_("Where is it? Press the building below, type the address, or "
-                               "send a location pin."), reply_markup=keyboards.places(_, choices))
-    await message.reply_text(_("To send the pin of where you are, press the button below."),
-                             reply_markup=keyboards.share_location(_))
+                               "send a location pin."),
+                             reply_markup=keyboards.places_reply(_, choices))
 
 
 async def _ask_anonymity(message: Message, context: BotContext, draft: TipOffDraft) -> None:
     _ = context._
     async with context.services.session_factory() as session:
         person = await session.get(Person, draft.person_id)
-    await message.reply_text(_("Got the place, thank you."), reply_markup=ReplyKeyboardRemove())
     await message.reply_text(
-        _("Should the team see your name? If you stay anonymous, nobody handling the report "
-          "will know it was you."),
+        _("Got the place, thank you.") + "\n\n"
+        + _("Should the team see your name? If you stay anonymous, nobody handling the report "
+            "will know it was you."),
         reply_markup=keyboards.anonymity(_, has_phone=bool(person and person.phone)))
 
 
@@ -242,9 +245,10 @@ async def _description(message: Message, context: BotContext) -> None:
         service.advance(draft, DraftStep.AWAITING_PHOTOS, now)
         category = draft.category
     emergency = urgent_words_in(text)
+    advice = None
     if emergency is not None and emergency_for(category, None) != emergency:
-        await message.reply_text(render.emergency_advice(emergency, _))
-    await _ask_photos(message, _)
+        advice = render.emergency_advice(emergency, _)
+    await _ask_photos(message, _, advice)
 
 
 async def _photo_payload(message: Message, context: BotContext) -> dict[str, Any] | str:
@@ -369,11 +373,19 @@ async def _place(message: Message, context: BotContext) -> None:
         draft = await service.find_draft(session, telegram_id=message.chat.id)
         if draft is None:
             return
+        text = (message.text or "").strip()
         if message.location is not None:
             draft.latitude = message.location.latitude
             draft.longitude = message.location.longitude
-        else:
-            draft.address = (message.text or "").strip()
+        elif text != _("⏭ Skip"):
+            person = await session.get(Person, draft.person_id)
+            choices = await service.place_choices(
+                session, home_area_id=person.area_id if person else None, limit=100)
+            named = {c.name: c.id for c in choices}
+            if text in named:
+                draft.area_id = named[text]
+            else:
+                draft.address = text
         service.advance(draft, DraftStep.AWAITING_ANONYMITY, now)
     await _ask_anonymity(message, context, draft)
 
@@ -502,20 +514,19 @@ async def on_button(update: Update, context: BotContext) -> None:
     if press.what == "send":
         index(context).ids.discard(user_id)
         wake(context)
-        await query.edit_message_reply_markup(None)
-        await message.reply_text(
+        await query.edit_message_text(
             _("✅ Sent. Your reference is {reference}. I will tell you each time there is news; "
               "send /mytips to see your reports.").format(reference=submitted.reference))
         return
-    await query.edit_message_reply_markup(None)
+    if press.what != "cat":
+        await query.edit_message_reply_markup(None)
     if press.what == "cat":
         info = CATEGORIES[parse_category(draft.category)]  # type: ignore[index]
-        await message.reply_text(_("You chose: {category}").format(
+        await query.edit_message_text(_("You chose: {category}").format(
             category=f"{info.emoji} {_(info.label)}"))
         emergency = emergency_for(draft.category, None)
-        if emergency is not None:
-            await message.reply_text(render.emergency_advice(emergency, _))
-        await _ask_description(message, _)
+        advice = render.emergency_advice(emergency, _) if emergency is not None else None
+        await _ask_description(message, _, advice)
     elif next_step is DraftStep.AWAITING_PLACE:
         await _ask_place(message, context, draft)
     elif next_step is DraftStep.AWAITING_ANONYMITY:

@@ -47,6 +47,15 @@ def places(_: Translate, choices: list[PlaceChoice]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
+def places_reply(_: Translate, choices: list[PlaceChoice]) -> ReplyKeyboardMarkup:
+    """Buildings as plain buttons (they send their name), the location pin, and skip."""
+    names = [KeyboardButton(c.name) for c in choices]
+    rows = [names[i:i + 3] for i in range(0, len(names), 3)]
+    rows.append([KeyboardButton(_("📍 Send my location"), request_location=True),
+                 KeyboardButton(_("⏭ Skip"))])
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
+
+
 def share_location(_: Translate) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup([[KeyboardButton(_("📍 Send my location"), request_location=True)]],
                                resize_keyboard=True, one_time_keyboard=True)

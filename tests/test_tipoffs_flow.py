@@ -1,0 +1,216 @@
+"""Tip-offs end to end over the fake server: report → team's group → claim → resolve."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bot.db import transaction
+from bot.directory.models import Person
+from bot.tipoffs.handlers import SCAN_JOB
+from bot.tipoffs.models import TipOff, TipOffDraft, TipOffEvent, TipOffStatus
+from tests.fake_telegram import FakeTelegram
+from tests.support import BotRunner
+from tests.tipoff_support import (
+    ensure_outbox_tables,
+    make_community,
+    relax_private_limits,
+    start_dispatcher,
+)
+
+
+async def _setup(bot: BotRunner, fake: FakeTelegram, session_factory, *, with_group=True):
+    await ensure_outbox_tables(session_factory)
+    relax_private_limits(fake)
+    leader = fake.user("Wang", language_code="zh-hans")
+    member = fake.user("Zhang", language_code="zh-hans")
+    cadre = fake.user("Li", language_code="zh-hans")
+    group = fake.group("巡逻队群", [leader, member])
+    async with transaction(session_factory) as session:
+        town = await make_community(session, leader_id=leader.id, member_id=member.id,
+                                    cadre_id=cadre.id,
+                                    patrol_chat_id=group.id if with_group else None)
+    group.record.bot_status = "member"
+    for person in (leader, member, cadre):
+        person.record.started = True  # they have pressed Start in their private chats
+    dispatcher = await start_dispatcher(bot.application, session_factory)
+    return town, leader, member, cadre, group, dispatcher
+
+
+async def _report(alice, *, anonymous: bool, album: int = 3, category="可疑人员或行为",
+                  text="有个人一直在撬电动车的锁"):
+    await alice.send("/report")
+    await alice.press(text=f"👀 {category}") if category == "可疑人员或行为" else \
+        await alice.press(text=category)
+    await alice.send(text)
+    if album:
+        await alice.send_album(count=album, quiet=1.5)
+    await alice.press(text="✅ 完成" if album else "⏭ 没有照片")
+    await alice.send_location(31.2304, 121.4737)
+    await alice.press(text="🙈 匿名" if anonymous else "🙋 署名")
+    await alice.press(text="✅ 发送")
+
+
+async def test_anonymous_report_with_album_reaches_the_team_and_follows_its_life(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    town, leader, member, cadre, group, dispatcher = await _setup(bot, fake, session_factory)
+    alice = fake.user("Alice Reporter", language_code="zh-hans")
+    await _report(alice, anonymous=True)
+    assert "已发送，编号是 TX-" in alice.last_message.text
+    await dispatcher.wait_idle()
+    await fake.settle()
+    async with session_factory() as session:
+        tipoff = await session.scalar(select(TipOff))
+    assert tipoff is not None and tipoff.team_id == town.patrol.id
+    assert tipoff.latitude is not None and tipoff.anonymous
+    msgs = group.messages
+    album = [m for m in msgs if m.media_group_id]
+    assert len(album) == 3 and tipoff.reference in (album[0].caption or "")
+    card = msgs[-1]
+    assert tipoff.reference in card.text and "反映人：匿名" in card.text
+    assert card.buttons[0] == ["✋ 认领", "↪️ 转给其他队"]
+
+    # Zhang (a member) claims; the reporter is told.
+    await member.press(text="✋ 认领", chat=group)
+    async with session_factory() as session:
+        fresh = await session.get(TipOff, tipoff.id)
+    assert fresh.status is TipOffStatus.CLAIMED
+    assert "张队员 已认领" in group.messages[-1].text
+    await dispatcher.wait_idle()
+    await fake.settle()
+    assert "已经认领了您反映的" in alice.last_message.text
+
+    # Resolve asks for a note (a reply to the prompt), then the reporter hears back.
+    await member.press(text="✅ 已办结", chat=group)
+    prompt = group.messages[-1]
+    assert prompt.text.startswith("✍️")
+    await member.send("已经和车主确认，是他自己忘带钥匙", chat=group, reply_to=prompt)
+    await dispatcher.wait_idle()
+    await fake.settle()
+    async with session_factory() as session:
+        fresh = await session.get(TipOff, tipoff.id)
+        kinds = [e.kind.value for e in await session.scalars(
+            select(TipOffEvent).where(TipOffEvent.tipoff_id == tipoff.id)
+            .order_by(TipOffEvent.id))]
+    assert fresh.status is TipOffStatus.RESOLVED
+    assert fresh.outcome_note == "已经和车主确认，是他自己忘带钥匙"
+    assert kinds == ["created", "routed", "claimed", "resolved"]
+    assert "已经办结" in alice.last_message.text and "忘带钥匙" in alice.last_message.text
+
+    # Anonymity: nothing the team's chat or any team member received names Alice.
+    for chat_id in (group.id, leader.id, member.id, cadre.id):
+        for m in fake.messages_to(chat_id, include_deleted=True):
+            for version in [m.content or "", *[str(e) for e in m.edits]]:
+                assert "Alice" not in version and str(alice.id) not in version
+    await dispatcher.stop(drain=False)
+
+
+async def test_outsider_is_refused_and_a_double_claim_has_one_winner(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    _town, leader, member, _cadre, group, dispatcher = await _setup(bot, fake, session_factory)
+    alice = fake.user("Alice", language_code="zh-hans")
+    await _report(alice, anonymous=False, album=0)
+    await dispatcher.wait_idle()
+    await fake.settle()
+    card = group.messages[-1]
+    assert "反映人：Alice" in card.text and "13800000001" not in card.text
+    stranger = fake.user("Mallory", language_code="zh-hans")
+    group.add_member(stranger)
+    await stranger.press(text="✋ 认领", chat=group)
+    assert "只有负责这条线索的队伍可以操作" in (stranger.last_callback_answer.text or "")
+    async with session_factory() as session:
+        tipoff = await session.scalar(select(TipOff))
+    assert tipoff.status is TipOffStatus.NEW
+    # Two team members press claim on the same card: one wins, the other is told.
+    await asyncio.gather(leader.press(text="✋ 认领", chat=group),
+                         member.press(text="✋ 认领", chat=group))
+    async with session_factory() as session:
+        tipoff = await session.scalar(select(TipOff))
+        claimer = await session.get(Person, tipoff.claimed_by_id)
+    assert claimer.name == "王队长"
+    assert "慢了一步" in (member.last_callback_answer.text or "")
+    await dispatcher.stop(drain=False)
+
+
+async def test_without_a_group_the_leaders_get_the_card_privately(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    _town, leader, _member, _cadre, group, dispatcher = await _setup(bot, fake, session_factory,
+                                                                  with_group=False)
+    alice = fake.user("Alice", language_code="zh-hans")
+    await _report(alice, anonymous=True, album=0)
+    await dispatcher.wait_idle()
+    await fake.settle()
+    assert group.messages == []
+    card = leader.last_message
+    assert "🔔 新线索" in card.text
+    assert leader.last_message.button(text="✋ 认领") is not None
+    await dispatcher.stop(drain=False)
+
+
+async def test_escalation_fires_after_restart_once(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    _town, _leader, _member, cadre, _group, dispatcher = await _setup(bot, fake, session_factory)
+    alice = fake.user("Alice", language_code="zh-hans")
+    await _report(alice, anonymous=True, album=0)
+    await dispatcher.stop(drain=False)
+    await bot.restart()
+    dispatcher = await start_dispatcher(bot.application, session_factory)
+    async with transaction(session_factory) as session:
+        tipoff = await session.scalar(select(TipOff))
+        await session.execute(update(TipOff).values(routed_at=tipoff.routed_at
+                                                    - timedelta(minutes=31)))
+    (job,) = bot.application.job_queue.get_jobs_by_name(SCAN_JOB)
+    await job.run(bot.application)
+    await job.run(bot.application)  # idempotent
+    await dispatcher.wait_idle()
+    await fake.settle()
+    escalations = [m for m in cadre.messages if "30 分钟没人认领" in (m.text or "")]
+    assert len(escalations) == 1 and tipoff.reference in escalations[0].text
+    await dispatcher.stop(drain=False)
+
+
+async def test_draft_survives_a_restart(bot: BotRunner, fake: FakeTelegram,
+                                        session_factory) -> None:
+    relax_private_limits(fake)
+    alice = fake.user("Alice", language_code="zh-hans")
+    await alice.send("/report")
+    await alice.press(text="📄 乱贴小广告")
+    await bot.restart()
+    await alice.send("楼道里贴满了小广告")
+    assert "有照片吗" in alice.last_message.text
+    async with session_factory() as session:
+        draft = await session.scalar(select(TipOffDraft))
+    assert draft.description == "楼道里贴满了小广告" and draft.category == "illegal_ads"
+
+
+async def test_urgent_category_says_call_119_first(bot: BotRunner, fake: FakeTelegram) -> None:
+    alice = fake.user("Alice", language_code="zh-hans")
+    await alice.send("/report")
+    replies = await alice.press(text="🔥 安全隐患 / 火情")
+    assert any("请先打 119" in (m.text or "") for m in replies)
+
+
+async def test_bad_photo_and_rate_limit_are_refused(bot: BotRunner, fake: FakeTelegram,
+                                                    session_factory) -> None:
+    relax_private_limits(fake)
+    alice = fake.user("Alice", language_code="zh-hans")
+    await alice.send("/report")
+    await alice.press(text="📄 乱贴小广告")
+    await alice.send("楼道小广告")
+    store = fake.store_document(b"%PDF-1.4 not a picture", "a.pdf", "application/pdf")
+    replies = await fake.user_message(alice.record, document=store)
+    assert any("这个文件不是图片" in (m.text or "") for m in replies)
+    await alice.send("/cancel")
+    async with transaction(session_factory) as session:
+        person = await session.scalar(select(Person).where(Person.telegram_id == alice.id))
+        for i in range(5):
+            session.add(TipOff(reference=f"TX-AAA{i + 2}", reporter_id=person.id,
+                               category="other"))
+    await alice.send("/report")
+    assert "这一小时里已经反映了好几次" in alice.last_message.text
