@@ -19,18 +19,19 @@ from telegram.ext import (
 )
 
 from bot import middleware
-from broadcasts import Dispatcher, Limiter, Limits
+from bot.alerts import handlers as alert_handlers
 from bot.chats import handlers as chats_handlers
 from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
+from bot.directory import handlers as directory_handlers
 from bot.schedules import handlers as schedule_handlers
 from bot.sending import SharedRateLimiter, TelegramSender
-from bot.directory import handlers as directory_handlers
 from bot.settings import Settings
 from bot.setup import handlers as setup_handlers
 from bot.setup.service import admin_exists, issue_setup_code
 from bot.start import handlers as start_handlers
+from broadcasts import Dispatcher, Limiter, Limits
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def register_handlers(application: BotApplication) -> None:
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers):
         application.add_handlers(feature.handlers())
+    alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     # Last in group 0, so it runs only when no feature took the message: a kind pointer
     # to /help instead of silence.
