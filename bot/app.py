@@ -31,6 +31,7 @@ from bot.settings import Settings
 from bot.setup import handlers as setup_handlers
 from bot.setup.service import admin_exists, issue_setup_code
 from bot.start import handlers as start_handlers
+from bot.tipoffs import handlers as tipoff_handlers
 from broadcasts import Dispatcher, Limiter, Limits
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def register_handlers(application: BotApplication) -> None:
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers):
         application.add_handlers(feature.handlers())
+    tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     # Last in group 0, so it runs only when no feature took the message: a kind pointer
