@@ -113,19 +113,24 @@ class Limiter:
         chat_at = max(chat_at, self._blocked.get(chat_id, 0.0))
         return self._overall.earliest(now) - now, chat_at - now
 
-    def reserve(self, chat_id: int, is_group: bool | None = None) -> float:
-        """Take the earliest slot all buckets allow; return the seconds until it."""
+    def reserve(self, chat_id: int | None, is_group: bool | None = None) -> float:
+        """Take the earliest slot all buckets allow; return the seconds until it.
+
+        ``chat_id=None`` (a channel by @username, say) takes from the overall budget only.
+        """
         now = self._clock()
         self._recover(now)
-        chat = self._chat_bucket(chat_id, is_group)
-        at = max(self._overall.earliest(now), chat.earliest(now), self._blocked.get(chat_id, 0.0))
+        at = self._overall.earliest(now)
+        if chat_id is not None:
+            chat = self._chat_bucket(chat_id, is_group)
+            at = max(at, chat.earliest(now), self._blocked.get(chat_id, 0.0))
+            chat.take(at)
         self._overall.take(at)
-        chat.take(at)
         self._sends.append(at)
         self._prune(now)
         return at - now
 
-    async def acquire(self, chat_id: int, is_group: bool | None = None) -> None:
+    async def acquire(self, chat_id: int | None, is_group: bool | None = None) -> None:
         """Wait until a message to ``chat_id`` is within every limit (slot taken)."""
         delay = self.reserve(chat_id, is_group)
         if delay > 0:
