@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot import middleware
 from bot.alerts import handlers as alert_handlers
+from bot.broadcasting import handlers as broadcasting_handlers
 from bot.chats import handlers as chats_handlers
 from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
@@ -101,7 +102,8 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)
     # 0: the features.
     # chats before start: its group-only /language must win over the private one.
-    for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers):
+    for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers,
+                    broadcasting_handlers):
         application.add_handlers(feature.handlers())
     tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan

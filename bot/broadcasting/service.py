@@ -43,6 +43,7 @@ __all__ = [
     "default_tip_library",
     "defer_until",
     "get_quiet_hours",
+    "peek_next_tip",
     "quiet_hours_for_audience",
     "render_text",
     "season_for",
@@ -172,6 +173,20 @@ def audience_key(spec: AudienceSpec, category: str | None) -> str:
     """A stable name for "this audience, this category": equal specs give equal keys."""
     digest = hashlib.sha256(json.dumps(spec.to_json(), sort_keys=True).encode()).hexdigest()
     return f"{category or 'all'}:{digest[:32]}"
+
+
+async def peek_next_tip(
+    session: AsyncSession, *, key: str, category: str | None, library: Sequence[TipItem],
+    season: str | None,
+) -> TipItem:
+    """The tip this audience gets next, changing nothing (a new round when exhausted)."""
+    sent = set(await session.scalars(select(TipSent.tip_id).where(TipSent.audience_key == key)))
+    tip = pick_next_tip(library, category=category, already_sent=sent, season=season)
+    if tip is None:
+        tip = pick_next_tip(library, category=category, already_sent=set(), season=season)
+    if tip is None:
+        raise ValueError(f"the tip library has no tips in {category!r}")
+    return tip
 
 
 async def _next_tip(
