@@ -1,53 +1,15 @@
-"""Test helpers for tip-offs: a small PTB Sender for the outbox dispatcher (until the
-application wires its own), and a community with teams and a linked group chat."""
+"""Test helpers for tip-offs: a community with teams, people and a linked group chat."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Area, Chat, ChatStatus, Person, Role, Team, TeamKind
-from broadcasts import Dispatcher, Limiter, Limits, OutgoingMessage
+from broadcasts import Dispatcher
 from tests.factories import add_to_team, make_person, make_team, make_tree
-
-
-class PTBSender:
-    """Just enough of the Sender protocol for tip-off tests."""
-
-    def __init__(self, bot: Bot) -> None:
-        self.bot = bot
-
-    async def send(self, chat_id: int, message: OutgoingMessage) -> list[int]:
-        markup = None
-        if message.buttons:
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(t, callback_data=d)
-                                            for t, d in row] for row in message.buttons])
-        if message.album:
-            media = [InputMediaPhoto(fid, caption=message.text if i == 0 else None)
-                     for i, fid in enumerate(message.album)]
-            sent = await self.bot.send_media_group(chat_id, media)
-            return [m.message_id for m in sent]
-        if message.photo:
-            m = await self.bot.send_photo(chat_id, message.photo, caption=message.text,
-                                          reply_markup=markup)
-            return [m.message_id]
-        m = await self.bot.send_message(chat_id, message.text or "", reply_markup=markup)
-        return [m.message_id]
-
-    async def pin(self, chat_id: int, message_id: int) -> None:
-        await self.bot.pin_chat_message(chat_id, message_id)
-
-
-async def start_dispatcher(application: Any,
-                           session_factory: async_sessionmaker[AsyncSession]) -> Dispatcher:
-    dispatcher = Dispatcher(session_factory, PTBSender(application.bot), Limiter(Limits()),
-                            poll_interval=0.2)
-    await dispatcher.start()
-    application.bot_data["services"].dispatcher = dispatcher
-    return dispatcher
 
 
 @dataclass
@@ -89,18 +51,10 @@ async def make_community(session: AsyncSession, *, leader_id: int, member_id: in
                      leader, member, cadre)
 
 
-async def ensure_outbox_tables(session_factory: async_sessionmaker[AsyncSession]) -> None:
-    """The outbox's tables, until the broadcasts migration lands (a no-op once it has)."""
-    from broadcasts import Base as OutboxBase
-
-    engine = session_factory.kw["bind"]
-    async with engine.begin() as connection:
-        await connection.run_sync(OutboxBase.metadata.create_all, checkfirst=True)
-
-
-def relax_private_limits(fake: Any) -> None:
-    """A person takes seconds per step; a test takes milliseconds. Keep the group limit,
-    let a private chat take the whole conversation at test speed."""
-    from tests.fake_telegram import Limits as FakeLimits
-
-    fake.set_limits(FakeLimits(chat_per_s=50.0, chat_burst=50.0))
+async def start_dispatcher(application: Any, session_factory: Any = None) -> Dispatcher:
+    """The Application's own dispatcher (it starts one in post_init). Kept only because
+    tests/test_alerts_flow.py still imports this name; it no longer starts a second one."""
+    dispatcher = application.bot_data["services"].dispatcher
+    if dispatcher is None:
+        raise RuntimeError("the Application has no dispatcher: was post_init run?")
+    return dispatcher
