@@ -72,6 +72,7 @@ class Dispatcher:
         flush_interval: float = 0.05,
         flush_rows: int = 100,
         release_after: float = 2.0,
+        hold_retries_up_to: float = 10.0,
         on_sent: Callable[[SentEvent], Awaitable[None] | None] | None = None,
         on_unreachable: Callable[[int, str], Awaitable[None] | None] | None = None,
         on_migrated: Callable[[int, int], Awaitable[None] | None] | None = None,
@@ -80,7 +81,10 @@ class Dispatcher:
         ``concurrency`` caps requests on the wire; ``batch_size`` caps rows claimed but
         not yet sent (default: twice the concurrency). ``lease`` is how long a claimed
         row stays ours before another dispatcher may take it back. Rows whose chat is
-        paused longer than ``release_after`` seconds return to the queue.
+        paused longer than ``release_after`` seconds return to the queue. A retry due
+        within ``hold_retries_up_to`` seconds (a 429, a 5xx) stays in memory and, once
+        due, goes ahead of younger rows: retries interleave with the broadcast instead
+        of piling up behind it.
         """
         self._factory = session_factory
         self._sender = sender
@@ -93,11 +97,13 @@ class Dispatcher:
         self._flush_interval = flush_interval
         self._flush_rows = flush_rows
         self._release_after = release_after
+        self._hold = hold_retries_up_to
         self._on_sent = on_sent
         self._on_unreachable = on_unreachable
         self._on_migrated = on_migrated
 
         self._ready: list[Claimed] = []  # claimed, not yet started; by priority
+        self._waiting: list[tuple[float, Claimed]] = []  # held retries: (monotonic due, row)
         self._busy: set[int] = set()  # chats with a send under way
         self._tasks: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
@@ -158,6 +164,11 @@ class Dispatcher:
         for row in self._ready:
             self._outcomes.append(_requeue(row, row.due))
         self._ready.clear()
+        now, mono = utcnow(), time.monotonic()
+        for due, row in self._waiting:
+            at = now + timedelta(seconds=max(0.0, due - mono))
+            self._outcomes.append(Outcome(row, DeliveryStatus.PENDING, next_attempt_at=at))
+        self._waiting.clear()
         if self._tasks:
             if drain:
                 _, late = await asyncio.wait(self._tasks, timeout=drain_timeout)
@@ -204,6 +215,7 @@ class Dispatcher:
                 logger.exception("claiming deliveries failed; retrying after the poll interval")
                 self._claim_more = False
             self._urgent = False
+            self._release_held(time.monotonic())
             wait = self._launch()
             self._update_idle()
             timeouts = [next_poll - mono]
@@ -211,6 +223,8 @@ class Dispatcher:
                 timeouts.append(wait)
             if self._next_due is not None:
                 timeouts.append(self._next_due - time.monotonic())
+            if self._waiting:
+                timeouts.append(min(due for due, _ in self._waiting) - time.monotonic())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), max(0.0, min(timeouts)))
 
@@ -305,6 +319,17 @@ class Dispatcher:
             task.add_done_callback(self._task_done)
         return soonest
 
+    def _release_held(self, mono: float) -> None:
+        """Held retries that are due rejoin the ready rows, in their original order."""
+        if not self._waiting or min(due for due, _ in self._waiting) > mono:
+            return
+        due_now = [row for due, row in self._waiting if due <= mono]
+        self._waiting = [(due, row) for due, row in self._waiting if due > mono]
+        for row in due_now:
+            row.attempts += 1  # the attempt about to be made, as a claim would count it
+        self._ready.extend(due_now)
+        self._ready.sort(key=lambda r: r.order)
+
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._kick.set()
@@ -312,6 +337,7 @@ class Dispatcher:
     def _update_idle(self) -> None:
         if (
             not self._ready
+            and not self._waiting
             and not self._tasks
             and not self._outcomes
             and not self._flushing
@@ -358,7 +384,8 @@ class Dispatcher:
             outcome = self._apply(row, decision, exc)
         finally:
             self._busy.discard(row.chat_id)
-        self._record(outcome)
+        if outcome is not None:
+            self._record(outcome)
 
     async def _pin(self, row: Claimed) -> None:
         """Pin the first message; a refused pin does not undo the delivery."""
@@ -371,8 +398,11 @@ class Dispatcher:
                 extra={"delivery_id": row.id, "chat_id": row.chat_id, "error": exc.reason},
             )
 
-    def _apply(self, row: Claimed, decision: Decision, exc: BaseException) -> Outcome:
-        """The outcome of a failed attempt, and what it teaches about the chat."""
+    def _apply(self, row: Claimed, decision: Decision, exc: BaseException) -> Outcome | None:
+        """The outcome of a failed attempt, and what it teaches about the chat.
+
+        ``None`` when a soon retry is held in memory instead of written back.
+        """
         if not decision.counts_as_attempt:
             row.attempts -= 1
         row.possible_duplicate |= decision.possible_duplicate
@@ -380,6 +410,13 @@ class Dispatcher:
             case Action.RETRY:
                 if isinstance(exc, RetryAfter):
                     self._limiter.retry_after(row.chat_id, exc.seconds)
+                assert decision.at is not None
+                delay = (decision.at - utcnow()).total_seconds()
+                if delay <= self._hold and not self._stopping:
+                    self._log_retry(row, decision)
+                    self._waiting.append((time.monotonic() + delay, row))
+                    self._kick.set()
+                    return None
                 return Outcome(
                     row, DeliveryStatus.PENDING, error=decision.reason, next_attempt_at=decision.at
                 )
@@ -387,7 +424,6 @@ class Dispatcher:
                 return Outcome(row, DeliveryStatus.FAILED, error=decision.reason)
             case Action.UNREACHABLE:
                 for other in self._take_ready(row.chat_id):
-                    other.attempts -= 1
                     self._record(Outcome(other, DeliveryStatus.UNREACHABLE, error=decision.reason))
                 return Outcome(
                     row, DeliveryStatus.UNREACHABLE, error=decision.reason, unreachable=True
@@ -395,7 +431,9 @@ class Dispatcher:
             case Action.MIGRATE:
                 now = utcnow()
                 for other in self._take_ready(row.chat_id):
-                    self._outcomes.append(_requeue(other, now))
+                    self._outcomes.append(
+                        Outcome(other, DeliveryStatus.PENDING, next_attempt_at=now)
+                    )
                 return Outcome(
                     row,
                     DeliveryStatus.PENDING,
@@ -405,11 +443,34 @@ class Dispatcher:
                 )
         raise AssertionError(decision)
 
+    def _log_retry(self, row: Claimed, decision: Decision) -> None:
+        """A held retry is an outcome too, logged like the ones ``_record`` writes."""
+        if logger.isEnabledFor(logging.INFO):
+            logger.info(
+                "delivery %s: retry held",
+                row.id,
+                extra={
+                    "delivery_id": row.id,
+                    "broadcast_id": row.broadcast_id,
+                    "chat_id": row.chat_id,
+                    "outcome": "retry",
+                    "attempts": row.attempts,
+                    "error": decision.reason,
+                    "retry_at": decision.at,
+                },
+            )
+
     def _take_ready(self, chat_id: int) -> list[Claimed]:
+        """This chat's other rows we hold, their attempt counts as the database should see."""
         taken = [r for r in self._ready if r.chat_id == chat_id]
+        for row in taken:
+            row.attempts -= 1  # claimed, never tried
+        held = [r for _, r in self._waiting if r.chat_id == chat_id]
         if taken:
             self._ready = [r for r in self._ready if r.chat_id != chat_id]
-        return taken
+        if held:
+            self._waiting = [(d, r) for d, r in self._waiting if r.chat_id != chat_id]
+        return taken + held
 
     def _record(self, outcome: Outcome) -> None:
         """The one place an outcome is logged and queued for writing."""

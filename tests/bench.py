@@ -1,0 +1,284 @@
+"""Performance figures: ``python -m tests.bench [--scale N]``; one ``name: value`` a line.
+
+Not a test. Runs the real PTB bot (through ``bot.sending``) against the fake Bot API
+server, which is served from a child process (``tests/bench_fake.py``) so the bot's
+CPU is measured alone. Telegram's limits are scaled ×``scale`` on both sides (the
+fake's buckets and our limiter; PTB's ``AIORateLimiter`` overall rate too): only
+ratios are compared. Each benchmark is an async generator of ``(name, value)``;
+add more to ``BENCHES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import tempfile
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
+
+from bot.db import create_engine, create_session_factory
+from bot.sending import AiohttpRequest, TelegramSender
+from broadcasts import (
+    Base,
+    Dispatcher,
+    Limiter,
+    Limits,
+    OutgoingMessage,
+    Priority,
+    enqueue_broadcast,
+)
+from tests.bench_fake import RemoteFake
+from tests.fake_telegram import Limits as FakeLimits
+
+N = 3000
+TEXT = "【平安社区】防诈骗提醒：公检法不会通过电话要求转账，接到可疑电话请拨打 110。"
+STORM = {"p429": 0.10, "retry_after": [1, 3], "p5xx": 0.02, "seed": 7}
+CONCURRENCY = 32
+
+
+@dataclass
+class Context:
+    fake: RemoteFake
+    scale: float
+    workdir: Path
+
+    @property
+    def fake_limits(self) -> FakeLimits:
+        """Telegram's limits ×scale, as the fake enforces them."""
+        return FakeLimits().scaled(self.scale)
+
+    @property
+    def limits(self) -> Limits:
+        """The same limits for our limiter."""
+        f = self.fake_limits
+        return Limits(
+            overall_per_s=f.overall_per_s,
+            chat_per_s=f.chat_per_s,
+            chat_burst=int(f.chat_burst),
+            group_per_min=f.group_per_min,
+        )
+
+    def bot(self, **kwargs: Any) -> Bot:
+        kwargs.setdefault("request", AiohttpRequest(connection_pool_size=CONCURRENCY))
+        cls = ExtBot if "rate_limiter" in kwargs else Bot
+        return cls(self.fake.token, base_url=self.fake.base_url, **kwargs)
+
+    def database(self, name: str) -> tuple[Any, async_sessionmaker[AsyncSession]]:
+        engine = create_engine(f"sqlite+aiosqlite:///{self.workdir / name}.db")
+        return engine, create_session_factory(engine)
+
+
+Bench = Callable[[Context], AsyncIterator[tuple[str, float]]]
+
+
+# -- the engine ------------------------------------------------------------------------
+
+
+async def _dispatch(
+    ctx: Context, name: str, chats: list[int], limits: Limits
+) -> tuple[float, float]:
+    """Enqueue one broadcast to ``chats`` and run a dispatcher until all is settled.
+
+    Returns (wall seconds, CPU seconds) of the sending alone.
+    """
+    engine, factory = ctx.database(name)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    async with factory() as s, s.begin():
+        await enqueue_broadcast(
+            s,
+            kind="anti_fraud",
+            priority=Priority.NORMAL,
+            content={"zh-CN": OutgoingMessage(text=TEXT)},
+            recipients=((c, "zh-CN") for c in chats),
+        )
+    async with ctx.bot() as bot:
+        dispatcher = Dispatcher(
+            factory, TelegramSender(bot), Limiter(limits), concurrency=CONCURRENCY
+        )
+        wall, cpu = time.monotonic(), time.process_time()
+        await dispatcher.start()
+        await dispatcher.wait_idle()
+        wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+        await dispatcher.stop()
+    await engine.dispose()
+    return wall, cpu
+
+
+async def broadcast_3000(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    await ctx.fake.reset(ctx.fake_limits)
+    chats = await ctx.fake.users(N)
+    wall, _ = await _dispatch(ctx, "broadcast", chats, ctx.limits)
+    stats = await ctx.fake.stats(chats)
+    yield "broadcast_3000_rate_ratio", stats["delivered"] / wall / ctx.limits.overall_per_s
+    yield "broadcast_3000_429", stats["answered_429"]
+    yield "broadcast_3000_lost", stats["lost"]
+
+
+async def storm_3000(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    await ctx.fake.reset(ctx.fake_limits, storm=STORM)
+    chats = await ctx.fake.users(N)
+    wall, _ = await _dispatch(ctx, "storm", chats, ctx.limits)
+    stats = await ctx.fake.stats(chats)
+    yield "storm_3000_lost", stats["lost"]
+    yield "storm_3000_duplicates", stats["duplicates"]
+    yield "storm_3000_s", wall
+    yield "storm_3000_rate_ratio", (N - stats["lost"]) / wall / ctx.limits.overall_per_s
+
+
+async def unlimited(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    n = 5000
+    await ctx.fake.reset(FakeLimits(enforce=False, max_in_flight=10_000))
+    chats = await ctx.fake.users(n)
+    lifted = Limits(overall_per_s=math.inf, chat_per_s=math.inf, group_per_min=math.inf)
+    wall, cpu = await _dispatch(ctx, "unlimited", chats, lifted)
+    stats = await ctx.fake.stats(chats)
+    yield "unlimited_msgs_per_s", stats["delivered"] / wall
+    yield "cpu_ms_per_msg", cpu / max(1, stats["delivered"]) * 1000
+
+
+# -- the comparisons: a plain loop, and PTB's own limiter --------------------------------
+
+
+async def _loop(bot: Bot, chats: list[int], *, gather: bool = False) -> tuple[float, int]:
+    """Send one message per chat, counting (not raising) errors; returns (seconds, errors)."""
+    errors = 0
+
+    async def one(chat: int) -> None:
+        nonlocal errors
+        try:
+            await bot.send_message(chat, TEXT)
+        except TelegramError:
+            errors += 1
+
+    start = time.monotonic()
+    if gather:
+        await asyncio.gather(*(one(c) for c in chats))
+    else:
+        for chat in chats:
+            await one(chat)
+    return time.monotonic() - start, errors
+
+
+def _aioratelimiter(ctx: Context, **kwargs: Any) -> AIORateLimiter:
+    """PTB's limiter at its defaults, its overall rate scaled like the fake's."""
+    return AIORateLimiter(overall_max_rate=30 * ctx.scale, **kwargs)
+
+
+async def _compare(
+    ctx: Context, prefix: str, storm: dict[str, Any] | None = None, **bot: Any
+) -> AsyncIterator[tuple[str, float]]:
+    gather = bot.pop("gather", False)
+    await ctx.fake.reset(ctx.fake_limits, storm=storm)
+    chats = await ctx.fake.users(N)
+    async with ctx.bot(**bot) as b:
+        wall, _ = await _loop(b, chats, gather=gather)
+    stats = await ctx.fake.stats(chats)
+    yield f"{prefix}_rate_ratio", stats["delivered"] / wall / ctx.limits.overall_per_s
+    if storm is None:
+        yield f"{prefix}_429", stats["answered_429"]
+    yield f"{prefix}_lost", stats["lost"]
+
+
+async def naive_3000(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    async for figure in _compare(ctx, "naive_3000"):
+        yield figure
+
+
+async def aioratelimiter_3000(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    async for figure in _compare(ctx, "aioratelimiter_3000", rate_limiter=_aioratelimiter(ctx)):
+        yield figure
+
+
+async def aioratelimiter_storm_3000(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """With retries on, all sends at once (a sequential loop would sleep out every 429)."""
+    limiter = _aioratelimiter(ctx, max_retries=3)
+    async for name, value in _compare(
+        ctx, "aioratelimiter_storm_3000", storm=STORM, rate_limiter=limiter, gather=True
+    ):
+        yield name, value
+
+
+# -- fan-out -----------------------------------------------------------------------------
+
+
+def _people(n: int) -> Iterator[tuple[int, str]]:
+    for i in range(n):
+        yield 800_000_000 + i, ("zh-CN", "zh-TW", "en")[i % 3]
+
+
+async def _fanout(ctx: Context, name: str) -> float:
+    engine, factory = ctx.database(name)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    start = time.monotonic()
+    async with factory() as s, s.begin():
+        await enqueue_broadcast(
+            s,
+            kind="tip",
+            priority=Priority.NORMAL,
+            content={"zh-CN": OutgoingMessage(text=TEXT)},
+            recipients=_people(100_000),
+        )
+    elapsed = time.monotonic() - start
+    await engine.dispose()
+    return elapsed
+
+
+async def fanout_100k(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    yield "fanout_100k_s", await _fanout(ctx, "fanout")
+    tracemalloc.start()  # a second run: tracing slows it down, so it is not the one timed
+    await _fanout(ctx, "fanout_traced")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    yield "fanout_100k_peak_mb", peak / 2**20
+
+
+BENCHES: list[Bench] = [
+    broadcast_3000,
+    naive_3000,
+    aioratelimiter_3000,
+    storm_3000,
+    aioratelimiter_storm_3000,
+    unlimited,
+    fanout_100k,
+]
+
+
+def _format(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+async def main(scale: float, only: list[str] | None = None) -> None:
+    print(f"scale: {scale:g}", flush=True)
+    fake = await RemoteFake.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ctx = Context(fake=fake, scale=scale, workdir=Path(tmp))
+            for bench in BENCHES:
+                if only and bench.__name__ not in only:
+                    continue
+                async for name, value in bench(ctx):
+                    print(f"{name}: {_format(value)}", flush=True)
+    finally:
+        await fake.close()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.CRITICAL)  # AIORateLimiter logs every loss it causes
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=10.0)
+    parser.add_argument("only", nargs="*", help="run only these benchmarks")
+    args = parser.parse_args()
+    asyncio.run(main(args.scale, args.only))
