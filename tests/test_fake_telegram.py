@@ -49,7 +49,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecatio
 
 
 @pytest.fixture(scope="session")
-async def fake_server() -> AsyncIterator[FakeTelegram]:
+async def fake_tg_server() -> AsyncIterator[FakeTelegram]:
     """One fake for the whole session (session-scoped event loop)."""
     fake = FakeTelegram(bot_username="pingan_test_bot")
     await fake.start(port=0)
@@ -58,10 +58,10 @@ async def fake_server() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-def fake(fake_server: FakeTelegram) -> FakeTelegram:
+def fake(fake_tg_server: FakeTelegram) -> FakeTelegram:
     """A clean world with default limits for each test."""
-    fake_server.reset(Limits())
-    return fake_server
+    fake_tg_server.reset(Limits())
+    return fake_tg_server
 
 
 @pytest.fixture
