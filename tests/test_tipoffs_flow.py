@@ -13,45 +13,17 @@ from bot.tipoffs.handlers import SCAN_JOB
 from bot.tipoffs.models import TipOff, TipOffDraft, TipOffEvent, TipOffStatus
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
-from tests.tipoff_support import make_community
-
-
-async def _setup(bot: BotRunner, fake: FakeTelegram, session_factory, *, with_group=True):
-    """The patrol team (leader Wang, member Zhang) with its group, and a duty cadre, Li."""
-    leader = fake.user("Wang", language_code="zh-hans")
-    member = fake.user("Zhang", language_code="zh-hans")
-    cadre = fake.user("Li", language_code="zh-hans")
-    group = fake.group("巡逻队群", [leader, member])
-    async with transaction(session_factory) as session:
-        town = await make_community(session, leader_id=leader.id, member_id=member.id,
-                                    cadre_id=cadre.id,
-                                    patrol_chat_id=group.id if with_group else None)
-    group.record.bot_status = "member"
-    for person in (leader, member, cadre):
-        person.record.started = True  # they have pressed Start in their private chats
-    return town, leader, member, cadre, group
-
-
-async def _report(alice, *, anonymous: bool, album: int = 3, category="可疑人员或行为",
-                  text="有个人一直在撬电动车的锁"):
-    await alice.send("/report")
-    await alice.press(text=f"👀 {category}") if category == "可疑人员或行为" else \
-        await alice.press(text=category)
-    await alice.send(text)
-    if album:
-        await alice.send_album(count=album, quiet=1.5)
-    await alice.press(text="✅ 完成" if album else "⏭ 没有照片")
-    await alice.send_location(31.2304, 121.4737)
-    await alice.press(text="🙈 匿名" if anonymous else "🙋 署名")
-    await alice.press(text="✅ 发送")
+from tests.tipoff_support import patrol_scene, report
 
 
 async def test_anonymous_report_with_album_reaches_the_team_and_follows_its_life(
     bot: BotRunner, fake: FakeTelegram, session_factory,
 ) -> None:
-    town, leader, member, cadre, group = await _setup(bot, fake, session_factory)
+    scene = await patrol_scene(fake, session_factory)
+    town, leader, member, cadre = scene.town, scene.leader, scene.member, scene.cadre
+    group = scene.group
     alice = fake.user("Alice Reporter", language_code="zh-hans")
-    await _report(alice, anonymous=True)
+    await report(alice, anonymous=True)
     assert "已发送，编号是 TX-" in alice.last_message.text
     await fake.wait_for(lambda: any("🔔" in (m.text or "") for m in group.messages))
     async with session_factory() as session:
@@ -89,6 +61,9 @@ async def test_anonymous_report_with_album_reaches_the_team_and_follows_its_life
     assert fresh.outcome_note == "已经和车主确认，是他自己忘带钥匙"
     assert kinds == ["created", "routed", "claimed", "resolved"]
     assert "已经办结" in alice.last_message.text and "忘带钥匙" in alice.last_message.text
+    assert card.message_id == prompt.reply_to.message_id  # the prompt answered the card
+    card = fake.message(group.id, card.message_id)
+    assert card.buttons == [] and "忘带钥匙" in card.text  # the card shows it is closed
 
     # Anonymity: nothing the team's chat or any team member received names Alice.
     for chat_id in (group.id, leader.id, member.id, cadre.id):
@@ -102,9 +77,10 @@ async def test_anonymous_report_with_album_reaches_the_team_and_follows_its_life
 async def test_outsider_is_refused_and_a_double_claim_has_one_winner(
     bot: BotRunner, fake: FakeTelegram, session_factory,
 ) -> None:
-    _town, leader, member, _cadre, group = await _setup(bot, fake, session_factory)
+    scene = await patrol_scene(fake, session_factory)
+    leader, member, group = scene.leader, scene.member, scene.group
     alice = fake.user("Alice", language_code="zh-hans")
-    await _report(alice, anonymous=False, album=0)
+    await report(alice, anonymous=False, album=0)
     await fake.wait_for(lambda: any("🔔" in (m.text or "") for m in group.messages))
     card = group.messages[-1]
     assert "反映人：Alice" in card.text and "13800000001" not in card.text
@@ -128,10 +104,10 @@ async def test_outsider_is_refused_and_a_double_claim_has_one_winner(
 async def test_without_a_group_the_leaders_get_the_card_privately(
     bot: BotRunner, fake: FakeTelegram, session_factory,
 ) -> None:
-    _town, leader, _member, _cadre, group = await _setup(bot, fake, session_factory,
-                                                      with_group=False)
+    scene = await patrol_scene(fake, session_factory, with_group=False)
+    leader, group = scene.leader, scene.group
     alice = fake.user("Alice", language_code="zh-hans")
-    await _report(alice, anonymous=True, album=0)
+    await report(alice, anonymous=True, album=0)
     await fake.wait_for(lambda: any("🔔" in (m.text or "") for m in leader.messages))
     assert group.messages == []
     card = leader.last_message
@@ -142,9 +118,10 @@ async def test_without_a_group_the_leaders_get_the_card_privately(
 async def test_escalation_fires_after_restart_once(
     bot: BotRunner, fake: FakeTelegram, session_factory,
 ) -> None:
-    _town, _leader, _member, cadre, _group = await _setup(bot, fake, session_factory)
+    scene = await patrol_scene(fake, session_factory)
+    cadre = scene.cadre
     alice = fake.user("Alice", language_code="zh-hans")
-    await _report(alice, anonymous=True, album=0)
+    await report(alice, anonymous=True, album=0)
     await bot.restart()
     async with transaction(session_factory) as session:
         tipoff = await session.scalar(select(TipOff))

@@ -329,7 +329,8 @@ async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> N
                                  reply_markup=keyboards.photos_done(_, have_photos=True))
         return
     if message.media_group_id and context.job_queue is not None:
-        name = f"tipoff-album:{message.chat.id}:{message.media_group_id}"
+        # Named by the album alone: a job name is logged, and must not say who reports.
+        name = f"tipoff-album:{message.media_group_id}"
         for job in context.job_queue.get_jobs_by_name(name):
             job.schedule_removal()
         context.job_queue.run_once(_album_done, config(context).album_window_s, name=name,

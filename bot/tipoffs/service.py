@@ -530,20 +530,33 @@ async def reassign_choices(session: AsyncSession, *, tipoff_id: int,
 
 # -- prompts (a typed note completes resolve / reject) -------------------------------
 async def save_prompt(session: AsyncSession, *, chat_id: int, message_id: int, tipoff_id: int,
-                      action: str, person_id: int, now: datetime) -> None:
+                      action: str, person_id: int, now: datetime,
+                      card_message_id: int | None = None) -> None:
+    """Remember a "reply with a note" message; `card_message_id` is the card it is about
+    (kept in `action` as `<action>:<card id>`, so the card can be updated afterwards)."""
+    stored = action if card_message_id is None else f"{action}:{card_message_id}"
     session.add(TipOffPrompt(chat_id=chat_id, message_id=message_id, tipoff_id=tipoff_id,
-                             action=action, person_id=person_id, created_at=now))
+                             action=stored, person_id=person_id, created_at=now))
 
 
-async def take_prompt(session: AsyncSession, *, chat_id: int, message_id: int
+@dataclass(frozen=True)
+class Prompt:
+    tipoff_id: int
+    action: str
+    person_id: int
+    card_message_id: int | None
+
+
+async def find_prompt(session: AsyncSession, *, chat_id: int, message_id: int
                       ) -> TipOffPrompt | None:
-    """The prompt this message answers; it is used up."""
-    prompt = await session.scalar(select(TipOffPrompt).where(TipOffPrompt.chat_id == chat_id,
-                                                             TipOffPrompt.message_id
-                                                             == message_id))
-    if prompt is not None:
-        await session.delete(prompt)
-    return prompt
+    return await session.scalar(select(TipOffPrompt).where(TipOffPrompt.chat_id == chat_id,
+                                                           TipOffPrompt.message_id
+                                                           == message_id))
+
+
+def read_prompt(row: TipOffPrompt) -> Prompt:
+    action, _, card = row.action.partition(":")
+    return Prompt(row.tipoff_id, action, row.person_id, int(card) if card.isdigit() else None)
 
 
 # -- the reporter's follow-up --------------------------------------------------------

@@ -61,6 +61,20 @@ async def _edit_card(message: Message | None, facts: render.CardFacts | None,
             raise
 
 
+async def _update_card(context: BotContext, chat_id: int, message_id: int,
+                       facts: render.CardFacts) -> None:
+    """The card a note was about, as it stands now (closed: no buttons left)."""
+    _ = context._
+    buttons = render.card_buttons(facts, _)
+    try:
+        await context.bot.edit_message_text(
+            render.card_text(facts, _, context.services.settings.tz), chat_id=chat_id,
+            message_id=message_id, reply_markup=keyboards.inline(buttons) if buttons else None)
+    except BadRequest as exc:  # gone, or already showing this
+        logger.info("Could not update a tip-off card: %s", exc, extra={"tipoff_id":
+                                                                      facts.tipoff_id})
+
+
 def _outcome_answer(result: service.ActionResult, _: Translate) -> str | None:
     if result.outcome is service.Outcome.TAKEN:
         return _("Someone else was quicker: {name} has already claimed this report.").format(
@@ -173,7 +187,8 @@ async def _ask_note(update: Update, context: BotContext, view: service.TipOffVie
     async with transaction(context.services.session_factory) as session:
         await service.save_prompt(session, chat_id=prompt.chat_id, message_id=prompt.message_id,
                                   tipoff_id=view.id, action=action.value,
-                                  person_id=context.actor.person_id or 0, now=utcnow())
+                                  person_id=context.actor.person_id or 0, now=utcnow(),
+                                  card_message_id=query.message.message_id)
 
 
 async def on_note(update: Update, context: BotContext) -> None:
@@ -186,16 +201,12 @@ async def on_note(update: Update, context: BotContext) -> None:
     note = (message.text or "").strip()[:NOTE_LIMIT]
     settings = context.services.settings
     async with transaction(context.services.session_factory) as session:
-        from sqlalchemy import select
-
-        from bot.tipoffs.models import TipOffPrompt
-
-        prompt = await session.scalar(select(TipOffPrompt).where(
-            TipOffPrompt.chat_id == message.chat_id,
-            TipOffPrompt.message_id == message.reply_to_message.message_id))
-        if prompt is None:
+        row = await service.find_prompt(session, chat_id=message.chat_id,
+                                        message_id=message.reply_to_message.message_id)
+        if row is None:
             await message.reply_text(_("This request is no longer open."))
             return
+        prompt = service.read_prompt(row)
         if prompt.person_id != actor.person_id:
             await message.reply_text(_("This question was for the person who pressed the "
                                        "button."))
@@ -205,7 +216,7 @@ async def on_note(update: Update, context: BotContext) -> None:
             await message.reply_text(_("Sorry, only the team this report was sent to can act "
                                        "on it."))
             return
-        await session.delete(prompt)
+        await session.delete(row)
         status = (TipOffStatus.RESOLVED if prompt.action == cb.CardAction.RESOLVE.value
                   else TipOffStatus.REJECTED)
         result = await service.close(session, tipoff_id=view.id, person_id=actor.person_id or 0,
@@ -216,6 +227,8 @@ async def on_note(update: Update, context: BotContext) -> None:
         await message.reply_text(refusal)
         return
     wake(context)
+    if prompt.card_message_id is not None and result.facts is not None:
+        await _update_card(context, message.chat_id, prompt.card_message_id, result.facts)
     done = (_("Thank you. {reference} is marked as resolved and the reporter has been told.")
             if status is TipOffStatus.RESOLVED else
             _("Thank you. {reference} is closed and the reporter has been told."))
