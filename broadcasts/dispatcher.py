@@ -66,7 +66,7 @@ class Dispatcher:
         *,
         concurrency: int = 16,
         batch_size: int | None = None,
-        lease: float = 300.0,
+        lease: float = 60.0,
         poll_interval: float = 5.0,
         retry_policy: RetryPolicy | None = None,
         flush_interval: float = 0.05,

@@ -16,11 +16,14 @@ several chats at once mean the overall rate is too high, so the overall rate is 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +79,16 @@ def _burst(capacity: float, headroom: float) -> float:
 class Limiter:
     """The shared budget; one per bot token, used by the dispatcher and direct replies."""
 
-    #: 429s from this many chats within ``_window`` seconds suggest a global limit.
+    #: 429s from this many chats within the window suggest a global limit …
     flood_chats = 3
-    #: … provided they are at least this fraction of the sends in that window
-    #: (a few random 429s in a busy second are the chats', not the bot's).
-    flood_fraction = 0.25
+    #: … provided they are at least this fraction of the sends in the window, counted
+    #: over at least ``flood_sample`` sends (the window stretches at low rates): a few
+    #: random 429s are the chats' own business, and a small sample is noise.
+    flood_fraction = 0.3
+    flood_sample = 40
     decrease = 0.5
     #: Recovery per second, as a fraction of the configured rate.
     recover_per_s = 0.1
-    _window = 1.0
 
     def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic):
         self.limits = limits
@@ -148,11 +152,17 @@ class Limiter:
         recent_sends = sum(1 for t in self._sends if t > now - self._window)
         if (
             len(chats) >= self.flood_chats
-            and len(self._floods) >= self.flood_fraction * recent_sends
-            and now - self._last_change >= self._window
+            and len(self._floods) >= self.flood_fraction * max(recent_sends, self.flood_sample)
+            and now - self._last_change >= 1.0
         ):
             self._set_rate(max(1.0, self._rate * self.decrease), now)
             self._floods.clear()
+            logger.warning(
+                "429s from %d chats at once: overall rate lowered to %.1f/s",
+                len(chats),
+                self._rate,
+                extra={"chats": len(chats), "rate": self._rate},
+            )
 
     def blocked_for(self, chat_id: int) -> float:
         """Seconds this chat is still paused by a 429 (0 if not)."""
@@ -178,9 +188,14 @@ class Limiter:
         self._last_change = now
         self._overall.set_rate(rate, _burst(rate, self.limits.headroom))
 
+    @property
+    def _window(self) -> float:
+        """Seconds over which 429s are weighed: one, or long enough for a fair sample."""
+        return max(1.0, self.flood_sample / self._rate)
+
     def _recover(self, now: float) -> None:
         target = self.limits.overall_per_s
-        if self._rate >= target or now - self._last_change < self._window:
+        if self._rate >= target or now - self._last_change < 1.0:
             return
         gained = target * self.recover_per_s * (now - self._last_change)
         self._set_rate(min(target, self._rate + gained), now)

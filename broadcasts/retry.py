@@ -32,8 +32,9 @@ class Action(enum.StrEnum):
 class RetryPolicy:
     """Exponential backoff with jitter, capped, for errors that count as attempts."""
 
-    max_attempts: int = 8
-    base_delay: float = 2.0
+    #: 1 + 2 + … + 256 s: about eight minutes of outage before a row fails.
+    max_attempts: int = 10
+    base_delay: float = 1.0
     max_delay: float = 600.0
     jitter: float = 0.25  # ± this fraction of the delay
 

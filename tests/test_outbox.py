@@ -388,11 +388,13 @@ def test_a_429_pauses_only_that_chat() -> None:
 def test_429s_from_many_chats_slow_everything_down_and_it_recovers() -> None:
     clock = Clock()
     limiter = Limiter(Limits(overall_per_s=30, headroom=0), clock)
-    for chat in range(1, 11):
+    for chat in range(1, 41):
         limiter.reserve(chat)
-    for chat in (1, 2, 3):
+    for chat in range(1, 12):
         limiter.retry_after(chat, 1)
-    assert limiter.overall_rate == 15
+    assert limiter.overall_rate == 30  # 11 of 40: could still be the chats' own limits
+    limiter.retry_after(12, 1)
+    assert limiter.overall_rate == 15  # 12 of 40 (30 %) from 12 chats: a global limit
     clock.now += 1
     assert limiter.overall_rate == pytest.approx(18)
     clock.now += 10
