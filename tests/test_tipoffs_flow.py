@@ -173,3 +173,22 @@ async def test_bad_photo_and_rate_limit_are_refused(bot: BotRunner, fake: FakeTe
                                category="other"))
     await alice.send("/report")
     assert "这一小时里已经反映了好几次" in alice.last_message.text
+
+
+async def test_start_menu_offers_a_report_button_that_starts_one(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    bob = fake.user("Bob", language_code="zh-hant")
+    await bob.send("/start")
+    await bob.press("繁體中文")
+    menu = next(m for m in bob.messages if m.button(text="📷 舉報/反映問題"))
+    assert "/help" in menu.text
+    replies = await bob.press(text="📷 舉報/反映問題", message=menu)
+    assert len([m for m in replies if m.button(text="👀 可疑人員或行為")]) == 1
+    async with session_factory() as session:
+        draft = await session.scalar(select(TipOffDraft))
+    assert draft is not None and draft.telegram_id == bob.id
+    # The same button, pressed again later, starts afresh (one draft per person).
+    await bob.press(text="📷 舉報/反映問題", message=menu)
+    async with session_factory() as session:
+        assert len((await session.scalars(select(TipOffDraft))).all()) == 1

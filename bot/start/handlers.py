@@ -20,6 +20,7 @@ from bot.i18n import N_
 from bot.start import registration
 from bot.start.callbacks import LANGUAGE_PATTERN, parse_language
 from bot.start.keyboards import language_keyboard
+from bot.tipoffs.keyboards import report_entry
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     _ = context.tr(language)
     await query.answer()
     await query.edit_message_text(
-        _("Done! I will talk to you in English from now on. Send /help to see what I can do.")
+        _("Done! I will talk to you in English from now on. Send /help to see what I can do."),
+        reply_markup=report_entry(_),  # 📷 report a problem: starts /report
     )
     await publish_personal_menu(context.bot, context.actor)
     await registration.offer_registration(update, context)

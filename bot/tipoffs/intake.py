@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import Message, ReplyKeyboardRemove, Update
+from telegram import Message, ReplyKeyboardRemove, Update, User
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import filters
@@ -82,9 +82,15 @@ async def report(update: Update, context: BotContext) -> None:
         await message.reply_text(_("To keep you safe, please send reports to me in a private "
                                    "chat, not in the group."))
         return
+    await _begin(context, update.effective_user, message)
+
+
+async def _begin(context: BotContext, user: User, message: Message) -> None:
+    """Open a fresh draft for `user` (unless refused) and ask for the category."""
+    _ = context._
     now = utcnow()
     async with transaction(context.services.session_factory) as session:
-        person = await register_person(session, identity=identity_of(update.effective_user))
+        person = await register_person(session, identity=identity_of(user))
         refusal = await service.may_report(session, person_id=person.id, now=now,
                                            config=config(context))
         if refusal is None:
@@ -92,11 +98,22 @@ async def report(update: Update, context: BotContext) -> None:
     if refusal is not None:
         await message.reply_text(_(REFUSALS[refusal]))
         return
-    index(context).ids.add(update.effective_user.id)
+    index(context).ids.add(user.id)
     await message.reply_text(
         _("Thank you for looking out for your neighbours. What would you like to report? "
           "Please choose one. (Send /cancel at any time to stop.)"),
         reply_markup=keyboards.categories(_))
+
+
+async def _start_from_button(update: Update, context: BotContext) -> None:
+    """The "report a problem" button (from /start's menu): the same as /report."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    message = query.message
+    if not isinstance(message, Message) or message.chat.type != ChatType.PRIVATE:
+        return
+    await _begin(context, query.from_user, message)
 
 
 async def cancel(update: Update, context: BotContext) -> None:
@@ -437,6 +454,9 @@ async def on_button(update: Update, context: BotContext) -> None:
         await query.answer(_("This button is no longer valid."))
         return
     user_id = query.from_user.id
+    if press.what == "new":
+        await _start_from_button(update, context)
+        return
     if press.what == "add":
         await _start_addition(update, context, press.value)
         return

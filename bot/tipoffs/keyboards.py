@@ -23,6 +23,12 @@ def _pairs(buttons: list[InlineKeyboardButton]) -> list[list[InlineKeyboardButto
     return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
 
 
+def report_entry(_: Translate) -> InlineKeyboardMarkup:
+    """The "report a problem" button other features show (e.g. /start after the language)."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(_("📷 Report a problem"),
+                                                       callback_data=cb.draft("new"))]])
+
+
 def categories(_: Translate) -> InlineKeyboardMarkup:
     buttons = [InlineKeyboardButton(f"{info.emoji} {_(info.label)}",
                                     callback_data=cb.draft("cat", category.value))
