@@ -82,8 +82,9 @@ async def patrol_scene(fake: FakeTelegram, session_factory: async_sessionmaker[A
 
 async def report(alice: FakeUser, *, anonymous: bool, album: int = 3,
                  category: str = "👀 可疑人员或行为", text: str = "有个人一直在撬电动车的锁",
-                 place: str | None = None) -> None:
-    """The whole /report conversation in zh-CN, up to pressing “send”.
+                 place: str | None = None, send: bool = True) -> None:
+    """The whole /report conversation in zh-CN, up to pressing “send” (``send=False``:
+    stop at the summary, with the “send” button showing).
 
     ``place``: a building's name to press; without it, a location pin is shared."""
     await alice.send("/report")
@@ -97,7 +98,8 @@ async def report(alice: FakeUser, *, anonymous: bool, album: int = 3,
     else:
         await alice.send(place)
     await alice.press(text="🙈 匿名" if anonymous else "🙋 署名")
-    await alice.press(text="✅ 发送")
+    if send:
+        await alice.press(text="✅ 发送")
 
 
 def card_in(messages: list[Any], reference: str | None = None) -> Any:
