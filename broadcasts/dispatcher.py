@@ -395,7 +395,7 @@ class Dispatcher:
         except SendError as exc:
             logger.warning(
                 "pinning failed",
-                extra={"delivery_id": row.id, "chat_id": row.chat_id, "error": exc.reason},
+                extra={"delivery_id": row.id, "error": exc.reason},
             )
 
     def _apply(self, row: Claimed, decision: Decision, exc: BaseException) -> Outcome | None:
@@ -452,7 +452,6 @@ class Dispatcher:
                 extra={
                     "delivery_id": row.id,
                     "broadcast_id": row.broadcast_id,
-                    "chat_id": row.chat_id,
                     "outcome": "retry",
                     "attempts": row.attempts,
                     "error": decision.reason,
@@ -473,7 +472,12 @@ class Dispatcher:
         return taken + held
 
     def _record(self, outcome: Outcome) -> None:
-        """The one place an outcome is logged and queued for writing."""
+        """The one place an outcome is logged and queued for writing.
+
+        Log lines name the delivery, never the chat: a chat id is a person's Telegram id,
+        and some recipients (an anonymous reporter getting news of their report) must not
+        appear in any log. The delivery row says where it went, for those allowed to look.
+        """
         row = outcome.row
         level = logging.DEBUG if outcome.status is DeliveryStatus.SENT else logging.INFO
         if outcome.status is DeliveryStatus.FAILED:
@@ -487,7 +491,6 @@ class Dispatcher:
                 extra={
                     "delivery_id": row.id,
                     "broadcast_id": row.broadcast_id,
-                    "chat_id": row.chat_id,
                     "outcome": outcome.status.value,
                     "attempts": row.attempts,
                     "error": outcome.error,

@@ -279,7 +279,7 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.CRITICAL)  # AIORateLimiter logs every loss it causes
     logging.getLogger("broadcasts.limits").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", type=float, default=10.0)
+    parser.add_argument("--scale", type=float, default=5.0)
     parser.add_argument("only", nargs="*", help="run only these benchmarks")
     args = parser.parse_args()
     asyncio.run(main(args.scale, args.only))
