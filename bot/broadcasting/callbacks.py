@@ -5,7 +5,8 @@
   the current one. Actions: `k` kind, `s` section, `t`/`a`/`c` toggle team/area/chat,
   `r` toggle role, `res` residents of my community, `p` page, `ok` audience done,
   `lib` next tip from the library, `cat` tip category, `go` send now, `urg` send at once
-  in quiet hours, `x` cancel.
+  in quiet hours, `sch` schedule it instead (continues in the schedules feature's trigger
+  steps), `x` cancel.
 - `bcl:<action>[:<id>]` — the /broadcasts list: `x:<id>` cancel what is pending, `r` refresh.
 
 Anything that does not match exactly is not ours (forged or from an older version).
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 PATTERN = re.compile(
-    r"^bc:([0-9a-f]{8}):(k|s|t|a|c|r|res|p|ok|lib|cat|go|urg|x)(?::([a-z0-9_]{1,24}))?$")
+    r"^bc:([0-9a-f]{8}):(k|s|t|a|c|r|res|p|ok|lib|cat|go|urg|sch|x)(?::([a-z0-9_]{1,24}))?$")
 LIST_PATTERN = re.compile(r"^bcl:(?:x:(\d{1,12})|(r))$")
 ANY_PATTERN = re.compile(r"^bcl?:")
 

@@ -45,6 +45,9 @@ from bot.db import transaction
 from bot.directory.audience import count_audience, may_target
 from bot.directory.models import Role
 from bot.i18n import Translate
+from bot.schedules import compose as schedule_compose
+from bot.schedules import render as schedule_render
+from bot.schedules.compose import ScheduleStep
 from broadcasts.tips import CATEGORIES
 
 logger = logging.getLogger(__name__)
@@ -335,7 +338,8 @@ async def _preview(message: Message, context: BotContext, draft: Draft) -> State
 
 
 async def confirm_pressed(update: Update, context: BotContext) -> State | int:
-    """Send now (urgent: also in quiet hours) — after checking rights and audience again."""
+    """Send now (urgent: also in quiet hours), or 🕒 schedule it — after checking rights and
+    audience again."""
     found = await _press(update, context)
     if found is None:
         return State.CONFIRMING
@@ -345,6 +349,8 @@ async def confirm_pressed(update: Update, context: BotContext) -> State | int:
     _ = context._
     if press.action == "x":
         return await _cancelled(update, context)
+    if press.action == "sch" and draft.kind is not None and draft.has_content:
+        return await _schedule_pressed(update, context, draft)
     if press.action not in {"go", "urg"} or draft.kind is None or not draft.has_content:
         await query.answer(_stale_text(_), show_alert=True)
         return State.CONFIRMING
@@ -387,9 +393,37 @@ async def confirm_pressed(update: Update, context: BotContext) -> State | int:
     return END
 
 
+async def _schedule_pressed(update: Update, context: BotContext,
+                            draft: Draft) -> State | ScheduleStep | int:
+    """🕒 Schedule: check the audience again, then hand kind, audience and content to the
+    schedules feature's trigger steps (how often, when), which save the schedule."""
+    query = update.callback_query
+    assert query is not None and context.user_data is not None and draft.kind is not None
+    _ = context._
+    spec = spec_of(draft, await _options(context))
+    async with context.services.session_factory() as session:
+        allowed = await may_target(session, context.actor, spec)
+        count = await count_audience(session, spec)
+    if not allowed:
+        await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
+        return State.CONFIRMING
+    content = draft.schedule_content()
+    if draft.tip:
+        name = schedule_render.content_text(content, _)
+    else:
+        name = (draft.text or "").strip().splitlines()[0] if draft.text else _("Photo")
+    context.user_data.pop(DRAFT_KEY, None)  # from here on the schedule's draft is the one
+    return await schedule_compose.begin_prepared(
+        update, context, message_kind=draft.kind.value, audience=spec,
+        audience_name=_("{people} people and {groups} group chats").format(
+            people=count.people, groups=count.groups),
+        content=content, name=name)
+
+
 async def _cancelled(update: Update, context: BotContext) -> int:
     assert context.user_data is not None
     context.user_data.pop(DRAFT_KEY, None)
+    schedule_compose.discard_draft(context)
     _ = context._
     text = _("All right, nothing was sent.")
     query = update.callback_query
@@ -443,6 +477,8 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
                 MessageHandler(filters.ALL & ~filters.COMMAND, content_reask),
             ],
             State.CONFIRMING: [composer_button(confirm_pressed, pattern=pattern)],
+            # After "🕒 Schedule": the schedules feature's own steps (how often, when).
+            **schedule_compose.trigger_states(),
         },
         fallbacks=[
             CommandHandler("cancel", cancel_command),

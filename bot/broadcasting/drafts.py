@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ from bot.broadcasting.service import (
 )
 from bot.directory.audience import AudienceSpec, subtree_bounds
 from bot.directory.models import Area, AreaKind, Chat, ChatStatus, Role, SubscriptionTopic, Team
+from bot.schedules.service import text_content, tip_content
 from broadcasts.tips import TipItem
 
 #: Roles staff may pick (narrowing the chosen areas); admins are reached as people anyway.
@@ -72,6 +74,12 @@ class Draft:
         if self.tip:
             return NextTip(self.tip_category)
         return FixedContent(text=self.text, photo=self.photo)
+
+    def schedule_content(self) -> dict[str, Any]:
+        """The same content as a schedule stores it (`Schedule.content`)."""
+        if self.tip:
+            return tip_content([self.tip_category] if self.tip_category else [])
+        return text_content(self.text or "", self.photo)
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def confirm_keyboard(draft: Draft, _: Translate, *, offer_urgent: bool) -> Inlin
     rows = [[_b(_("✅ Send now"), draft, "go")]]
     if offer_urgent:
         rows.append([_b(_("⚡ Urgent: send at once, even in quiet hours"), draft, "urg")])
-    rows.append([_b(_("Cancel"), draft, "x")])
+    rows.append([_b(_("🕒 Schedule"), draft, "sch"), _b(_("Cancel"), draft, "x")])
     return InlineKeyboardMarkup(rows)
 
 
