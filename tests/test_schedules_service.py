@@ -15,7 +15,7 @@ from bot.db import transaction
 from bot.directory.audience import AudienceSpec
 from bot.directory.models import Person
 from bot.schedules import service
-from bot.schedules.models import Schedule
+from bot.schedules.models import Campaign, Schedule
 from bot.schedules.runner import ScheduleRunner
 from bot.schedules.triggers import (
     TriggerError,
@@ -302,3 +302,68 @@ async def test_staff_see_and_manage_only_their_own_areas_schedules(
                     name="x", trigger=TriggerSpec(TriggerKind.DAILY, at=time(9, 0)),
                     audience=AudienceSpec(area_ids={cast.other.community.id}),
                     content=service.text_content("hi"), timezone="Asia/Shanghai"))
+
+
+async def test_a_campaign_is_the_sensitive_period_alerts_read_and_ends_with_it(
+    session_factory: Factory, cast: Cast
+) -> None:
+    """One notion of a sensitive period: a campaign's window is an alerts SensitivePeriod;
+    alerts find it (shorter re-notify), ending either ends both."""
+    from bot.alerts import service as alerts
+
+    created = local(2025, 3, 1, 7, 0)
+    grid_path = cast.tree.grid.path
+    async with transaction(session_factory) as session:
+        actor = await actor_for(session, cast.staff)
+        campaign, schedule = await service.create_campaign(
+            session, actor=actor, author_id=cast.staff.id, name="两会", preset="two_sessions",
+            area_id=cast.tree.community.id, starts_on=date(2025, 3, 3),
+            ends_on=date(2025, 3, 5), timezone="Asia/Shanghai", at=time(9, 0),
+            categories=("anti_fraud",), renotify_minutes=4,
+            audience=await service.campaign_audience(session, area_id=cast.tree.community.id),
+            now=created)
+        cid, sid = campaign.id, schedule.id
+    async with session_factory() as session:
+        # Before, inside (a grid of the community) and after the window; not elsewhere.
+        assert await alerts.active_period(session, area_path=grid_path, now=created) is None
+        period = await alerts.active_period(session, area_path=grid_path,
+                                            now=local(2025, 3, 3, 0, 0))
+        assert period is not None and period.renotify_minutes == 4 and period.note == "两会"
+        assert await alerts.active_period(session, area_path=grid_path,
+                                          now=local(2025, 3, 5, 23, 59)) is not None
+        assert await alerts.active_period(session, area_path=grid_path,
+                                          now=local(2025, 3, 6, 0, 0)) is None
+        assert await alerts.active_period(session, area_path=cast.other.grid.path,
+                                          now=local(2025, 3, 4, 12, 0)) is None
+        period_id = period.id
+
+    # /sensitive ends the period early (its "off" button): the campaign's reminders stop.
+    async with transaction(session_factory) as session:
+        assert await alerts.end_period(session, period_id=period_id, now=local(2025, 3, 4, 12, 0))
+    await runner(session_factory).tick(now=local(2025, 3, 4, 9, 0, 30))  # before: sent
+    await runner(session_factory).tick(now=local(2025, 3, 5, 9, 0, 30))  # after: not
+    assert [b.fire_at for b in await broadcasts_of(session_factory, sid)] == [
+        local(2025, 3, 4, 9, 0)]
+    async with session_factory() as session:
+        campaign = await session.get_one(Campaign, cid)
+        assert not service.campaign_active(campaign, now=local(2025, 3, 4, 13, 0))
+        staff = await actor_for(session, cast.staff)
+        assert await service.visible_campaigns(session, actor=staff,
+                                               now=local(2025, 3, 4, 13, 0)) == []
+
+    # Ending a campaign from /campaigns ends its sensitive period for alerts as well.
+    async with transaction(session_factory) as session:
+        actor = await actor_for(session, cast.staff)
+        campaign, _schedule = await service.create_campaign(
+            session, actor=actor, author_id=cast.staff.id, name="国庆", preset="national_day",
+            area_id=cast.tree.community.id, starts_on=date(2025, 10, 1),
+            ends_on=date(2025, 10, 7), timezone="Asia/Shanghai", at=time(9, 0),
+            categories=("anti_theft",),
+            audience=await service.campaign_audience(session, area_id=cast.tree.community.id),
+            now=local(2025, 9, 30, 12, 0))
+        await service.end_campaign(session, campaign, now=local(2025, 10, 2, 12, 0))
+    async with session_factory() as session:
+        assert await alerts.active_period(session, area_path=grid_path,
+                                          now=local(2025, 10, 2, 11, 0)) is not None
+        assert await alerts.active_period(session, area_path=grid_path,
+                                          now=local(2025, 10, 2, 13, 0)) is None

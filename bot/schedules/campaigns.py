@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import Update
 
+from bot.alerts.handlers import config as alert_config
 from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.schedules import callbacks as cb
@@ -75,6 +76,7 @@ async def on_campaign_button(update: Update, context: BotContext) -> None:
             await gone(update, context)
             return
         timezone = context.services.settings.timezone
+        minutes = alert_config(context).sensitive_renotify_minutes
         today = now.astimezone(context.services.settings.tz).date()
         try:
             async with transaction(context.services.session_factory) as session:
@@ -86,7 +88,8 @@ async def on_campaign_button(update: Update, context: BotContext) -> None:
                     preset=preset.key, area_id=area_id, starts_on=today,
                     ends_on=today + timedelta(days=press.days - 1), timezone=timezone,
                     at=preset.at, categories=preset.categories,
-                    audience=await service.campaign_audience(session, area_id=area_id), now=now)
+                    audience=await service.campaign_audience(session, area_id=area_id), now=now,
+                    renotify_minutes=minutes)
                 view = await service.view_of(session, schedule, now=now)
         except (service.ScheduleRefused, TriggerError):
             await query.answer(_("Sorry, you cannot start a campaign here."), show_alert=True)
@@ -95,6 +98,7 @@ async def on_campaign_button(update: Update, context: BotContext) -> None:
         await query.answer()
         await query.edit_message_text("\n".join([
             _("Started!"), render.campaign_line(campaign, _),
+            _("🔴 Marked as a sensitive period: reminders every {m} minutes.").format(m=minutes),
             render.next_fires_text(view.next_fires, timezone, _)]))
         return
     assert press.campaign_id is not None

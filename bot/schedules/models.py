@@ -12,8 +12,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.alerts.models import SensitivePeriod
 from bot.db import Base, UTCDateTime, utcnow
 from bot.schedules.triggers import TriggerKind
 
@@ -28,6 +29,10 @@ class Campaign(Base):
 
     Inclusive local dates in `timezone`; `ended_at` set when staff end it early.
     `area_id` None means everywhere (admins only).
+
+    The period itself is the alerts feature's `SensitivePeriod` (`period`), the one record
+    of "a sensitive time here": alerts read it (sooner re-notify, the banner on /alert),
+    /sensitive shows and can end it, and a campaign whose period has ended sends no more.
     """
 
     __tablename__ = "campaigns"
@@ -44,6 +49,10 @@ class Campaign(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"),
                                                   default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    period_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sensitive_periods.id", ondelete="SET NULL"), default=None)
+    #: Loaded with the campaign (a second SELECT), never lazily.
+    period: Mapped[SensitivePeriod | None] = relationship(lazy="selectin")
 
     def __repr__(self) -> str:
         return f"<Campaign {self.id} {self.name} {self.starts_on}..{self.ends_on}>"

@@ -16,6 +16,8 @@ from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alerts.models import SensitivePeriod
+from bot.alerts.service import AlertConfig
 from bot.auth import Actor, Permission, can
 from bot.directory.audience import AudienceSpec, may_target
 from bot.directory.models import Area
@@ -31,6 +33,8 @@ from bot.schedules.triggers import (
 )
 
 DEFAULT_GRACE = timedelta(hours=2)
+#: Alerts re-notify this often inside a campaign's sensitive period (alerts' own default).
+SENSITIVE_RENOTIFY_MINUTES = AlertConfig().sensitive_renotify_minutes
 #: Catch-up never looks further back than this (a year-long outage skips everything anyway).
 LOOKBACK = timedelta(days=366)
 TIP_KIND = "safety_tip"  # bot.broadcasting.service.BroadcastKind values
@@ -82,11 +86,19 @@ def trigger_of(schedule: Schedule) -> BaseTrigger:
     return build_trigger(TriggerSpec.from_json(schedule.trigger), schedule.timezone)
 
 
+def _period_ended_by(campaign: Campaign) -> datetime | None:
+    """When the campaign's sensitive period ends (it may be ended early with /sensitive)."""
+    return campaign.period.ends_at if campaign.period is not None else None
+
+
 def in_window(campaign: Campaign | None, fire: datetime) -> bool:
     """Whether a fire lies inside its campaign's window (always, with no campaign)."""
     if campaign is None:
         return True
     if campaign.ended_at is not None and fire >= campaign.ended_at:
+        return False
+    period_end = _period_ended_by(campaign)
+    if period_end is not None and fire >= period_end:
         return False
     local_day = fire.astimezone(ZoneInfo(campaign.timezone)).date()
     return campaign.starts_on <= local_day <= campaign.ends_on
@@ -94,6 +106,9 @@ def in_window(campaign: Campaign | None, fire: datetime) -> bool:
 
 def campaign_active(campaign: Campaign, *, now: datetime) -> bool:
     if campaign.ended_at is not None:
+        return False
+    period_end = _period_ended_by(campaign)
+    if period_end is not None and period_end <= now:
         return False
     today = now.astimezone(ZoneInfo(campaign.timezone)).date()
     return today <= campaign.ends_on
@@ -109,7 +124,7 @@ def next_fires(schedule: Schedule, *, now: datetime, count: int = 3,
     after = max(now, schedule.last_fire_at or now, schedule.planned_from)
     if campaign is None:
         return upcoming(trigger, after, count)
-    if campaign.ended_at is not None:
+    if campaign.ended_at is not None or not campaign_active(campaign, now=now):
         return []
     found: list[datetime] = []
     end = datetime.combine(campaign.ends_on + timedelta(days=1), time(0),
@@ -309,8 +324,10 @@ async def create_campaign(
     session: AsyncSession, *, actor: Actor, author_id: int | None, name: str,
     preset: str | None, area_id: int | None, starts_on: date, ends_on: date, timezone: str,
     at: time, categories: Sequence[str], audience: AudienceSpec, now: datetime,
+    renotify_minutes: int = SENSITIVE_RENOTIFY_MINUTES,
 ) -> tuple[Campaign, Schedule]:
-    """A campaign and its default daily schedule: the next tip of `categories` at `at`."""
+    """A campaign, its sensitive period (alerts re-notify every `renotify_minutes` inside
+    it) and its default daily schedule: the next tip of `categories` at `at`."""
     if ends_on < starts_on:
         raise ValueError("a campaign ends after it starts")
     if area_id is None and not actor.is_admin:
@@ -318,8 +335,13 @@ async def create_campaign(
     if area_id is not None and not can(actor, Permission.BROADCAST,
                                        area_path=await area_path_of(session, area_id)):
         raise ScheduleRefused
+    starts_at, ends_at = window_bounds(starts_on, ends_on, timezone)
+    period = SensitivePeriod(area_id=area_id, starts_at=starts_at, ends_at=ends_at,
+                             renotify_minutes=renotify_minutes, note=name[:200],
+                             created_by_id=author_id, created_at=now)
     campaign = Campaign(name=name[:100], preset=preset, area_id=area_id, starts_on=starts_on,
-                        ends_on=ends_on, timezone=timezone, author_id=author_id, created_at=now)
+                        ends_on=ends_on, timezone=timezone, author_id=author_id, created_at=now,
+                        period=period)
     session.add(campaign)
     await session.flush()
     schedule = await create_schedule(
@@ -352,10 +374,19 @@ async def load_campaign_for(session: AsyncSession, *, actor: Actor | None,
 
 
 async def end_campaign(session: AsyncSession, campaign: Campaign, *, now: datetime) -> None:
-    """End early: its schedules stop firing from now on."""
+    """End early: its schedules stop firing from now on, and its sensitive period ends."""
     if campaign.ended_at is None:
         campaign.ended_at = now
-        await session.flush()
+    if campaign.period is not None and campaign.period.ends_at > now:
+        campaign.period.ends_at = now
+    await session.flush()
+
+
+def window_bounds(starts_on: date, ends_on: date, timezone: str) -> tuple[datetime, datetime]:
+    """The UTC instants of a window of inclusive local dates: `[start, end)`."""
+    tz = ZoneInfo(timezone)
+    return (datetime.combine(starts_on, time(0), tz).astimezone(UTC),
+            datetime.combine(ends_on + timedelta(days=1), time(0), tz).astimezone(UTC))
 
 
 async def campaign_audience(session: AsyncSession, *, area_id: int | None) -> AudienceSpec:
