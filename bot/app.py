@@ -72,6 +72,8 @@ def build_application(
             on_migrated=lambda old, new: chat_migrated(services, old, new),
         )
         await services.dispatcher.start()
+        for start_feature in services.on_start:
+            await start_feature(application)
 
     async def post_stop(application: BotApplication) -> None:
         if services.dispatcher is not None:

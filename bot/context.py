@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,10 @@ class Services:
     session_factory: async_sessionmaker[AsyncSession]
     dispatcher: Dispatcher | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # Features' start-up work, run by post_init once the dispatcher is up, in order.
+    on_start: list[Callable[[Application[Any, Any, Any, Any, Any, Any]], Awaitable[None]]] = field(
+        default_factory=list
+    )
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

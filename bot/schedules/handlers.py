@@ -36,14 +36,7 @@ def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Register the handlers, and start the runner after the application's own post_init
     (so the dispatcher it wakes exists)."""
     application.add_handlers(handlers())
-    previous = application.post_init
-
-    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        if previous is not None:
-            await previous(app)
-        await start_schedules(app)
-
-    application.post_init = post_init
+    application.bot_data["services"].on_start.append(start_schedules)
 
 
 __all__ = ["ScheduleStep", "handlers", "install", "start_schedules"]

@@ -71,16 +71,12 @@ def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     drafts = intake.DraftIndex()
     application.bot_data["tipoff_drafts"] = drafts
     application.add_handlers(handlers(drafts))
-    previous = application.post_init
 
-    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        if previous is not None:
-            await previous(app)
-        services = app.bot_data["services"]
-        async with services.session_factory() as session:
+    async def load_drafts(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        async with app.bot_data["services"].session_factory() as session:
             drafts.ids = await service.drafting_telegram_ids(session)
 
-    application.post_init = post_init
+    application.bot_data["services"].on_start.append(load_drafts)
     if application.job_queue is not None:
         interval = service.TipoffConfig().scan_interval_s
         application.job_queue.run_repeating(scan, interval=interval, first=1.0, name=SCAN_JOB)
