@@ -388,15 +388,28 @@ class Dispatcher:
             self._record(outcome)
 
     async def _pin(self, row: Claimed) -> None:
-        """Pin the first message; a refused pin does not undo the delivery."""
-        try:
-            await self._limiter.acquire(row.chat_id)
-            await self._sender.pin(row.chat_id, row.message_ids[0])
-        except SendError as exc:
-            logger.warning(
-                "pinning failed",
-                extra={"delivery_id": row.id, "error": exc.reason},
-            )
+        """Pin the first message; a refused pin does not undo the delivery.
+
+        Telegram's flood limits count messages, not pins (the fake counts ``send*``,
+        copies and forwards only), so a pin takes no slot from the overall or the
+        group's budget: with a slot each, pinning 50 groups would cost 100 slots and
+        double an alert's time to reach them. It still waits out a 429 pause of its
+        chat; a 429 on the pin itself pauses the chat and the pin is tried once more.
+        """
+        for attempt in range(2):
+            await self._limiter.wait_unblocked(row.chat_id)
+            try:
+                await self._sender.pin(row.chat_id, row.message_ids[0])
+                return
+            except RetryAfter as exc:
+                self._limiter.retry_after(row.chat_id, exc.seconds)
+                if attempt == 0 and exc.seconds <= self._release_after:
+                    continue
+                reason = exc.reason
+            except SendError as exc:
+                reason = exc.reason
+            logger.warning("pinning failed", extra={"delivery_id": row.id, "error": reason})
+            return
 
     def _apply(self, row: Claimed, decision: Decision, exc: BaseException) -> Outcome | None:
         """The outcome of a failed attempt, and what it teaches about the chat.

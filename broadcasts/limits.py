@@ -168,6 +168,16 @@ class Limiter:
         """Seconds this chat is still paused by a 429 (0 if not)."""
         return max(0.0, self._blocked.get(chat_id, 0.0) - self._clock())
 
+    async def wait_unblocked(self, chat_id: int) -> None:
+        """Wait out this chat's 429 pause, taking no slot.
+
+        For calls the platform's message limits do not count (``pinChatMessage``): they
+        must not spend the send budget, but a chat told to wait is left alone.
+        """
+        delay = self.blocked_for(chat_id)
+        if delay > 0:
+            await asyncio.sleep(delay)
+
     # -- internals --------------------------------------------------------------
 
     def _chat_bucket(self, chat_id: int, is_group: bool | None) -> _Bucket:
