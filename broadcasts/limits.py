@@ -90,11 +90,21 @@ class Limiter:
     #: Recovery per second, as a fraction of the configured rate.
     recover_per_s = 0.1
 
-    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        start_spent: bool = False,
+    ) -> None:
         self.limits = limits
         self._clock = clock
         self._rate = limits.overall_per_s
         self._overall = _Bucket(self._rate, _burst(limits.overall_per_s, limits.headroom))
+        if start_spent:
+            # After a restart Telegram still counts what the previous run sent a moment
+            # ago: begin at the steady rate rather than with a burst.
+            self._overall.tat = clock() + self._overall.tolerance
         self._chats: dict[int, _Bucket] = {}
         self._blocked: dict[int, float] = {}
         self._floods: deque[tuple[float, int]] = deque()

@@ -6,9 +6,17 @@ from sqlalchemy import select
 
 from bot.db import transaction
 from bot.directory.models import Chat, ChatStatus
-from broadcasts import DeliveryStatus, OutgoingMessage, Priority, enqueue_broadcast
+from broadcasts import (
+    DeliveryStatus,
+    Limiter,
+    OutgoingMessage,
+    Priority,
+    broadcast_report,
+    enqueue_broadcast,
+)
+from broadcasts import Limits as BroadcastLimits
 from broadcasts.models import Delivery
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, Limits
 from tests.support import BotRunner
 
 
@@ -39,3 +47,48 @@ async def test_a_person_who_never_started_the_bot_is_marked_unreachable(
     assert statuses == {reachable.id: DeliveryStatus.SENT,
                         never_started.id: DeliveryStatus.UNREACHABLE}
     assert chat is not None and chat.status is ChatStatus.LEFT
+
+
+async def test_stopping_the_bot_mid_broadcast_loses_nothing(
+    settings, session_factory, fake: FakeTelegram
+) -> None:
+    fake.reset(limits=Limits())  # Telegram's real limits, so the broadcast takes seconds
+    real = settings.model_copy(update={"rate_overall_per_s": 30.0, "rate_chat_per_s": 1.0,
+                                       "rate_group_per_min": 20.0})
+    runner = BotRunner(settings=real, session_factory=session_factory, fake=fake)
+    people = [fake.user(f"居民{i}") for i in range(90)]
+    for person in people:
+        person.record.started = True  # as if each had pressed Start
+    await runner.start()
+    try:
+        async with transaction(session_factory) as session:
+            broadcast = await enqueue_broadcast(
+                session, kind="safety_tip", priority=Priority.NORMAL,
+                content={"zh-CN": OutgoingMessage(text="电动车请到楼下集中充电。")},
+                recipients=[(p.id, "zh-CN") for p in people],
+            )
+        assert broadcast is not None
+        services = runner.application.bot_data["services"]
+        services.dispatcher.wake()
+        await fake.wait_for(lambda: fake.stats.delivered >= 20)
+        await runner.restart()  # stop the Application, start a new one on the same database
+        assert fake.stats.delivered < 90, "the restart came before the end"
+        services = runner.application.bot_data["services"]
+        await services.dispatcher.wait_idle()
+    finally:
+        await runner.stop()
+
+    assert all(len(fake.messages_to(p.id)) == 1 for p in people)
+    assert fake.duplicates() == 0 and fake.stats.answered_429 == 0
+    async with session_factory() as session:
+        report = await broadcast_report(session, broadcast.id)
+    assert (report.sent, report.pending, report.failed) == (90, 0, 0)
+
+
+def test_a_restarted_bot_starts_at_the_steady_rate() -> None:
+    now = [100.0]
+    fresh = Limiter(BroadcastLimits(overall_per_s=10), clock=lambda: now[0])
+    restarted = Limiter(BroadcastLimits(overall_per_s=10), clock=lambda: now[0],
+                        start_spent=True)
+    assert [fresh.reserve(i) for i in range(1, 4)] == [0.0, 0.0, 0.0]
+    assert [round(restarted.reserve(i), 3) for i in range(1, 4)] == [0.0, 0.1, 0.2]
