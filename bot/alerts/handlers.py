@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     Application,
@@ -282,10 +283,11 @@ async def on_ack(update: Update, context: BotContext) -> None:
         await query.answer(_("This button is no longer valid."))
         return
     person_id = context.actor.person_id if context.actor else None
-    chat_id = query.message.chat.id if query.message else 0
+    message = query.message
+    chat_id = message.chat.id if message else 0
     async with transaction(context.services.session_factory) as session:
-        result = await service.acknowledge(session, alert_id=alert_id, person_id=person_id,
-                                           chat_id=chat_id, now=clock(context))
+        ack = await service.acknowledge(session, alert_id=alert_id, person_id=person_id,
+                                        chat_id=chat_id, now=clock(context))
     answers = {
         service.AckResult.RECORDED: _("Received, thank you! 🙏"),
         service.AckResult.ALREADY: _("Already received, thank you."),
@@ -294,8 +296,20 @@ async def on_ack(update: Update, context: BotContext) -> None:
         service.AckResult.NOT_RECIPIENT: _("This alert was not addressed to you, so there is "
                                            "nothing to confirm. Thank you."),
     }
-    await query.answer(answers[result])
-    if result is service.AckResult.RECORDED:
+    await query.answer(answers[ack.result])
+    if (ack.at is not None and message is not None and message.chat.type == ChatType.PRIVATE
+            and keyboards.asks_to_acknowledge(message.reply_markup)):
+        # Their own copy: the button becomes a plain note of when they confirmed. In a
+        # group the button stays, for everyone else.
+        at = ack.at.astimezone(context.services.settings.tz).strftime("%H:%M")
+        try:
+            await query.edit_message_reply_markup(keyboards.acknowledged(_, alert_id, at))
+        except BadRequest as exc:  # "not modified" (a double press) or too old to edit
+            logger.info("Ack button left as it was: %s", exc, extra={"alert_id": alert_id})
+        except TelegramError as exc:
+            logger.warning("Could not mark the copy as received: %s", exc,
+                           extra={"alert_id": alert_id})
+    if ack.result is service.AckResult.RECORDED:
         await request_refresh(context.application, alert_id)
 
 

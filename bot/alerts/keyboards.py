@@ -5,8 +5,9 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.alerts import callbacks as cb
+from bot.alerts import render
 from bot.alerts.service import Choice
-from bot.i18n import Translate
+from bot.i18n import LANGUAGES, Translate, translator
 
 
 def audience(_: Translate, choices: list[Choice],
@@ -20,6 +21,22 @@ def audience(_: Translate, choices: list[Choice],
     rows.append([InlineKeyboardButton(_("Next ➡️"), callback_data=cb.NEXT),
                  InlineKeyboardButton(_("✖️ Cancel"), callback_data=cb.CANCEL)])
     return InlineKeyboardMarkup(rows)
+
+
+def acknowledged(_: Translate, alert_id: int, at: str) -> InlineKeyboardMarkup:
+    """A private copy after its reader confirmed: no question left, just the time. Pressing
+    it again only answers "already received"."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        _("✅ Received {time}").format(time=at),
+        callback_data=cb.ack(alert_id))]])
+
+
+def asks_to_acknowledge(markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether a copy still shows the "Received" button (in any language)."""
+    if markup is None:
+        return False
+    labels = {translator(lang)(render.ACK_LABEL) for lang in LANGUAGES}
+    return any(button.text in labels for row in markup.inline_keyboard for button in row)
 
 
 def severity(_: Translate) -> InlineKeyboardMarkup:

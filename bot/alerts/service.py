@@ -272,16 +272,24 @@ class AckResult(enum.StrEnum):
     NOT_RECIPIENT = "not_recipient"
 
 
+@dataclass(frozen=True)
+class Ack:
+    """What a press did, and when this person's acknowledgement was recorded (if ever)."""
+
+    result: AckResult
+    at: datetime | None = None
+
+
 async def acknowledge(session: AsyncSession, *, alert_id: int, person_id: int | None,
-                      chat_id: int, now: datetime) -> AckResult:
+                      chat_id: int, now: datetime) -> Ack:
     """Record one person's acknowledgement once; anything else changes nothing."""
     status = await session.scalar(select(Alert.status).where(Alert.id == alert_id))
     if status is None:
-        return AckResult.UNKNOWN
+        return Ack(AckResult.UNKNOWN)
     if status is not AlertStatus.OPEN:
-        return AckResult.CLOSED
+        return Ack(AckResult.CLOSED)
     if person_id is None:
-        return AckResult.NOT_RECIPIENT
+        return Ack(AckResult.NOT_RECIPIENT)
     result = await session.execute(
         update(AlertRecipient)
         .where(AlertRecipient.alert_id == alert_id, AlertRecipient.person_id == person_id,
@@ -289,10 +297,12 @@ async def acknowledge(session: AsyncSession, *, alert_id: int, person_id: int | 
         .values(acknowledged_at=now, acknowledged_in=chat_id)
         .execution_options(synchronize_session=False))
     if getattr(result, "rowcount", 0):
-        return AckResult.RECORDED
-    known = await session.scalar(select(AlertRecipient.id).where(
-        AlertRecipient.alert_id == alert_id, AlertRecipient.person_id == person_id))
-    return AckResult.ALREADY if known else AckResult.NOT_RECIPIENT
+        return Ack(AckResult.RECORDED, now)
+    known = (await session.execute(select(AlertRecipient.id, AlertRecipient.acknowledged_at).where(
+        AlertRecipient.alert_id == alert_id, AlertRecipient.person_id == person_id))).first()
+    if known is None:
+        return Ack(AckResult.NOT_RECIPIENT)
+    return Ack(AckResult.ALREADY, known[1])
 
 
 # -- figures -------------------------------------------------------------------------------
