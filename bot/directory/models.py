@@ -127,6 +127,22 @@ class Membership(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PastMembership(Base):
+    """A membership that ended when its person left (/leave): kept as history, never active.
+
+    Moving the row out of `memberships` (rather than flagging it) means every query of
+    current team members stays right without knowing about history."""
+
+    __tablename__ = "past_memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Chat(Base):
     """A group chat the bot is in, linked to a team or an area by staff."""
 

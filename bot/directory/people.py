@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit import record
 from bot.auth import Actor
+from bot.db import utcnow
 from bot.directory.areas import subtree
 from bot.directory.models import (
     Area,
     Membership,
+    PastMembership,
     Person,
     PersonStatus,
     Role,
@@ -47,8 +51,24 @@ async def register_person(session: AsyncSession, *, identity: TelegramIdentity) 
         session.add(person)
         await session.flush()
     elif person.status is PersonStatus.LEFT:
-        person.status = PersonStatus.ACTIVE
+        await _come_back(session, person=person)
     return person
+
+
+async def _come_back(session: AsyncSession, *, person: Person) -> None:
+    """Someone who left returns as a plain resident who chooses their home again.
+
+    Their old teams stay in `past_memberships`; their old role and area are in the audit log."""
+    before = {"status": person.status.value, "role": person.role.value,
+              "area_id": person.area_id}
+    person.status = PersonStatus.ACTIVE
+    person.role = Role.RESIDENT
+    person.area_id = None
+    await session.flush()
+    await record(session, actor_id=person.id, action="person.return", object_type="person",
+                 object_id=person.id, before=before,
+                 after={"status": PersonStatus.ACTIVE.value, "role": Role.RESIDENT.value,
+                        "area_id": None})
 
 
 async def load_actor(
@@ -128,7 +148,9 @@ async def profile(session: AsyncSession, *, person_id: int) -> Profile | None:
 
 
 async def leave(session: AsyncSession, *, person_id: int) -> bool:
-    """Stop everything for this person: unsubscribe, status LEFT. Their rows are kept."""
+    """Stop everything for this person: unsubscribe, leave every team, status LEFT.
+
+    Their person row stays; their memberships move to `past_memberships` (history)."""
     person = await session.get(Person, person_id)
     if person is None or person.status is PersonStatus.LEFT:
         return False
@@ -136,11 +158,26 @@ async def leave(session: AsyncSession, *, person_id: int) -> bool:
     topics = sorted(await session.scalars(
         select(Subscription.topic).where(Subscription.person_id == person_id)))
     await session.execute(delete(Subscription).where(Subscription.person_id == person_id))
+    teams = await end_memberships(session, person_id=person_id, now=utcnow())
     person.status = PersonStatus.LEFT
     await record(session, actor_id=person_id, action="person.leave", object_type="person",
-                 object_id=person_id, before={**before, "topics": topics},
-                 after={"status": PersonStatus.LEFT.value, "topics": []})
+                 object_id=person_id, before={**before, "topics": topics, "teams": teams},
+                 after={"status": PersonStatus.LEFT.value, "topics": [], "teams": []})
     return True
+
+
+async def end_memberships(
+    session: AsyncSession, *, person_id: int, now: datetime
+) -> list[dict[str, Any]]:
+    """Move the person's memberships into history; returns what they were (for the audit)."""
+    current = list(await session.scalars(
+        select(Membership).where(Membership.person_id == person_id).order_by(Membership.team_id)))
+    session.add_all(PastMembership(person_id=person_id, team_id=m.team_id, is_leader=m.is_leader,
+                                   joined_at=m.created_at, left_at=now) for m in current)
+    for membership in current:
+        await session.delete(membership)
+    await session.flush()
+    return [{"team_id": m.team_id, "is_leader": m.is_leader} for m in current]
 
 
 @dataclass(frozen=True)
