@@ -105,6 +105,7 @@ def valid_calls(fake: FakeTelegram) -> dict[str, dict[str, Any]]:
     kb = {"inline_keyboard": [[{"text": "认领", "callback_data": "claim:1"}]]}
     photo = fake.store_photo(make_jpeg())
     doc = fake.store_document(b"hello", "a.txt", "text/plain")
+    voice = fake.store_file(b"OggS" + bytes(64), "voice", "oga", "audio/ogg")
     text_msg = fake.record_bot_message(private, text="hello", reply_markup=kb)
     photo_msg = fake.record_bot_message(private, photo=photo, caption="old")
     group_msg = fake.record_bot_message(group, text="pin me")
@@ -126,6 +127,7 @@ def valid_calls(fake: FakeTelegram) -> dict[str, dict[str, Any]]:
                         "reply_parameters": {"message_id": user_msg.message_id}},
         "sendphoto": {**chat, "photo": photo[-1]["file_id"], "caption": "c"},
         "senddocument": {**chat, "document": doc["file_id"]},
+        "sendvoice": {**chat, "voice": voice.file_id, "caption": "c", "duration": 3},
         "sendlocation": {**chat, "latitude": 31.23, "longitude": 121.47},
         "sendmediagroup": {**chat, "media": [
             {"type": "photo", "media": photo[-1]["file_id"], "caption": "x"},

@@ -42,6 +42,7 @@ MISSING = {
     "longitude": "longitude is empty",
     "photo": "there is no photo in the request",
     "document": "there is no document in the request",
+    "voice": "there is no voice in the request",
     "user_id": "invalid user_id specified",
     "callback_query_id": QUERY_TOO_OLD,
     "file_id": "invalid file_id specified",
@@ -200,6 +201,37 @@ def document_from_input(fake: FakeTelegram, value: Upload | str | None) -> Uploa
     }
 
 
+def voice_from_input(fake: FakeTelegram, p: Params) -> dict:
+    """The Voice object of an upload (stored now), a URL, or a known file_id."""
+    value = p.input_file("voice")
+    if value is None:
+        raise bad_request("there is no voice in the request")
+    duration = p.int("duration")
+    if isinstance(value, Upload) or value.startswith(("http://", "https://")):
+        data = value.data if isinstance(value, Upload) else b"OggS" + bytes(64)
+        if len(data) > DOCUMENT_LIMIT:
+            raise ApiError(413, "Request Entity Too Large")
+        record = fake.store_file(data, "voice", "oga", "audio/ogg")
+    else:
+        if value in fake.photo_sets:
+            raise bad_request("can't use file of type Photo as Voice")
+        record = fake.files.get(value)
+        if record is None:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        # A known file keeps the duration it was first sent with.
+        earlier = next((m.voice for c in fake.chats.values() for m in c.messages.values()
+                        if m.voice and m.voice["file_id"] == value), None)
+        if earlier is not None and duration is None:
+            duration = earlier.get("duration")
+    return {
+        "file_id": record.file_id,
+        "file_unique_id": record.file_unique_id,
+        "duration": duration or 0,
+        "mime_type": record.mime_type or "audio/ogg",
+        "file_size": len(record.data),
+    }
+
+
 def store_photo(fake: FakeTelegram, photo: Upload | list[dict]) -> list[dict]:
     """PhotoSize list for a validated photo input."""
     return fake.store_photo(photo.data) if isinstance(photo, Upload) else photo
@@ -280,6 +312,22 @@ async def send_document(fake: FakeTelegram, p: Params) -> Any:
     msg = fake.record_bot_message(
         chat, document=store_document(fake, doc), caption=caption,
         caption_entities=caption_entities, reply_markup=markup, reply_to=reply_to,
+    )
+    return msg.to_json()
+
+
+@method("sendVoice", "chat_id", "voice")
+async def send_voice(fake: FakeTelegram, p: Params) -> Any:
+    """A voice note (upload, file_id or URL) with an optional caption."""
+    chat = send_target(fake, p)
+    voice = voice_from_input(fake, p)
+    caption, caption_entities = parse_caption(p)
+    markup = parse_reply_markup(p)
+    reply_to = reply_target(chat, p)
+    fake.spend(chat)
+    msg = fake.record_bot_message(
+        chat, voice=voice, caption=caption, caption_entities=caption_entities,
+        reply_markup=markup, reply_to=reply_to,
     )
     return msg.to_json()
 
