@@ -1,7 +1,8 @@
 """Callback data of alerts, one anchored pattern per family; anything else is not ours.
 
 - acknowledge (on every copy):   `ak:<alert id>`
-- composing /alert:              `al:t:<team id>`, `al:a:<area id>` (toggle), `al:ok`,
+- composing /alert:              `al:t:<team id>`, `al:a:<area id>`, `al:c:<chat id>`
+                                 (toggle), `al:v:t|a|c` (section), `al:p:<page>`, `al:ok`,
                                  `al:s:w|e` (severity), `al:r:1|0` (ack required), `al:go`, `al:x`
 - the sender's status message:   `am:who|end|endok:<alert id>`
 - sensitive periods:             `sp:on:<hours>`, `sp:all:<hours>`, `sp:off:<period id>`
@@ -15,7 +16,8 @@ import re
 from dataclasses import dataclass
 
 ACK_PATTERN = re.compile(r"^ak:(\d{1,12})$")
-COMPOSE_PATTERN = re.compile(r"^al:(?:([ta]):(\d{1,12})|(ok|go|x)|s:([we])|r:([01]))$")
+COMPOSE_PATTERN = re.compile(
+    r"^al:(?:([tac]):(\d{1,12})|(ok|go|x)|s:([we])|r:([01])|v:([tac])|p:(\d{1,3}))$")
 MANAGE_PATTERN = re.compile(r"^am:(who|end|endok):(\d{1,12})$")
 SENSITIVE_PATTERN = re.compile(r"^sp:(?:(on|all):(\d{1,3})|off:(\d{1,12}))$")
 
@@ -31,8 +33,10 @@ def parse_ack(data: str) -> int | None:
 
 @dataclass(frozen=True)
 class ComposePress:
-    toggle_kind: str | None = None  # "t" team, "a" area
+    toggle_kind: str | None = None  # "t" team, "a" area, "c" group chat
     toggle_id: int | None = None
+    section: str | None = None  # show teams / areas / chats
+    page: int | None = None
     action: str | None = None  # ok / go / x
     severity: str | None = None  # w / e
     ack_required: bool | None = None
@@ -47,6 +51,14 @@ SEND = "al:go"
 CANCEL = "al:x"
 
 
+def section(kind: str) -> str:
+    return f"al:v:{kind}"
+
+
+def page(number: int) -> str:
+    return f"al:p:{number}"
+
+
 def severity(code: str) -> str:
     return f"al:s:{code}"
 
@@ -59,7 +71,11 @@ def parse_compose(data: str) -> ComposePress | None:
     match = COMPOSE_PATTERN.match(data)
     if match is None:
         return None
-    kind, target, action, sev, req = match.groups()
+    kind, target, action, sev, req, view, number = match.groups()
+    if view is not None:
+        return ComposePress(section=view)
+    if number is not None:
+        return ComposePress(page=int(number))
     if kind is not None:
         return ComposePress(toggle_kind=kind, toggle_id=int(target))
     if action is not None:

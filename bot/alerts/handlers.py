@@ -34,6 +34,7 @@ from bot.alerts.models import Severity
 from bot.auth import Permission, Standing, can
 from bot.context import BotContext
 from bot.db import transaction, utcnow
+from bot.directory.audience import count_audience
 from bot.i18n import Translate, translator
 
 logger = logging.getLogger(__name__)
@@ -55,18 +56,18 @@ class AlertStep(enum.StrEnum):
 
 @dataclass
 class AlertDraft:
-    """What the sender chose so far (in memory: a restart means starting /alert again)."""
+    """What the sender chose so far; the options are asked afresh on every press."""
 
-    choices: list[service.Choice]
     chosen: set[tuple[str, int]] = field(default_factory=set)
+    section: str = "a"
+    page: int = 0
     text: str | None = None
     photo: str | None = None
     severity: Severity = Severity.EMERGENCY
     ack_required: bool = True
 
     def spec(self) -> Any:
-        return service.spec_for({i for k, i in self.chosen if k == "t"},
-                                {i for k, i in self.chosen if k == "a"})
+        return service.spec_for(*({i for k, i in self.chosen if k == kind} for kind in "tac"))
 
 
 def clock(context: BotContext) -> datetime:
@@ -112,17 +113,30 @@ async def start(update: Update, context: BotContext) -> AlertStep | int:
         return ConversationHandler.END
     assert context.actor is not None
     async with context.services.session_factory() as session:
-        choices = await service.audience_choices(session, context.actor)
-    if not choices:
+        options = await service.audience_options(session, context.actor)
+    if options.empty:
         await message.reply_text(_("There is no team or area you can alert yet."))
         return ConversationHandler.END
-    draft = AlertDraft(choices=choices)
+    draft = AlertDraft(section=next(k for k in keyboards.SECTION_LABELS if options.pool(k)))
     context.user_data[DRAFT_KEY] = draft
-    await message.reply_text(
-        await _banner(context) + _("🚨 New emergency alert. Who should get it? Tap to choose, "
-                                   "then press Next."),
-        reply_markup=keyboards.audience(_, choices, draft.chosen))
+    text, markup = await _audience_view(context, draft, options)
+    await message.reply_text(text, reply_markup=markup)
     return AlertStep.AWAITING_AUDIENCE
+
+
+async def _audience_view(context: BotContext, draft: AlertDraft,
+                         options: service.AudienceOptions) -> tuple[str, Any]:
+    """The picker: banner, question, what the choice reaches so far; the page of toggles."""
+    _ = context._
+    text = await _banner(context) + _("🚨 New emergency alert. Who should get it? Tap to "
+                                      "choose, then press Next.")
+    if draft.chosen:
+        async with context.services.session_factory() as session:
+            count = await count_audience(session, draft.spec())
+        text += "\n\n" + _("So far this reaches {people} people and {groups} group "
+                            "chats.").format(people=count.people, groups=count.groups)
+    return text, keyboards.audience(_, options, draft.chosen, section=draft.section,
+                                    page=draft.page)
 
 
 async def on_compose_button(update: Update, context: BotContext) -> AlertStep | int:
@@ -141,12 +155,26 @@ async def on_compose_button(update: Update, context: BotContext) -> AlertStep | 
     await query.answer()
     if press.action == "x":
         return await _cancelled(update, context)
-    if press.toggle_kind is not None:
-        key = (press.toggle_kind, press.toggle_id or 0)
-        if key not in {(c.kind, c.id) for c in draft.choices}:
-            return AlertStep.AWAITING_AUDIENCE  # forged: not one of the offered choices
-        draft.chosen ^= {key}
-        await query.edit_message_reply_markup(keyboards.audience(_, draft.choices, draft.chosen))
+    if press.toggle_kind is not None or press.section is not None or press.page is not None:
+        async with context.services.session_factory() as session:
+            options = await service.audience_options(session, context.actor) \
+                if context.actor else service.AudienceOptions((), (), ())
+        if press.toggle_kind is not None:
+            if not options.allows(press.toggle_kind, press.toggle_id or 0):
+                return AlertStep.AWAITING_AUDIENCE  # forged: not one of the offered choices
+            draft.chosen ^= {(press.toggle_kind, press.toggle_id or 0)}
+        elif press.section is not None:
+            if not options.pool(press.section):
+                return AlertStep.AWAITING_AUDIENCE
+            draft.section, draft.page = press.section, 0
+        else:
+            draft.page = press.page or 0
+        text, markup = await _audience_view(context, draft, options)
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as exc:  # a page that did not change
+            if "not modified" not in str(exc).lower():
+                raise
         return AlertStep.AWAITING_AUDIENCE
     if press.action == "ok":
         await query.edit_message_text(_("✍️ Now write the alert (a photo with a caption "
@@ -191,7 +219,6 @@ async def _ask_confirm(update: Update, context: BotContext, draft: AlertDraft) -
     assert query is not None
     _ = context._
     async with context.services.session_factory() as session:
-        from bot.directory.audience import count_audience
         count = await count_audience(session, draft.spec())
     text = await _banner(context) + _(
         "Please check:\n\n{severity}\n{text}\n\nThis reaches {people} people and {groups} "

@@ -6,18 +6,40 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.alerts import callbacks as cb
 from bot.alerts import render
-from bot.alerts.service import Choice
-from bot.i18n import LANGUAGES, Translate, translator
+from bot.alerts.service import AudienceOptions
+from bot.i18n import LANGUAGES, N_, Translate, translator
+
+PAGE = 8
+SECTION_LABELS = {"a": N_("Areas"), "t": N_("Teams"), "c": N_("Group chats")}
 
 
-def audience(_: Translate, choices: list[Choice],
-             chosen: set[tuple[str, int]]) -> InlineKeyboardMarkup:
-    rows = []
-    for c in choices:
-        label = (_("Everyone in {name}") if c.kind == "a" else _("Team: {name}")).format(
-            name=c.name)
-        mark = "✅ " if (c.kind, c.id) in chosen else "▫️ "
-        rows.append([InlineKeyboardButton(mark + label, callback_data=cb.toggle(c.kind, c.id))])
+def _mark(on: bool, label: str) -> str:
+    return ("✅ " if on else "▫️ ") + label[:60]
+
+
+def audience(_: Translate, options: AudienceOptions, chosen: set[tuple[str, int]], *,
+             section: str, page: int) -> InlineKeyboardMarkup:
+    """Section tabs (those with something to offer), one page of 8 toggles, paging, Next."""
+    rows: list[list[InlineKeyboardButton]] = []
+    tabs = [InlineKeyboardButton(("• " if key == section else "") + _(label),
+                                 callback_data=cb.section(key))
+            for key, label in SECTION_LABELS.items() if options.pool(key)]
+    if len(tabs) > 1:
+        rows.append(tabs)
+    pool = options.pool(section)
+    pages = max(1, -(-len(pool) // PAGE))
+    page = min(max(page, 0), pages - 1)
+    for option in pool[page * PAGE:(page + 1) * PAGE]:
+        label = _("Everyone in {name}").format(name=option.name) if section == "a" else option.name
+        rows.append([InlineKeyboardButton(_mark((section, option.id) in chosen, label),
+                                          callback_data=cb.toggle(section, option.id))])
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton(_("« Back"), callback_data=cb.page(page - 1)))
+    if page + 1 < pages:
+        nav.append(InlineKeyboardButton(_("More »"), callback_data=cb.page(page + 1)))
+    if nav:
+        rows.append(nav)
     rows.append([InlineKeyboardButton(_("Next ➡️"), callback_data=cb.NEXT),
                  InlineKeyboardButton(_("✖️ Cancel"), callback_data=cb.CANCEL)])
     return InlineKeyboardMarkup(rows)

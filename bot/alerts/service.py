@@ -11,19 +11,35 @@ from __future__ import annotations
 import enum
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import callbacks as cb
 from bot.alerts import render
 from bot.alerts.models import Alert, AlertRecipient, AlertStatus, SensitivePeriod, Severity
-from bot.auth import Actor, Permission
-from bot.directory.audience import AudienceSpec, may_target, resolve_audience
-from bot.directory.models import Area, Chat, Membership, Person, PersonStatus, Team
+from bot.auth import Actor, Permission, directory_scope
+from bot.directory.audience import (
+    GROUP_TYPES,
+    AudienceSpec,
+    may_target,
+    resolve_audience,
+    subtree_bounds,
+)
+from bot.directory.models import (
+    Area,
+    AreaKind,
+    Chat,
+    ChatStatus,
+    Membership,
+    Person,
+    PersonStatus,
+    Team,
+)
 from bot.i18n import normalize_language
 from broadcasts import (
     Broadcast,
@@ -92,39 +108,87 @@ async def period_area_path(session: AsyncSession, period: SensitivePeriod) -> st
 # -- composing -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Choice:
-    kind: str  # "t" team, "a" area
+class Option:
     id: int
     name: str
 
 
-async def audience_choices(session: AsyncSession, actor: Actor, *, limit: int = 10) -> list[Choice]:
-    """What this person may alert: their community (staff) and the teams in their scope."""
-    choices: list[Choice] = []
-    if actor.is_admin and actor.area_path is None:
-        areas = (await session.execute(
-            select(Area.id, Area.name).where(~Area.archived, Area.parent_id.is_(None))
-            .order_by(Area.id).limit(limit))).all()
-        choices += [Choice("a", i, n) for i, n in areas]
-    elif actor.standing >= 4 and actor.area_path:  # staff (Standing.STAFF) or admin with area
-        area_id = int(actor.area_path.strip("/").split("/")[-1])
-        name = await session.scalar(select(Area.name).where(Area.id == area_id))
-        if name is not None:
-            choices.append(Choice("a", area_id, name))
-    teams = select(Team.id, Team.name).where(~Team.archived).order_by(Team.id)
-    if actor.is_admin and actor.area_path is None:
-        pass
-    elif actor.standing >= 4 and actor.area_path:
-        low, high = actor.area_path, actor.area_path[:-1] + "0"
-        teams = teams.join(Area, Area.id == Team.area_id).where(Area.path >= low, Area.path < high)
+#: The picker's sections: teams, areas (community and grids), linked group chats.
+SECTIONS = ("t", "a", "c")
+MAX_OPTIONS = 200
+
+
+@dataclass(frozen=True)
+class AudienceOptions:
+    """What this person may alert, all inside their scope (fresh on every press)."""
+
+    teams: Sequence[Option]
+    areas: Sequence[Option]
+    chats: Sequence[Option]
+
+    def pool(self, section: str) -> Sequence[Option]:
+        return {"t": self.teams, "a": self.areas, "c": self.chats}[section]
+
+    def allows(self, kind: str, option_id: int) -> bool:
+        return kind in SECTIONS and any(o.id == option_id for o in self.pool(kind))
+
+    @property
+    def empty(self) -> bool:
+        return not (self.teams or self.areas or self.chats)
+
+
+def _in_subtree(column: Any, scope: str) -> ColumnElement[bool]:
+    if scope == "/":
+        return true()
+    low, high = subtree_bounds(scope)
+    return and_(column >= low, column < high)
+
+
+async def audience_options(session: AsyncSession, actor: Actor) -> AudienceOptions:
+    """Staff: the teams, areas (community, grids) and linked group chats of their area;
+    an admin with no area: everywhere; a team leader: the teams they lead and their chats."""
+    scope = directory_scope(actor)
+    team_query = (select(Team.id, Team.name, Area.name).join(Area, Area.id == Team.area_id)
+                  .where(~Team.archived).order_by(Area.path, Team.name, Team.id)
+                  .limit(MAX_OPTIONS))
+    groups = (Chat.type.in_(GROUP_TYPES), Chat.status == ChatStatus.ACTIVE)
+    if scope is None:  # a leader: their own teams only
+        if not actor.led_team_ids:
+            return AudienceOptions((), (), ())
+        teams = (await session.execute(
+            team_query.where(Team.id.in_(actor.led_team_ids)))).all()
+        chats = (await session.execute(
+            select(Chat.id, Chat.title).where(*groups, Chat.team_id.in_(actor.led_team_ids))
+            .order_by(Chat.title, Chat.id).limit(MAX_OPTIONS))).all()
+        areas: list[Any] = []
     else:
-        teams = teams.where(Team.id.in_(actor.led_team_ids))
-    choices += [Choice("t", i, n) for i, n in (await session.execute(teams.limit(limit))).all()]
-    return choices
+        teams = (await session.execute(team_query.where(_in_subtree(Area.path, scope)))).all()
+        areas = list((await session.execute(
+            select(Area.id, Area.name)
+            .where(~Area.archived, Area.kind.in_([AreaKind.COMMUNITY, AreaKind.GRID]),
+                   _in_subtree(Area.path, scope))
+            .order_by(Area.path).limit(MAX_OPTIONS))).all())
+        team_area = select(Area.path).join(Team, Team.area_id == Area.id).where(
+            Team.id == Chat.team_id).scalar_subquery()
+        chat_area = select(Area.path).where(Area.id == Chat.area_id).scalar_subquery()
+        chats = (await session.execute(
+            select(Chat.id, Chat.title)
+            .where(*groups, or_(Chat.team_id.is_not(None), Chat.area_id.is_not(None)),
+                   or_(_in_subtree(team_area, scope), _in_subtree(chat_area, scope)))
+            .order_by(Chat.title, Chat.id).limit(MAX_OPTIONS))).all()
+    # Every community has a "patrol team": name the area when the list spans several.
+    several = len({area for _, _, area in teams}) > 1
+    return AudienceOptions(
+        teams=[Option(i, f"{name} · {area}" if several else name) for i, name, area in teams],
+        areas=[Option(i, name) for i, name in areas],
+        chats=[Option(i, title or "?") for i, title in chats],
+    )
 
 
-def spec_for(team_ids: set[int], area_ids: set[int]) -> AudienceSpec:
+def spec_for(team_ids: Iterable[int], area_ids: Iterable[int],
+             chat_ids: Iterable[int] = ()) -> AudienceSpec:
     return AudienceSpec(team_ids=frozenset(team_ids), area_ids=frozenset(area_ids),
+                        chat_ids=frozenset(chat_ids),
                         include_linked_chats_of_teams=True, include_linked_chats_of_areas=True)
 
 
