@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit import record
@@ -239,6 +239,33 @@ async def match_by_phone(
     )
     if pending is None:
         return None
+    return await _claim(session, pending=pending, identity=identity, phone=phone,
+                        action="person.match_phone")
+
+
+async def match_by_username(
+    session: AsyncSession, *, identity: TelegramIdentity
+) -> Person | None:
+    """Join a pending roster entry listed by Telegram username (any case) to this account."""
+    username = (identity.username or "").lstrip("@").lower()
+    if not username:
+        return None
+    pending = await session.scalar(
+        select(Person).where(func.lower(Person.username) == username,
+                             Person.status == PersonStatus.PENDING,
+                             Person.telegram_id.is_(None)).order_by(Person.id).limit(1)
+    )
+    if pending is None:
+        return None
+    return await _claim(session, pending=pending, identity=identity, phone=pending.phone,
+                        action="person.match_username")
+
+
+async def _claim(
+    session: AsyncSession, *, pending: Person, identity: TelegramIdentity, phone: str | None,
+    action: str,
+) -> Person:
+    """The pending entry becomes this account's person, or merges into the one it has."""
     existing = await find_person(session, telegram_id=identity.telegram_id)
     if existing is None:
         pending.telegram_id = identity.telegram_id
@@ -246,10 +273,11 @@ async def match_by_phone(
         pending.telegram_language = identity.language_code
         pending.status = PersonStatus.ACTIVE
         await session.flush()
-        await record(session, actor_id=pending.id, action="person.match_phone",
+        await record(session, actor_id=pending.id, action=action,
                      object_type="person", object_id=pending.id,
                      before={"status": PersonStatus.PENDING.value},
-                     after={"status": PersonStatus.ACTIVE.value, "phone": phone})
+                     after={"status": PersonStatus.ACTIVE.value, "phone": phone,
+                            "username": pending.username})
         return pending
     before = {"role": existing.role.value, "area_id": existing.area_id, "phone": existing.phone}
     rank = {Role.RESIDENT: 0, Role.MEMBER: 1, Role.STAFF: 2, Role.ADMIN: 3}
@@ -257,7 +285,7 @@ async def match_by_phone(
         existing.role = pending.role
     if pending.area_id is not None and (existing.area_id is None or pending.role is Role.STAFF):
         existing.area_id = pending.area_id
-    existing.phone = phone
+    existing.phone = phone or existing.phone
     existing.status = PersonStatus.ACTIVE
     mine = set(await session.scalars(
         select(Membership.team_id).where(Membership.person_id == existing.id)))
@@ -268,10 +296,10 @@ async def match_by_phone(
         else:
             membership.person_id = existing.id
     await session.flush()
-    await record(session, actor_id=existing.id, action="person.match_phone",
+    await record(session, actor_id=existing.id, action=action,
                  object_type="person", object_id=existing.id, before=before,
-                 after={"role": existing.role.value, "area_id": existing.area_id, "phone": phone,
-                        "merged_person_id": pending.id})
+                 after={"role": existing.role.value, "area_id": existing.area_id,
+                        "phone": existing.phone, "merged_person_id": pending.id})
     await session.delete(pending)
     await session.flush()
     return existing

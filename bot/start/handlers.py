@@ -14,7 +14,12 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.invites import InviteOutcome, InviteRace, Redemption, redeem_invite
 from bot.directory.models import InviteRole
-from bot.directory.people import load_actor, register_person, set_language
+from bot.directory.people import (
+    load_actor,
+    match_by_username,
+    register_person,
+    set_language,
+)
 from bot.handler_utils import identity_of
 from bot.i18n import N_
 from bot.start import registration
@@ -40,8 +45,21 @@ async def start(update: Update, context: BotContext) -> None:
         if not await join_by_invite(update, context, context.args[0]):
             return
     else:
+        settings = context.services.settings
         async with transaction(context.services.session_factory) as session:
+            # Someone a roster listed by Telegram username is recognised on their first /start.
+            matched = await match_by_username(session, identity=identity)
             await register_person(session, identity=identity)
+            if matched is not None:
+                context.actor = await load_actor(session, identity=identity,
+                                                 default_language=settings.default_language,
+                                                 admin_ids=settings.admin_ids)
+        if matched is not None:
+            await message.reply_text(
+                _("Found you, {name}! You are now connected to your teams. Send /me to see them.")
+                .format(name=matched.name))
+            if context.actor is not None:
+                await publish_personal_menu(context.bot, context.actor)
     await message.reply_text(
         _("Hello, {name}! I am your community's safety assistant. I bring you safety tips "
           "and urgent notices, and you can tell me about problems around you at any time."
