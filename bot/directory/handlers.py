@@ -28,7 +28,6 @@ from bot.directory.invites import create_invite, invite_link, qr_png
 from bot.directory.keyboards import button, markup, pick_list
 from bot.directory.models import (
     InviteRole,
-    PendingUpload,
     PendingUploadKind,
     Role,
     SubscriptionTopic,
@@ -36,6 +35,7 @@ from bot.directory.models import (
 from bot.directory.people import leave, profile, register_person, search_people
 from bot.directory.tables import TableError, read_table
 from bot.directory.teams import get_team, teams_in_scope
+from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import identity_of
 from bot.i18n import LANGUAGE_NAMES, N_
 from bot.start.registration import TOPIC_LABELS
@@ -286,10 +286,9 @@ async def roster_file(update: Update, context: BotContext) -> int:
         preview = await roster_service.check_roster(session, rows=rows, scope_path=scope)
         upload = None
         if preview.good:
-            upload = PendingUpload(kind=PendingUploadKind.ROSTER, created_by_id=person_id,
-                                   rows=roster_service.to_json(preview.good))
-            session.add(upload)
-            await session.flush()
+            upload = await save_upload(session, kind=PendingUploadKind.ROSTER,
+                                       created_by_id=person_id,
+                                       rows=roster_service.to_json(preview.good), now=utcnow())
     if preview.missing_columns:
         await message.reply_text(_("The file needs these columns: {columns}. Please fix it "
                                    "and send it again, or /cancel.")
@@ -335,10 +334,9 @@ async def area_file(update: Update, context: BotContext) -> int:
         plan = await area_service.plan_tree(session, rows=rows, scope_path=scope)
         upload = None
         if plan.paths and plan.new_nodes:
-            upload = PendingUpload(kind=PendingUploadKind.AREAS, created_by_id=person_id,
-                                   rows=[{"path": p} for p in plan.paths])
-            session.add(upload)
-            await session.flush()
+            upload = await save_upload(session, kind=PendingUploadKind.AREAS,
+                                       created_by_id=person_id,
+                                       rows=[{"path": p} for p in plan.paths], now=utcnow())
     lines = [_("I checked {total} rows: {new} new areas to add, {bad} rows need fixing. "
                "Nothing has been saved yet.").format(
                    total=len(plan.paths) + len(plan.problems), new=plan.new_nodes,
@@ -382,8 +380,9 @@ async def upload_pressed(update: Update, context: BotContext, press: DirCallback
         return
     settings = context.services.settings
     async with transaction(context.services.session_factory) as session:
-        upload = await session.get(PendingUpload, press.a)
-        if (upload is None or upload.done or upload.created_by_id != actor.person_id
+        upload = await open_upload(session, upload_id=press.a, created_by_id=actor.person_id,
+                                   now=utcnow())
+        if (upload is None
                 or (press.action == "rok" and upload.kind is not PendingUploadKind.ROSTER)
                 or (press.action == "aok" and upload.kind is not PendingUploadKind.AREAS)):
             await stale(update, context)
