@@ -15,7 +15,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from bot.db import transaction, utcnow
+from bot.db import transaction
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import intake, service, staff, team
 
@@ -50,7 +50,8 @@ async def scan(context: BotContext) -> None:
     """The periodic job: escalations, reminders, stale drafts — all due times from the DB."""
     settings = context.services.settings
     async with transaction(context.services.session_factory) as session:
-        result = await service.run_scan(session, now=utcnow(), config=intake.config(context),
+        result = await service.run_scan(session, now=intake.current_time(context),
+                                        config=intake.config(context),
                                         default_language=settings.default_language,
                                         tz=settings.tz)
     if result.escalated or result.reminded or result.drafts_expired:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from telegram import Message, ReplyKeyboardRemove, Update, User
@@ -47,6 +49,16 @@ class DraftIndex:
                 return message.from_user is not None and message.from_user.id in index.ids
 
         return _HasDraft(name="has_tipoff_draft")
+
+
+#: `services.extras[CLOCK_KEY]`: a `() -> datetime` (UTC) for the tip-off timers; tests set it.
+CLOCK_KEY = "tipoffs.clock"
+
+
+def current_time(context: BotContext) -> datetime:
+    """The time the tip-off timers count in (escalation, reminders, claims, drafts)."""
+    clock: Callable[[], datetime] = context.services.extras.get(CLOCK_KEY, utcnow)
+    return clock()
 
 
 def config(context: BotContext) -> service.TipoffConfig:
@@ -88,7 +100,7 @@ async def report(update: Update, context: BotContext) -> None:
 async def _begin(context: BotContext, user: User, message: Message) -> None:
     """Open a fresh draft for `user` (unless refused) and ask for the category."""
     _ = context._
-    now = utcnow()
+    now = current_time(context)
     async with transaction(context.services.session_factory) as session:
         person = await register_person(session, identity=identity_of(user))
         refusal = await service.may_report(session, person_id=person.id, now=now,
@@ -128,6 +140,10 @@ async def cancel(update: Update, context: BotContext) -> None:
     await message.reply_text(context._("All right, I have put the report aside. Send /report "
                                        "whenever you want to start again."),
                              reply_markup=ReplyKeyboardRemove())
+
+
+ALREADY_CLOSED = N_("{reference} has already been dealt with, so I cannot add to it any more. "
+                    "If something new has happened, please send /report.")
 
 
 # -- the steps ------------------------------------------------------------------------
@@ -250,7 +266,7 @@ async def _description(message: Message, context: BotContext) -> None:
         await message.reply_text(_("That is a bit long for me. Please keep it under {limit} "
                                    "characters.").format(limit=config(context).max_text))
         return
-    now = utcnow()
+    now = current_time(context)
     async with transaction(context.services.session_factory) as session:
         draft = await service.find_draft(session, telegram_id=message.chat.id)
         if draft is None:
@@ -333,7 +349,7 @@ async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> N
     if isinstance(payload, str):
         await message.reply_text(payload)
         return
-    now = utcnow()
+    now = current_time(context)
     async with transaction(context.services.session_factory) as session:
         fresh = await service.find_draft(session, telegram_id=message.chat.id)
         if fresh is None:
@@ -378,7 +394,7 @@ async def _album_done(context: BotContext) -> None:
 async def _place(message: Message, context: BotContext) -> None:
     """A pin or a typed address; then ask about anonymity."""
     _ = context._
-    now = utcnow()
+    now = current_time(context)
     if message.location is None and not message.text:
         await message.reply_text(_("Please press a building, type the address, or send a "
                                    "location pin."))
@@ -428,18 +444,23 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
     else:
         await message.reply_text(_("Please send a few words or a photo."))
         return
+    if photo is not None and message.caption:
+        comment = message.caption.strip()[: config(context).max_text]
     async with transaction(context.services.session_factory) as session:
-        ok = draft.tipoff_id is not None and await service.add_to_report(
-            session, tipoff_id=draft.tipoff_id, reporter_id=draft.person_id, now=utcnow(),
-            comment=comment, photo=photo,
+        view = (await service.load_view(session, tipoff_id=draft.tipoff_id)
+                if draft.tipoff_id is not None else None)
+        ok = view is not None and await service.add_to_report(
+            session, tipoff_id=view.id, reporter_id=draft.person_id,
+            now=current_time(context), comment=comment, photo=photo,
             default_language=context.services.settings.default_language)
         await service.discard_draft(session, telegram_id=message.chat.id)
     index(context).ids.discard(message.chat.id)
-    wake(context)
     if ok:
+        wake(context)
         await message.reply_text(_("Thank you, I have passed that on to the team."))
     else:
-        await message.reply_text(_("That report is already closed, so I could not add to it."))
+        await message.reply_text(_(ALREADY_CLOSED).format(
+            reference=view.reference if view else ""))
 
 
 # -- the reporter's buttons -----------------------------------------------------------
@@ -460,7 +481,7 @@ async def on_button(update: Update, context: BotContext) -> None:
     if press.what == "add":
         await _start_addition(update, context, press.value)
         return
-    now = utcnow()
+    now = current_time(context)
     async with transaction(context.services.session_factory) as session:
         draft = await service.find_draft(session, telegram_id=user_id)
         if draft is None:
@@ -561,13 +582,19 @@ async def _start_addition(update: Update, context: BotContext, value: str | None
     assert query is not None
     _ = context._
     tipoff_id = int(value) if value and value.isdigit() else None
-    now = utcnow()
+    now = current_time(context)
     async with transaction(context.services.session_factory) as session:
         person = await register_person(session, identity=identity_of(query.from_user))
         view = (await service.load_view(session, tipoff_id=tipoff_id)
                 if tipoff_id is not None else None)
-        if view is None or view.reporter_id != person.id or view.status not in OPEN_STATUSES:
+        if view is None or view.reporter_id != person.id:
             await query.answer(_("This button is no longer valid."))
+            return
+        if view.status not in OPEN_STATUSES:
+            await query.answer()
+            if isinstance(query.message, Message):
+                await query.message.reply_text(_(ALREADY_CLOSED).format(
+                    reference=view.reference))
             return
         await service.start_draft(session, person=person, now=now,
                                   step=DraftStep.AWAITING_ADDITION, tipoff_id=view.id)

@@ -594,11 +594,15 @@ async def add_to_report(
                                 local_path=photo.get("local_path"), created_at=now))
         session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.PHOTO_ADDED, at=now))
 
+        if comment:
+            session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.COMMENT,
+                                    note=comment, at=now))
+
         def build(_: Translate) -> OutgoingMessage:
-            return OutgoingMessage(
-                text=_("📷 The reporter added a photo to tip-off {reference}.").format(
-                    reference=tipoff.reference),
-                photo=photo["team_file_id"])
+            head = _("📷 The reporter added a photo to tip-off {reference}.").format(
+                reference=tipoff.reference)
+            return OutgoingMessage(text=f"{head}\n{comment}" if comment else head,
+                                   photo=photo["team_file_id"])
     else:
         session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.COMMENT,
                                 note=comment, at=now))

@@ -13,11 +13,11 @@ from telegram.ext import filters
 
 from bot.auth import Permission, can
 from bot.context import BotContext
-from bot.db import transaction, utcnow
+from bot.db import transaction
 from bot.i18n import Translate
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import keyboards, render, service
-from bot.tipoffs.intake import config, wake
+from bot.tipoffs.intake import config, current_time, wake
 from bot.tipoffs.models import OPEN_STATUSES, TipOffStatus
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ async def on_card_button(update: Update, context: BotContext) -> None:
         await query.answer(_("This button is no longer valid."))
         return
     settings = context.services.settings
-    now = utcnow()
+    now = current_time(context)
     async with transaction(context.services.session_factory) as session:
         view = await service.load_view(session, tipoff_id=press.tipoff_id)
         if view is None:
@@ -187,7 +187,8 @@ async def _ask_note(update: Update, context: BotContext, view: service.TipOffVie
     async with transaction(context.services.session_factory) as session:
         await service.save_prompt(session, chat_id=prompt.chat_id, message_id=prompt.message_id,
                                   tipoff_id=view.id, action=action.value,
-                                  person_id=context.actor.person_id or 0, now=utcnow(),
+                                  person_id=context.actor.person_id or 0,
+                                  now=current_time(context),
                                   card_message_id=query.message.message_id)
 
 
@@ -220,7 +221,8 @@ async def on_note(update: Update, context: BotContext) -> None:
         status = (TipOffStatus.RESOLVED if prompt.action == cb.CardAction.RESOLVE.value
                   else TipOffStatus.REJECTED)
         result = await service.close(session, tipoff_id=view.id, person_id=actor.person_id or 0,
-                                     status=status, note=note or None, now=utcnow(),
+                                     status=status, note=note or None,
+                                     now=current_time(context),
                                      default_language=settings.default_language)
     refusal = _outcome_answer(result, _)
     if refusal:
