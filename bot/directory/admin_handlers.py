@@ -284,12 +284,48 @@ async def _team_view(context: BotContext, team_id: int, mode: str = "") -> dict[
         lines.append({"trm": _("Tap the person to remove:"), "tld": _("Tap the new leader:"),
                       "tun": _("Tap the leader to step down:")}[mode])
     else:
+        # Leaders add, remove and invite members; naming leaders, renaming, moving and
+        # archiving the team are for staff (each press checks again).
+        staff = can(context.actor, Permission.MANAGE_DIRECTORY, area_path=_area.path)
         rows = [[button(_("➕ Add member"), "tad", team_id),
                  button(_("➖ Remove"), "trm", team_id, 0)],
-                [button(_("⭐ Make leader"), "tld", team_id, 0),
-                 button(_("Leader steps down"), "tun", team_id, 0)],
-                [button(_("✏️ Rename"), "tar", team_id), button(_("◀ Back"), "tl", 1, 0)]]
+                [button(_("🔗 Invite link"), "it", team_id)]]
+        if staff:
+            zone = await _zone_label(context, _area.path)
+            lines.insert(1, _("Zone: {area}").format(area=zone))
+            rows += [[button(_("⭐ Make leader"), "tld", team_id, 0),
+                      button(_("Leader steps down"), "tun", team_id, 0)],
+                     [button(_("✏️ Rename"), "tar", team_id),
+                      button(_("📍 Change zone"), "tz", team_id, 0)],
+                     [button(_("🗄 Archive team"), "tax", team_id)]]
+        rows.append([button(_("◀ Back"), "tl", 1, 0)])
     return {"text": "\n".join(lines), "reply_markup": markup(rows)}
+
+
+async def _zone_label(context: BotContext, path: str) -> str:
+    async with context.services.session_factory() as session:
+        return await area_service.label(session, path=path)
+
+
+async def _zone_view(context: BotContext, team: team_service.Team, page: int) -> dict[str, object]:
+    """The areas of the team's community to move its zone to, a page at a time."""
+    _ = context._
+    async with context.services.session_factory() as session:
+        areas, total = await team_service.zone_choices(session, team=team, offset=page * PAGE,
+                                                       limit=PAGE)
+        names = await area_service.labels(session, paths=[a.path for a in areas])
+    rows = [[button(("✅ " if a.id == team.area_id else "") + names[a.path], "tzs", team.id,
+                    a.id)] for a in areas]
+    nav = []
+    if page > 0:
+        nav.append(button("«", "tz", team.id, page - 1))
+    if (page + 1) * PAGE < total:
+        nav.append(button("»", "tz", team.id, page + 1))
+    if nav:
+        rows.append(nav)
+    rows.append([button(_("◀ Back"), "tv", team.id)])
+    return {"text": _("Where does {team} work? Tap the area:").format(team=team.name),
+            "reply_markup": markup(rows)}
 
 
 # -- buttons ----------------------------------------------------------------------------------
@@ -342,9 +378,43 @@ async def pressed(update: Update, context: BotContext, press: DirCallback) -> No
         mode = "" if press.action == "tv" else press.action
         await query.edit_message_text(**await _team_view(context, team.id, mode))
         return
-    if press.action in {"tld", "tun"} and not can(actor, Permission.MANAGE_DIRECTORY,
-                                                  area_path=area.path):
-        await _refuse(update, context)  # leaders are named by staff
+    if press.action in {"tld", "tun", "tax", "taxy", "tz", "tzs"} and not can(
+            actor, Permission.MANAGE_DIRECTORY, area_path=area.path):
+        await _refuse(update, context)  # leaders are named, teams moved and archived by staff
+        return
+    if press.action == "tax":
+        await query.answer()
+        await query.edit_message_text(
+            _("Archive {team}? It will no longer be offered, and its members stay in the "
+              "records.").format(team=team.name),
+            reply_markup=markup([[button(_("Yes, archive"), "taxy", team.id),
+                                  button(_("◀ Back"), "tv", team.id)]]))
+        return
+    if press.action == "tz":
+        await query.answer()
+        await query.edit_message_text(**await _zone_view(context, team, press.b))
+        return
+    if press.action in {"taxy", "tzs"}:
+        async with transaction(context.services.session_factory) as session:
+            db_team = await session.get(team_service.Team, team.id)
+            assert db_team is not None
+            if press.action == "taxy":
+                await team_service.archive_team(session, team=db_team, actor_id=actor_id)
+            else:
+                choices = await area_service.get_area(session, area_id=press.b)
+                community = team_service.community_path(area.path)
+                if (choices is None or choices.archived
+                        or not choices.path.startswith(community)
+                        or not can(actor, Permission.MANAGE_DIRECTORY, area_path=choices.path)):
+                    await _stale(update, context)
+                    return
+                await team_service.set_zone(session, team=db_team, area=choices,
+                                            actor_id=actor_id)
+        await query.answer(_("Saved."))
+        if press.action == "taxy":
+            await query.edit_message_text(_("{team} is archived.").format(team=team.name))
+        else:
+            await query.edit_message_text(**await _team_view(context, team.id))
         return
     async with transaction(context.services.session_factory) as session:
         if press.action == "tap":

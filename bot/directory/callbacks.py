@@ -15,8 +15,9 @@ ACTIONS = frozenset({
     # areas: browse, page, add child, rename, archive (ask), archive (yes), import confirm
     "ab", "aa", "ar", "ax", "axy", "aok",
     # teams: list page, view, add member (ask), pick person, remove, make leader,
-    # unset leader, new team (ask), invite
-    "tl", "tv", "tad", "tap", "trm", "tld", "tun", "tnew", "tar",
+    # unset leader, new team (ask), rename (ask), archive (ask), archive (yes),
+    # zone (list page), zone (set)
+    "tl", "tv", "tad", "tap", "trm", "tld", "tun", "tnew", "tar", "tax", "taxy", "tz", "tzs",
     # invites: pick team, pick role (team, role index), staff invite for an area
     "it", "ir", "is",
     # roster: confirm import, cancel

@@ -498,8 +498,10 @@ async def invite_pressed(update: Update, context: BotContext, press: DirCallback
         return
     if press.action == "it":
         await query.answer()
+        staff = can(actor, Permission.MANAGE_DIRECTORY, area_path=area.path)
         roles = [button(_(INVITE_ROLE_TEXT[r]), "ir", team.id, i)
-                 for i, r in enumerate(INVITE_ROLES)]
+                 for i, r in enumerate(INVITE_ROLES)
+                 if staff or r is not InviteRole.LEADER]  # leaders invite members only
         await query.edit_message_text(
             _("An invite to {team}. As what?").format(team=team.name),
             reply_markup=markup([roles]))

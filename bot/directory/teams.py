@@ -207,3 +207,22 @@ async def teams_named(
         .where(Team.name == name, Team.archived.is_(False), subtree(Area.path, scope_path))
     )).all()
     return [(t, a) for t, a in rows]
+
+
+def community_path(path: str) -> str:
+    """The community a path lies in (`/office/community/`), or the path itself if higher."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    return "/" + "/".join(parts[:2]) + "/"
+
+
+async def zone_choices(
+    session: AsyncSession, *, team: Team, offset: int = 0, limit: int = 6
+) -> tuple[list[Area], int]:
+    """Where the team may work: its community and everything under it (not archived)."""
+    here = await session.get(Area, team.area_id)
+    assert here is not None
+    condition = subtree(Area.path, community_path(here.path)) & Area.archived.is_(False)
+    total = await session.scalar(select(func.count()).select_from(Area).where(condition)) or 0
+    rows = await session.scalars(
+        select(Area).where(condition).order_by(Area.path).offset(offset).limit(limit))
+    return list(rows), total
