@@ -15,7 +15,6 @@ from bot.directory.models import Chat, ChatStatus, Person, Role, Team, TeamKind
 from tests.factories import Tree, add_to_team, make_person, make_team, make_tree
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
 from tests.support import BotRunner
-from tests.tipoff_support import start_dispatcher
 
 
 @dataclass
@@ -88,10 +87,9 @@ async def _town(bot: BotRunner, fake: FakeTelegram, session_factory) -> Town:
 
 
 async def _dispatcher(bot: BotRunner, session_factory):
-    services = bot.application.bot_data["services"]
-    if services.dispatcher is None:  # until the application starts its own
-        await start_dispatcher(bot.application, session_factory)
-    return services.dispatcher
+    dispatcher = bot.application.bot_data["services"].dispatcher
+    assert dispatcher is not None  # post_init starts the Application's own
+    return dispatcher
 
 
 async def _send_alert(town: Town, text: str = "3号楼发现可疑人员，请大家注意门户安全") -> None:

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import transaction
 from bot.directory.models import Area, Chat, ChatStatus, Person, Role, Team, TeamKind
-from broadcasts import Dispatcher
 from tests.factories import add_to_team, make_person, make_team, make_tree
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
 
@@ -108,11 +107,3 @@ def card_in(messages: list[Any], reference: str | None = None) -> Any:
              and (reference is None or reference in m.text)]
     return cards[-1] if cards else None
 
-
-async def start_dispatcher(application: Any, session_factory: Any = None) -> Dispatcher:
-    """The Application's own dispatcher (it starts one in post_init). Kept only because
-    tests/test_alerts_flow.py still imports this name; it no longer starts a second one."""
-    dispatcher = application.bot_data["services"].dispatcher
-    if dispatcher is None:
-        raise RuntimeError("the Application has no dispatcher: was post_init run?")
-    return dispatcher
