@@ -355,6 +355,9 @@ class Board:
     last_text: dict[int, str] = field(default_factory=dict)
     last_edit: dict[int, float] = field(default_factory=dict)
     scheduled: set[int] = field(default_factory=set)
+    #: Alerts whose status message may still change without an acknowledgement (copies
+    #: going out, a new reminder time); None until the first scan after a start.
+    watch: set[int] | None = None
 
 
 def _board(application: Application[Any, Any, Any, Any, Any, Any]) -> Board:
@@ -395,6 +398,11 @@ async def refresh_status(application: Application[Any, Any, Any, Any, Any, Any],
     _ = translator(alert.language)
     text = render.status_text(_, figures, services.settings.tz)
     board = _board(application)
+    if board.watch is not None:
+        if figures.open and figures.pending:
+            board.watch.add(alert_id)
+        else:
+            board.watch.discard(alert_id)
     if not force and board.last_text.get(alert_id) == text:
         return
     board.last_text[alert_id] = text
@@ -577,15 +585,23 @@ async def on_sensitive_button(update: Update, context: BotContext) -> None:
 # -- the scan ------------------------------------------------------------------------------
 
 async def scan(context: BotContext) -> None:
-    """The periodic job: re-notify and escalate due alerts, refresh open status messages."""
-    settings = context.services.settings
-    async with transaction(context.services.session_factory) as session:
-        result = await service.run_scan(session, now=clock(context),
-                                        default_language=settings.default_language)
-        open_ids = await service.open_alert_ids(session)
-    if result.changed:
-        wake(context)
-    for alert_id in open_ids:
+    """The periodic job (every 2 s): re-notify and escalate due alerts, refresh status
+    messages that still move. With nothing due it is one indexed read, no write lock."""
+    services = context.services
+    board = _board(context.application)
+    now = clock(context)
+    async with services.session_factory() as session:
+        if board.watch is None:  # first scan since start: look at every open alert once
+            board.watch = set(await service.open_alert_ids(session))
+        due = await service.due_alert_ids(session, now=now)
+    if due:
+        async with transaction(services.session_factory) as session:
+            result = await service.run_scan(
+                session, now=now, default_language=services.settings.default_language)
+        if result.changed:
+            wake(context)
+            board.watch.update(result.renotified, result.escalated)
+    for alert_id in list(board.watch):
         await request_refresh(context.application, alert_id)
 
 

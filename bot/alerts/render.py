@@ -77,6 +77,7 @@ class Figures:
     next_renotify_at: datetime | None
     escalated: bool
     closed_at: datetime | None
+    pending: int = 0  # copies not yet out (the status message still moves)
 
 
 def status_text(_: Translate, figures: Figures, tz: ZoneInfo) -> str:

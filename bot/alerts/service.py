@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts import callbacks as cb
@@ -390,6 +390,7 @@ async def figures(session: AsyncSession, alert_id: int) -> render.Figures | None
         ack_required=alert.ack_required, open=alert.status is AlertStatus.OPEN,
         delivered=counts[DeliveryStatus.SENT], chats=sum(counts.values()),
         unreachable=counts[DeliveryStatus.UNREACHABLE] + counts[DeliveryStatus.FAILED],
+        pending=counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.IN_FLIGHT],
         acknowledged=acked, people=people, renotify_done=alert.renotify_done,
         renotify_max=alert.renotify_max, next_renotify_at=alert.next_renotify_at,
         escalated=alert.escalated_at is not None, closed_at=alert.closed_at,
@@ -441,13 +442,27 @@ class ScanResult:
         return bool(self.renotified or self.escalated)
 
 
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    # Served by ix_alerts_status_next_renotify (status=? AND next_renotify_at<?): closed,
+    # escalated and no-ack alerts hold no due time, so the search touches only due rows.
+    return (Alert.status == AlertStatus.OPEN, Alert.next_renotify_at.is_not(None),
+            Alert.next_renotify_at <= now, Alert.ack_required.is_(True))
+
+
+def due_query(now: datetime) -> Select[tuple[int]]:
+    """The ids of alerts whose re-notify or escalation is due: one indexed search."""
+    return select(Alert.id).where(*_due(now)).order_by(Alert.next_renotify_at)
+
+
+async def due_alert_ids(session: AsyncSession, *, now: datetime) -> list[int]:
+    return list(await session.scalars(due_query(now)))
+
+
 async def run_scan(session: AsyncSession, *, now: datetime,
                    default_language: str) -> ScanResult:
     """Re-notify and escalate every open alert whose time has come (idempotent per round)."""
     due = list(await session.scalars(
-        select(Alert).where(Alert.status == AlertStatus.OPEN, Alert.ack_required.is_(True),
-                            Alert.next_renotify_at.is_not(None), Alert.next_renotify_at <= now)
-        .order_by(Alert.next_renotify_at)))
+        select(Alert).where(*_due(now)).order_by(Alert.next_renotify_at)))
     renotified, escalated = [], []
     for alert in due:
         if alert.renotify_done < alert.renotify_max:
