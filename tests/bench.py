@@ -5,18 +5,22 @@ server, which is served from a child process (``tests/bench_fake.py``) so the bo
 CPU is measured alone. Telegram's limits are scaled ×``scale`` on both sides (the
 fake's buckets and our limiter; PTB's ``AIORateLimiter`` overall rate too): only
 ratios are compared. Each benchmark is an async generator of ``(name, value)``;
-add more to ``BENCHES``.
+add more to ``BENCHES`` (the audience, tip-off and alert figures come from their own
+modules, ``tests/bench_<name>.py``; ``--only alerts`` runs one).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import logging
 import math
 import tempfile
 import time
 import tracemalloc
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
+from telegram.warnings import PTBUserWarning
 
 from bot.db import create_engine, create_session_factory
 from bot.sending import AiohttpRequest, TelegramSender
@@ -38,7 +43,10 @@ from broadcasts import (
     Priority,
     enqueue_broadcast,
 )
+from tests.bench_alerts import bench_alerts
+from tests.bench_audience import bench_audience
 from tests.bench_fake import RemoteFake
+from tests.bench_tipoff import bench_tipoff
 from tests.fake_telegram import Limits as FakeLimits
 
 N = 3000
@@ -245,6 +253,31 @@ async def fanout_100k(ctx: Context) -> AsyncIterator[tuple[str, float]]:
     yield "fanout_100k_peak_mb", peak / 2**20
 
 
+# -- the other modules' figures -----------------------------------------------------------
+# Each builds its own database and, where it needs the story API (users pressing buttons),
+# its own in-process fake; the child-process fake idles meanwhile.
+
+
+async def audience(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """Audience resolution over 100,000 people (no limits involved: ``scale`` unused)."""
+    with contextlib.redirect_stdout(io.StringIO()):  # its own summary line is not a figure
+        figures = await bench_audience()
+    for figure in figures:
+        yield figure
+
+
+async def tipoff(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """A tip-off reaching its team's group, at Telegram's real limits (not scaled)."""
+    for figure in await bench_tipoff():
+        yield figure
+
+
+async def alerts(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """An alert overtaking a tip broadcast, and one to 3,000 people; limits ×``scale``."""
+    for figure in await bench_alerts(ctx.scale):
+        yield figure
+
+
 BENCHES: list[Bench] = [
     broadcast_3000,
     naive_3000,
@@ -253,6 +286,9 @@ BENCHES: list[Bench] = [
     aioratelimiter_storm_3000,
     unlimited,
     fanout_100k,
+    audience,
+    tipoff,
+    alerts,
 ]
 
 
@@ -278,6 +314,7 @@ async def main(scale: float, only: list[str] | None = None) -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.CRITICAL)  # AIORateLimiter logs every loss it causes
     logging.getLogger("broadcasts.limits").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=PTBUserWarning)  # per_message notes at build
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=5.0)
     parser.add_argument("only", nargs="*", help="run only these benchmarks")
