@@ -24,14 +24,6 @@ from tests.factories import make_cast
 from tests.fake_telegram import FakeTelegram, FakeUser
 
 
-async def send_document(fake: FakeTelegram, user: FakeUser, data: bytes, file_name: str,
-                        caption: str | None = None):
-    """The fake's users have no send_document yet: post one through its story API."""
-    document = fake.store_document(data, file_name, "text/csv")
-    return await fake.user_message(user.record, None, None, 10.0, document=document,
-                                   caption=caption)
-
-
 async def cast_with(session_factory, **users: FakeUser):
     """make_cast, with the named people bound to fake users' Telegram ids."""
     async with transaction(session_factory) as session:
@@ -113,7 +105,7 @@ async def test_roster_is_previewed_then_imported_and_matched_by_phone(
     lee = fake.user("Lee")
     await cast_with(session_factory, staff=lee)
     await lee.send("/import")
-    await send_document(fake, lee, ROSTER.encode(), "名单.csv")
+    await lee.send_document(ROSTER.encode(), "名单.csv")
     preview = lee.last_message.text
     for expected in ("第 3 行", "姓名", "第 4 行", "电话号码", "第 5 行", "没有这个队伍",
                      "第 6 行", "重复"):
@@ -145,7 +137,7 @@ async def test_roster_confirm_by_someone_else_changes_nothing(
 ):
     lee, zhao = fake.user("Lee"), fake.user("Zhao")
     await cast_with(session_factory, staff=lee, other_staff=zhao)
-    await send_document(fake, lee, ROSTER.encode(), "r.csv", caption="/import")
+    await lee.send_document(ROSTER.encode(), "r.csv", caption="/import")
     async with session_factory() as session:
         upload_id = await session.scalar(select(PendingUpload.id))
     await zhao.send("/me")

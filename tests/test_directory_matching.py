@@ -10,7 +10,6 @@ from bot.directory.models import Membership, Person, PersonStatus, Role
 from bot.directory.people import TelegramIdentity, match_by_username, register_person
 from tests.factories import make_cast, make_person
 from tests.fake_telegram import FakeTelegram
-from tests.test_directory_e2e import send_document
 
 ROSTER = "name,phone,team,role,telegram\n王芳,13812345678,治安巡逻队,队员,@WangFang\n"
 
@@ -21,7 +20,7 @@ async def test_imported_username_is_matched_on_start(bot, fake: FakeTelegram, se
         cast = await make_cast(session)
         cast.staff.telegram_id = lee.id
     await lee.send("/import")
-    await send_document(fake, lee, ROSTER.encode(), "名单.csv")
+    await lee.send_document(ROSTER.encode(), "名单.csv")
     await lee.press("导入 1 人")
     assert "已导入 1 人" in lee.last_message.text
 

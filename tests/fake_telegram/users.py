@@ -8,6 +8,7 @@ after a migration; the new supergroup is a new ``FakeGroup``).
 
 from __future__ import annotations
 
+import mimetypes
 from typing import TYPE_CHECKING, Any
 
 from .state import ChatRecord, RecordedMessage, UserRecord
@@ -187,6 +188,22 @@ class FakeUser:
         contact["user_id"] = self.id if own else self.id + 9_999_999
         return await self.fake.user_message(
             self.record, self._chat(None), quiet, timeout, contact=contact
+        )
+
+    async def send_document(
+        self,
+        data: bytes,
+        file_name: str,
+        caption: str | None = None,
+        chat: FakeGroup | None = None,
+        quiet: float | None = None,
+        timeout: float = 10.0,
+    ) -> list[RecordedMessage]:
+        """A file (CSV, XLSX…) kept byte for byte; the MIME type follows the file name."""
+        mime = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        document = self.fake.store_document(data, file_name, mime)
+        return await self.fake.user_message(
+            self.record, self._chat(chat), quiet, timeout, document=document, caption=caption
         )
 
     async def send_voice(
