@@ -138,6 +138,13 @@ class TelegramSender:
                     reply_markup=keyboard(message),
                     **common,
                 )
+            case "voice":
+                sent = await self._bot.send_voice(
+                    voice=message.voice or "",
+                    caption=message.text,
+                    reply_markup=keyboard(message),
+                    **common,
+                )
             case "album":
                 del common["parse_mode"]
                 media = [

@@ -18,25 +18,27 @@ Buttons = tuple[tuple[tuple[str, str], ...], ...]
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """A text, a photo or an album, with optional inline buttons.
+    """A text, a photo, an album or a voice note, with optional inline buttons.
 
-    ``text`` is the caption when ``photo`` or ``album`` is set (on the album's first
-    photo). ``photo`` is a file id or a URL; ``album`` lists photo file ids.
+    ``text`` is the caption when ``photo``, ``album`` or ``voice`` is set (on the
+    album's first photo). ``photo`` is a file id or a URL; ``album`` lists photo file
+    ids; ``voice`` is a voice note's file id (or a URL of an OGG/Opus file).
     Callback data may hold placeholders (``{delivery_id}``) filled per delivery.
     """
 
     text: str | None = None
     photo: str | None = None
     album: tuple[str, ...] = ()
+    voice: str | None = None
     parse_mode: ParseMode = None
     buttons: Buttons = ()
     pin: bool = False
     disable_notification: bool = False
 
     def __post_init__(self) -> None:
-        if self.photo and self.album:
-            raise ValueError("a message is a photo or an album, not both")
-        if not (self.text or self.photo or self.album):
+        if sum(bool(media) for media in (self.photo, self.album, self.voice)) > 1:
+            raise ValueError("a message is a photo, an album or a voice note, only one")
+        if not (self.text or self.photo or self.album or self.voice):
             raise ValueError("an empty message")
         if self.parse_mode not in ("HTML", None):
             raise ValueError(f"unsupported parse mode {self.parse_mode!r}")
@@ -47,8 +49,10 @@ class OutgoingMessage:
         )
 
     @property
-    def kind(self) -> Literal["text", "photo", "album"]:
-        return "album" if self.album else "photo" if self.photo else "text"
+    def kind(self) -> Literal["text", "photo", "album", "voice"]:
+        if self.album:
+            return "album"
+        return "photo" if self.photo else "voice" if self.voice else "text"
 
     @property
     def html(self) -> bool:
@@ -63,6 +67,8 @@ class OutgoingMessage:
             out["photo"] = self.photo
         if self.album:
             out["album"] = list(self.album)
+        if self.voice is not None:
+            out["voice"] = self.voice
         if self.parse_mode:
             out["parse_mode"] = self.parse_mode
         if self.buttons:
@@ -79,6 +85,7 @@ class OutgoingMessage:
             text=data.get("text"),
             photo=data.get("photo"),
             album=tuple(data.get("album") or ()),
+            voice=data.get("voice"),
             parse_mode=data.get("parse_mode"),
             buttons=tuple(tuple((a, b) for a, b in row) for row in data.get("buttons") or ()),
             pin=bool(data.get("pin", False)),

@@ -139,7 +139,8 @@ def split_caption(text: str, *, html: bool = False) -> tuple[str, list[str]]:
 def split_message(message: OutgoingMessage) -> list[OutgoingMessage]:
     """Parts that each fit Telegram's limits, sent in order.
 
-    A caption too long becomes the photo with the first 1,024 and the rest as text.
+    A caption too long becomes the photo (or voice note) with the first 1,024 and the
+    rest as text.
     Buttons go on the last part, but an album cannot carry them: then the caption
     moves to a text part after the album. ``pin`` marks the first part.
     """
@@ -147,6 +148,17 @@ def split_message(message: OutgoingMessage) -> list[OutgoingMessage]:
     text = message.text or ""
     if message.kind == "text":
         parts = [replace(message, text=t) for t in split_text(text, html=html)]
+    elif message.kind == "voice":
+        caption, rest = split_caption(text, html=html)
+        parts = [replace(message, text=caption or None)]
+        parts.extend(
+            OutgoingMessage(
+                text=t,
+                parse_mode=message.parse_mode,
+                disable_notification=message.disable_notification,
+            )
+            for t in rest
+        )
     else:
         album = message.album or (message.photo,)
         if len(album) > 1 and message.buttons and text:
