@@ -82,7 +82,7 @@ async def test_reporter_adds_a_comment_and_a_photo_and_a_closed_report_is_refuse
     await alice.send("/mytips")
     assert ref in alice.last_message.text and "待认领" in alice.last_message.text
     await alice.press(text=f"➕ 补充 {ref}")
-    assert f"请发送要补充给 {ref} 的文字或照片" in alice.last_message.text
+    assert f"请发送要补充给 {ref} 的文字、照片或语音" in alice.last_message.text
     await alice.send("那个人穿蓝色外套，骑一辆黑色电动车")
     assert "已经转给处理的队伍了" in alice.last_message.text
     await fake.wait_for(lambda: any("黑色电动车" in (m.text or "") for m in group.messages))

@@ -203,9 +203,11 @@ def summary(draft: TipOffDraft, _: Translate, place_name: str | None) -> str:
         _("Photos: {count}").format(count=len(draft.photos or [])),
         _("Place: {place}").format(place=" · ".join(place) if place else _("not given")),
         _("Sent: {who}").format(who=who),
-        "",
-        _("Shall I send it?"),
     ]
+    if draft.voice_file_id and draft.anonymous:
+        lines.append(_("🎤 The team will hear your voice message. If you would rather not be "
+                       "recognised by your voice, press “Cancel” and type it instead."))
+    lines += ["", _("Shall I send it?")]
     return "\n".join(lines)
 
 
@@ -257,7 +259,7 @@ async def _description(message: Message, context: BotContext) -> None:
     """Store the text or voice, then ask for photos."""
     _ = context._
     text = message.text
-    voice = message.voice or message.audio
+    voice = message.voice
     if text is None and voice is None:
         await message.reply_text(_("I need a few words first: please type what you saw, or "
                                    "send a voice message."))
@@ -274,6 +276,7 @@ async def _description(message: Message, context: BotContext) -> None:
         if text is not None:
             draft.description = text.strip()
         else:
+            draft.description = None
             draft.voice_file_id = voice.file_id  # type: ignore[union-attr]
         service.advance(draft, DraftStep.AWAITING_PHOTOS, now)
         category = draft.category
@@ -429,7 +432,10 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
     _ = context._
     photo: dict[str, Any] | None = None
     comment: str | None = None
-    if message.photo or message.document is not None:
+    voice: str | None = None
+    if message.voice is not None:
+        voice = message.voice.file_id
+    elif message.photo or message.document is not None:
         payload = await _photo_payload(message, context)
         if isinstance(payload, str):
             await message.reply_text(payload)
@@ -442,7 +448,7 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
             return
         comment = message.text.strip()
     else:
-        await message.reply_text(_("Please send a few words or a photo."))
+        await message.reply_text(_("Please send a few words, a photo or a voice message."))
         return
     if photo is not None and message.caption:
         comment = message.caption.strip()[: config(context).max_text]
@@ -451,7 +457,7 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
                 if draft.tipoff_id is not None else None)
         ok = view is not None and await service.add_to_report(
             session, tipoff_id=view.id, reporter_id=draft.person_id,
-            now=current_time(context), comment=comment, photo=photo,
+            now=current_time(context), comment=comment, photo=photo, voice=voice,
             default_language=context.services.settings.default_language)
         await service.discard_draft(session, telegram_id=message.chat.id)
     index(context).ids.discard(message.chat.id)
@@ -601,8 +607,8 @@ async def _start_addition(update: Update, context: BotContext, value: str | None
     index(context).ids.add(query.from_user.id)
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.reply_text(_("Send me a comment or a photo for {reference}.")
-                                       .format(reference=view.reference))
+        await query.message.reply_text(_("Send me a comment, a photo or a voice message for "
+                                         "{reference}.").format(reference=view.reference))
 
 
 # -- /mytips --------------------------------------------------------------------------

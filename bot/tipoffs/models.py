@@ -114,6 +114,7 @@ class TipOffEventKind(enum.StrEnum):
     REMINDED = "reminded"
     COMMENT = "comment"
     PHOTO_ADDED = "photo_added"
+    VOICE_ADDED = "voice_added"
     REVEALED = "revealed"
 
 

@@ -83,7 +83,7 @@ def card_text(facts: CardFacts, _: Translate, tz: ZoneInfo) -> str:
             description=facts.description or _("(see the voice message)")),
     ]
     if facts.has_voice:
-        lines.append(_("🎤 The reporter also left a voice message; staff can hear it."))
+        lines.append(_("🎤 The reporter's voice message is sent just above."))
     if facts.photo_count:
         lines.append(_("Photos: {count} (sent just above)").format(count=facts.photo_count))
     if facts.reporter_name is None:
@@ -131,6 +131,13 @@ def in_all_languages(build: object, default_language: str) -> dict[str, Outgoing
 
 def card_message(facts: CardFacts, _: Translate, tz: ZoneInfo) -> OutgoingMessage:
     return OutgoingMessage(text=card_text(facts, _, tz), buttons=card_buttons(facts, _))
+
+
+def voice_message(facts: CardFacts, file_id: str, _: Translate) -> OutgoingMessage:
+    """The reporter's spoken description, as a voice note (nothing in it names them)."""
+    return OutgoingMessage(voice=file_id, text=_("🎤 What the reporter said, for tip-off "
+                                                  "{reference}").format(
+                                                      reference=facts.reference))
 
 
 def album_message(facts: CardFacts, file_ids: list[str], _: Translate) -> OutgoingMessage:

@@ -337,6 +337,14 @@ async def deliver_to_team(
                                             default_language),
             recipients=recipients,
         )
+    if tipoff.voice_file_id is not None:
+        voice = tipoff.voice_file_id
+        await enqueue_broadcast(
+            session, kind="tipoff_voice", priority=Priority.TIPOFF, audience=audience,
+            content=render.in_all_languages(lambda _: render.voice_message(facts, voice, _),
+                                            default_language),
+            recipients=recipients,
+        )
     await enqueue_broadcast(
         session, kind="tipoff_card", priority=Priority.TIPOFF, audience=audience,
         content=render.in_all_languages(lambda _: render.card_message(facts, _, tz),
@@ -578,9 +586,11 @@ async def my_tipoffs(session: AsyncSession, *, person_id: int, limit: int = 10) 
 
 async def add_to_report(
     session: AsyncSession, *, tipoff_id: int, reporter_id: int, now: datetime,
-    comment: str | None = None, photo: dict[str, Any] | None = None, default_language: str,
+    comment: str | None = None, photo: dict[str, Any] | None = None,
+    voice: str | None = None, default_language: str,
 ) -> bool:
-    """A comment or photo from the reporter for their open report, passed on to the team."""
+    """A comment, photo or voice note from the reporter for their open report, passed on
+    to the team."""
     tipoff = await session.get(TipOff, tipoff_id)
     if tipoff is None or tipoff.reporter_id != reporter_id or tipoff.status not in OPEN_STATUSES:
         return False
@@ -603,6 +613,14 @@ async def add_to_report(
                 reference=tipoff.reference)
             return OutgoingMessage(text=f"{head}\n{comment}" if comment else head,
                                    photo=photo["team_file_id"])
+    elif voice is not None:
+        session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.VOICE_ADDED, at=now))
+
+        def build(_: Translate) -> OutgoingMessage:
+            return OutgoingMessage(
+                text=_("🎤 The reporter added a voice message to tip-off {reference}.").format(
+                    reference=tipoff.reference),
+                voice=voice)
     else:
         session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.COMMENT,
                                 note=comment, at=now))
