@@ -90,6 +90,7 @@ async def test_staff_creates_an_invite_with_a_qr_code(bot, fake: FakeTelegram, s
     await lee.send("/invite")
     await lee.press("治安巡逻队 · 龙江路社区")
     await lee.press("队员")
+    await lee.press("🔗 生成链接")
     assert "https://t.me/pingan_test_bot?start=" in lee.messages[-2].text
     assert lee.last_message.photo is not None
 

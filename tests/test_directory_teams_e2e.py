@@ -110,8 +110,9 @@ async def test_leader_invites_members_but_names_no_leaders(
     labels = [b for row in wang.last_message.buttons for b in row]
     assert "⭐ 设为组长" not in labels and "🗄 归档这个队伍" not in labels
     await wang.press("🔗 邀请链接")
-    assert [b for row in wang.last_message.buttons for b in row] == ["队员"]
+    assert [b for row in wang.last_message.buttons for b in row] == ["队员", "📋 有效的邀请链接"]
     await wang.press("队员")
+    await wang.press("🔗 生成链接")
     assert any("https://t.me/pingan_test_bot?start=" in (m.text or "") for m in wang.messages)
     await wang.send("/team")  # a message with buttons to forge presses on
     for data in (f"dir:tax:{cast.team.id}", f"dir:taxy:{cast.team.id}",

@@ -18,8 +18,10 @@ ACTIONS = frozenset({
     # unset leader, new team (ask), rename (ask), archive (ask), archive (yes),
     # zone (list page), zone (set)
     "tl", "tv", "tad", "tap", "trm", "tld", "tun", "tnew", "tar", "tax", "taxy", "tz", "tzs",
-    # invites: pick team, pick role (team, role index), staff invite for an area
-    "it", "ir", "is",
+    # invites: pick team, pick role (team, role index), staff invite for an area,
+    # options (team, packed choice), make the link (team, packed choice),
+    # active links (team, page), revoke (ask), revoke (yes)
+    "it", "ir", "is", "io", "ig", "il", "ix", "ixy",
     # roster: confirm import, cancel
     "rok", "rno",
     # leave: yes, no
@@ -52,3 +54,25 @@ def decode(data: str | None) -> DirCallback | None:
     if match is None or match.group(1) not in ACTIONS:
         return None
     return DirCallback(match.group(1), int(match.group(2) or 0), int(match.group(3) or 0))
+
+
+@dataclass(frozen=True)
+class InviteChoice:
+    """The options of an invite being made, packed into one callback number:
+    role index (hundreds), lifetime index (tens), use-limit index (units)."""
+
+    role: int
+    lifetime: int
+    uses: int
+
+    def pack(self) -> int:
+        return self.role * 100 + self.lifetime * 10 + self.uses
+
+    @classmethod
+    def unpack(cls, value: int, *, roles: int, lifetimes: int, uses: int) -> InviteChoice | None:
+        """The choice, or None when any part is out of range (forged data)."""
+        choice = cls(value // 100, value // 10 % 10, value % 10)
+        if value >= 1000 or choice.role >= roles or choice.lifetime >= lifetimes \
+                or choice.uses >= uses:
+            return None
+        return choice

@@ -1,5 +1,6 @@
 """Directory commands for everyone (/me, /leave) and for staff (/import, /importareas,
-/export, /people, /invite). Thin: parse, ask bot.auth.can, call a service, render."""
+/export, /people); /invite lives in invite_handlers. Thin: parse, ask bot.auth.can,
+call a service, render."""
 
 from __future__ import annotations
 
@@ -24,17 +25,14 @@ from bot.db import transaction, utcnow
 from bot.directory import areas as area_service
 from bot.directory import roster as roster_service
 from bot.directory.callbacks import PATTERN, DirCallback, decode
-from bot.directory.invites import create_invite, invite_link, qr_png
-from bot.directory.keyboards import button, markup, pick_list
+from bot.directory.keyboards import button, markup
 from bot.directory.models import (
-    InviteRole,
     PendingUploadKind,
     Role,
     SubscriptionTopic,
 )
 from bot.directory.people import leave, profile, register_person, search_people
 from bot.directory.tables import TableError, read_table
-from bot.directory.teams import get_team, teams_in_scope
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import identity_of
 from bot.i18n import LANGUAGE_NAMES, N_
@@ -71,8 +69,6 @@ ROLE_TEXT = {
     Role.ADMIN: N_("administrator"), Role.STAFF: N_("community staff"),
     Role.MEMBER: N_("team member"), Role.RESIDENT: N_("resident"),
 }
-INVITE_ROLES = (InviteRole.MEMBER, InviteRole.LEADER)
-INVITE_ROLE_TEXT = {InviteRole.MEMBER: N_("Member"), InviteRole.LEADER: N_("Leader")}
 
 
 class UploadState(enum.StrEnum):
@@ -94,7 +90,7 @@ async def stale(update: Update, context: BotContext) -> None:
         await update.callback_query.answer(context._("This button is no longer valid."))
 
 
-def _private(update: Update) -> bool:
+def private_chat(update: Update) -> bool:
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
 
 
@@ -214,7 +210,7 @@ async def export_roster(update: Update, context: BotContext) -> None:
 
 async def ask_roster_file(update: Update, context: BotContext) -> UploadState | int:
     """Wait for a roster file (CSV or XLSX)."""
-    if directory_scope(context.actor) is None or not _private(update):
+    if directory_scope(context.actor) is None or not private_chat(update):
         await refuse(update, context)
         return ConversationHandler.END
     assert update.effective_message is not None
@@ -227,7 +223,7 @@ async def ask_roster_file(update: Update, context: BotContext) -> UploadState | 
 
 async def ask_area_file(update: Update, context: BotContext) -> UploadState | int:
     """Wait for an area file with a `path` column."""
-    if directory_scope(context.actor) is None or not _private(update):
+    if directory_scope(context.actor) is None or not private_chat(update):
         await refuse(update, context)
         return ConversationHandler.END
     assert update.effective_message is not None
@@ -428,121 +424,6 @@ async def timed_out(update: Update, context: BotContext) -> None:
             "I stopped waiting for the file. Send the command again when you are ready."))
 
 
-# -- /invite -----------------------------------------------------------------------------------
-
-INVITE_PAGE = 8
-
-
-async def start_invite(update: Update, context: BotContext) -> None:
-    """Choose the team the invite is for (leaders: their own teams; staff: their area's)."""
-    message = update.effective_message
-    if message is None:
-        return
-    if not _private(update):
-        await refuse(update, context)
-        return
-    await message.reply_text(**await _invite_teams(context, 0))
-
-
-async def _invite_teams(context: BotContext, page: int) -> dict[str, object]:
-    actor = context.actor
-    _ = context._
-    scope = directory_scope(actor)
-    led = actor.led_team_ids if actor else frozenset()
-    async with context.services.session_factory() as session:
-        teams, total = await teams_in_scope(session, scope_path=scope, team_ids=led,
-                                            offset=page * INVITE_PAGE, limit=INVITE_PAGE)
-        names = await area_service.labels(session, paths=[t.area_path for t in teams])
-    if total == 0:
-        return {"text": _("Sorry, you are not allowed to do that.")}
-    rows = pick_list([(t.id, f"{t.name} · {names[t.area_path]}") for t in teams], "it",
-                     page=page, pages=-(-total // INVITE_PAGE), page_action="tl", page_arg=0)
-    if scope is not None and actor is not None and actor.area_path:
-        rows.append([button(_("Invite a staff member"), "is")])
-    return {"text": _("Who is the invite for? Choose the team:"), "reply_markup": markup(rows)}
-
-
-async def invite_pressed(update: Update, context: BotContext, press: DirCallback) -> None:
-    query = update.callback_query
-    assert query is not None
-    _ = context._
-    actor = context.actor
-    if press.action == "tl":
-        if not can(actor, Permission.MANAGE_TEAM) and directory_scope(actor) is None:
-            await refuse(update, context)
-            return
-        await query.answer()
-        await query.edit_message_text(**await _invite_teams(context, press.b))
-        return
-    if press.action == "is":
-        # A staff invite is for the inviter's own area (admins: pick a team's area instead).
-        area = None
-        async with context.services.session_factory() as session:
-            if actor is not None and actor.area_path:
-                area_id = area_service.ancestor_ids(actor.area_path)[-1]
-                area = await area_service.get_area(session, area_id=area_id)
-        if area is None or not can(actor, Permission.MANAGE_DIRECTORY, area_path=area.path):
-            await refuse(update, context)
-            return
-        await _send_invite(update, context, area_id=area.id, team_id=None,
-                           role=InviteRole.STAFF)
-        return
-    async with context.services.session_factory() as session:
-        found = await get_team(session, team_id=press.a)
-    if found is None or found[0].archived:
-        await stale(update, context)
-        return
-    team, area = found
-    if not can(actor, Permission.MANAGE_TEAM, area_path=area.path, team_id=team.id):
-        await refuse(update, context)
-        return
-    if press.action == "it":
-        await query.answer()
-        staff = can(actor, Permission.MANAGE_DIRECTORY, area_path=area.path)
-        roles = [button(_(INVITE_ROLE_TEXT[r]), "ir", team.id, i)
-                 for i, r in enumerate(INVITE_ROLES)
-                 if staff or r is not InviteRole.LEADER]  # leaders invite members only
-        await query.edit_message_text(
-            _("An invite to {team}. As what?").format(team=team.name),
-            reply_markup=markup([roles]))
-        return
-    if press.b >= len(INVITE_ROLES):
-        await stale(update, context)
-        return
-    role = INVITE_ROLES[press.b]
-    if role is InviteRole.LEADER and not can(actor, Permission.MANAGE_DIRECTORY,
-                                             area_path=area.path):
-        await refuse(update, context)  # only staff name leaders
-        return
-    await _send_invite(update, context, area_id=area.id, team_id=team.id, role=role)
-
-
-async def _send_invite(update: Update, context: BotContext, *, area_id: int,
-                       team_id: int | None, role: InviteRole) -> None:
-    query = update.callback_query
-    assert query is not None and context.actor is not None
-    _ = context._
-    async with transaction(context.services.session_factory) as session:
-        area = await area_service.get_area(session, area_id=area_id)
-        found = await get_team(session, team_id=team_id) if team_id else None
-        assert area is not None
-        invite, token = await create_invite(
-            session, area=area, team=found[0] if found else None, role=role, now=utcnow(),
-            actor_id=context.actor.person_id)
-    link = invite_link(context.bot.username, token)
-    what = found[0].name if found else area.name
-    await query.answer()
-    await query.edit_message_text(
-        _("Here is the invite link for {what}. It works {uses} times, until {date}:\n{link}\n\n"
-          "Forward it, or print the QR code below for the notice board.").format(
-              what=what, uses=invite.max_uses,
-              date=invite.expires_at.astimezone(context.services.settings.tz).strftime(
-                  "%Y-%m-%d"), link=link))
-    assert update.effective_chat is not None
-    await context.bot.send_photo(update.effective_chat.id, photo=qr_png(link),
-                                 caption=_("Scan to join: {what}").format(what=what))
-
-
 # -- one entry point for every directory button -------------------------------------------
 
 async def dir_pressed(update: Update, context: BotContext) -> None:
@@ -558,8 +439,10 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
         await leave_pressed(update, context, press)
     elif press.action in {"rok", "rno", "aok"}:
         await upload_pressed(update, context, press)
-    elif press.action in {"it", "ir", "is"} or (press.action == "tl" and press.a == 0):
-        await invite_pressed(update, context, press)
+    elif press.action in INVITE_ACTIONS or (press.action == "tl" and press.a == 0):
+        from bot.directory import invite_handlers
+
+        await invite_handlers.pressed(update, context, press)
     else:
         from bot.directory import admin_handlers
 
@@ -569,8 +452,11 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
 CAPTION_COMMAND = filters.CaptionRegex(r"^\s*/import(areas)?(@\w+)?(\s|$)")
 
 
+INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy"})
+
+
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
-    from bot.directory import admin_handlers
+    from bot.directory import admin_handlers, invite_handlers
 
     uploads = ConversationHandler(
         entry_points=[CommandHandler("import", ask_roster_file),
@@ -598,7 +484,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CommandHandler("leave", ask_leave),
         CommandHandler("people", find_people),
         CommandHandler("export", export_roster),
-        CommandHandler("invite", start_invite),
+        CommandHandler("invite", invite_handlers.start_invite),
         *admin_handlers.handlers(),
         CallbackQueryHandler(dir_pressed, pattern=PATTERN),
     ]

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit import record
@@ -33,6 +33,12 @@ from bot.directory.people import TelegramIdentity, register_person
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_LIFETIME = timedelta(days=14)
 DEFAULT_USES = {InviteRole.MEMBER: 50, InviteRole.LEADER: 1, InviteRole.STAFF: 1}
+# "No limit" is a cap nobody reaches: the guarded use count below stays one rule, and the
+# column stays NOT NULL. Shown as "unlimited" wherever max_uses >= UNLIMITED_USES.
+UNLIMITED_USES = 1_000_000
+LIFETIME_CHOICES = (timedelta(days=1), timedelta(days=7), timedelta(days=30))
+USES_CHOICES = (1, 10, 50, UNLIMITED_USES)
+DEFAULT_LIFETIME_CHOICE = 1  # 7 days
 ROLE_RANK = {Role.RESIDENT: 0, Role.MEMBER: 1, Role.STAFF: 2, Role.ADMIN: 3}
 
 
@@ -180,6 +186,45 @@ async def redeem_invite(
                         "team_id": invite.team_id, "invite_id": invite.id,
                         "leader": invite.role is InviteRole.LEADER})
     return result
+
+
+@dataclass(frozen=True)
+class ActiveInvite:
+    id: int
+    role: InviteRole
+    created_by: str | None
+    uses_left: int | None  # None: no limit
+    expires_at: datetime
+
+
+def uses_left(invite: Invite) -> int | None:
+    if invite.max_uses >= UNLIMITED_USES:
+        return None
+    return max(invite.max_uses - invite.uses, 0)
+
+
+def is_active(invite: Invite, now: datetime) -> bool:
+    return _state(invite, now) is InviteOutcome.JOINED
+
+
+async def active_invites(
+    session: AsyncSession, *, team_id: int, now: datetime, offset: int = 0, limit: int = 8
+) -> tuple[list[ActiveInvite], int]:
+    """A team's links that still work (not revoked, not expired, uses left), newest first."""
+    condition = ((Invite.team_id == team_id) & Invite.revoked.is_(False)
+                 & (Invite.expires_at > now) & (Invite.uses < Invite.max_uses))
+    total = await session.scalar(select(func.count()).select_from(Invite).where(condition))
+    rows = (await session.execute(
+        select(Invite, Person.name).outerjoin(Person, Person.id == Invite.created_by_id)
+        .where(condition).order_by(Invite.id.desc()).offset(offset).limit(limit)
+    )).all()
+    return [ActiveInvite(id=invite.id, role=invite.role, created_by=name,
+                         uses_left=uses_left(invite), expires_at=invite.expires_at)
+            for invite, name in rows], total or 0
+
+
+async def get_invite(session: AsyncSession, *, invite_id: int) -> Invite | None:
+    return await session.get(Invite, invite_id)
 
 
 class InviteRace(Exception):
