@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import Enum, MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,6 +30,13 @@ class Base(DeclarativeBase):
     """Base of the bot's own tables (the broadcasts engine keeps its own)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def enum_column(cls: type[enum.Enum]) -> Enum:
+    """Store enum values (readable in the database), checked in Python, not by a constraint
+    (adding a member then needs no table rebuild on SQLite)."""
+    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
+                create_constraint=False, length=20)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

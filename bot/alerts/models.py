@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -20,12 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
-                create_constraint=False, length=20)
+from bot.db import Base, UTCDateTime, enum_column, utcnow
 
 
 class Severity(enum.StrEnum):
@@ -54,9 +48,9 @@ class Alert(Base):
     area_path: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
     photo: Mapped[str | None] = mapped_column(String(255))
-    severity: Mapped[Severity] = mapped_column(_enum(Severity))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity))
     ack_required: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus), default=AlertStatus.OPEN)
+    status: Mapped[AlertStatus] = mapped_column(enum_column(AlertStatus), default=AlertStatus.OPEN)
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
     renotify_every_s: Mapped[int] = mapped_column(Integer)
     renotify_max: Mapped[int] = mapped_column(Integer)

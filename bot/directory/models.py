@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -18,13 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    """Store enum values (readable in the database), checked in Python, not by a constraint."""
-    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
-                create_constraint=False, length=20)
+from bot.db import Base, UTCDateTime, enum_column, utcnow
 
 
 class AreaKind(enum.StrEnum):
@@ -79,7 +72,7 @@ class Area(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
-    kind: Mapped[AreaKind] = mapped_column(_enum(AreaKind))
+    kind: Mapped[AreaKind] = mapped_column(enum_column(AreaKind))
     name: Mapped[str] = mapped_column(String(100))
     path: Mapped[str] = mapped_column(String(255), index=True, default="")
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -96,8 +89,9 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(100))
     username: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
-    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.RESIDENT, index=True)
-    status: Mapped[PersonStatus] = mapped_column(_enum(PersonStatus), default=PersonStatus.ACTIVE)
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.RESIDENT, index=True)
+    status: Mapped[PersonStatus] = mapped_column(enum_column(PersonStatus),
+                                                 default=PersonStatus.ACTIVE)
     # The language the person chose with /language; None means "follow Telegram's".
     language: Mapped[str | None] = mapped_column(String(8))
     telegram_language: Mapped[str | None] = mapped_column(String(16))
@@ -109,7 +103,7 @@ class Team(Base):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[TeamKind] = mapped_column(_enum(TeamKind))
+    kind: Mapped[TeamKind] = mapped_column(enum_column(TeamKind))
     name: Mapped[str] = mapped_column(String(100))
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -156,7 +150,7 @@ class Chat(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
     language: Mapped[str | None] = mapped_column(String(8))
-    status: Mapped[ChatStatus] = mapped_column(_enum(ChatStatus), default=ChatStatus.ACTIVE)
+    status: Mapped[ChatStatus] = mapped_column(enum_column(ChatStatus), default=ChatStatus.ACTIVE)
     can_pin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -175,7 +169,7 @@ class Subscription(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    topic: Mapped[SubscriptionTopic] = mapped_column(_enum(SubscriptionTopic), index=True)
+    topic: Mapped[SubscriptionTopic] = mapped_column(enum_column(SubscriptionTopic), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -198,7 +192,7 @@ class Invite(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
-    role: Mapped[InviteRole] = mapped_column(_enum(InviteRole))
+    role: Mapped[InviteRole] = mapped_column(enum_column(InviteRole))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     max_uses: Mapped[int] = mapped_column(Integer, default=1)
     uses: Mapped[int] = mapped_column(Integer, default=0)
@@ -221,7 +215,7 @@ class PendingUpload(Base):
     __tablename__ = "pending_uploads"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[PendingUploadKind] = mapped_column(_enum(PendingUploadKind))
+    kind: Mapped[PendingUploadKind] = mapped_column(enum_column(PendingUploadKind))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     done: Mapped[bool] = mapped_column(Boolean, default=False)

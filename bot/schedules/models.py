@@ -7,21 +7,15 @@ skipped), so a restart neither repeats nor forgets one.
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.alerts.models import SensitivePeriod
-from bot.db import Base, UTCDateTime, utcnow
+from bot.db import Base, UTCDateTime, enum_column, utcnow
 from bot.schedules.triggers import TriggerKind
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
-                create_constraint=False, length=20)
 
 
 class Campaign(Base):
@@ -72,7 +66,7 @@ class Schedule(Base):
     audience: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: `{"type": "text", "text": …, "photo": file_id|None}` or `{"type": "tip", "categories": […]}`.
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
-    trigger_kind: Mapped[TriggerKind] = mapped_column(_enum(TriggerKind))
+    trigger_kind: Mapped[TriggerKind] = mapped_column(enum_column(TriggerKind))
     #: `TriggerSpec.to_json()`.
     trigger: Mapped[dict[str, Any]] = mapped_column(JSON)
     timezone: Mapped[str] = mapped_column(String(64))

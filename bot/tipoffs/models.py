@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -21,12 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db import Base, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
-                create_constraint=False, length=20)
+from bot.db import Base, UTCDateTime, enum_column, utcnow
 
 
 class TipOffStatus(enum.StrEnum):
@@ -72,7 +66,8 @@ class TipOff(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
-    status: Mapped[TipOffStatus] = mapped_column(_enum(TipOffStatus), default=TipOffStatus.NEW)
+    status: Mapped[TipOffStatus] = mapped_column(enum_column(TipOffStatus),
+                                                 default=TipOffStatus.NEW)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -124,7 +119,7 @@ class TipOffEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tipoff_id: Mapped[int] = mapped_column(ForeignKey("tipoffs.id", ondelete="CASCADE"),
                                            index=True)
-    kind: Mapped[TipOffEventKind] = mapped_column(_enum(TipOffEventKind))
+    kind: Mapped[TipOffEventKind] = mapped_column(enum_column(TipOffEventKind))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     note: Mapped[str | None] = mapped_column(Text)
@@ -139,7 +134,7 @@ class TipOffDraft(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
                                            primary_key=True, autoincrement=False)
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    step: Mapped[DraftStep] = mapped_column(_enum(DraftStep))
+    step: Mapped[DraftStep] = mapped_column(enum_column(DraftStep))
     category: Mapped[str | None] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text)
     voice_file_id: Mapped[str | None] = mapped_column(String(255))
