@@ -7,7 +7,8 @@ and record every outcome in one place, written back in batches by a flusher task
 
 - Only ``batch_size`` rows are claimed ahead of sending, so a new alert goes out
   within a fraction of a second even behind 100,000 tips; ``wake()`` claims it at
-  once, ahead of lower-priority rows already held.
+  once, ahead of lower-priority rows already held (held rows it pushes beyond a batch
+  go back to the queue, so the next top-up brings the rest of the alert).
 - One send at a time per chat keeps a chat's messages in order and lets a 429 for
   that chat pause only it; rows whose chat is paused for long go back to the queue.
 - The loop sleeps until the limiter, a completion, ``wake()``, the next due row, the
@@ -205,16 +206,10 @@ class Dispatcher:
             if self._next_due is not None and mono >= self._next_due:
                 self._claim_more, self._next_due = True, None
             try:
-                if self._claim_more and len(self._ready) <= self._batch // 2:
-                    await self._claim(self._batch - len(self._ready))
-                elif self._urgent and self._ready:
-                    # Held rows are full, but a wake may bring something more urgent.
-                    worst = max(r.priority for r in self._ready)
-                    await self._claim(self._batch, below_priority=worst)
+                await self._claim_due()
             except Exception:
                 logger.exception("claiming deliveries failed; retrying after the poll interval")
                 self._claim_more = False
-            self._urgent = False
             self._release_held(time.monotonic())
             wait = self._launch()
             self._update_idle()
@@ -227,6 +222,23 @@ class Dispatcher:
                 timeouts.append(min(due for due, _ in self._waiting) - time.monotonic())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), max(0.0, min(timeouts)))
+
+    async def _claim_due(self) -> None:
+        """Top the held rows up to a batch; after a wake, first take what outranks them.
+
+        The wake's flag is taken before claiming, so a wake that lands while a claim is
+        under way (that claim may hold only older, lower rows) gets a claim of its own
+        before anything is launched.
+        """
+        while True:
+            urgent, self._urgent = self._urgent, False
+            if urgent and self._ready:
+                worst = max(r.priority for r in self._ready)
+                await self._claim(self._batch, below_priority=worst)
+            if self._claim_more and len(self._ready) <= self._batch // 2:
+                await self._claim(self._batch - len(self._ready))
+            if not self._urgent:
+                return
 
     async def _claim(self, limit: int, below_priority: int | None = None) -> None:
         now = utcnow()
@@ -264,6 +276,12 @@ class Dispatcher:
             self._ready.extend(rows)
             self._ready.sort(key=lambda r: r.order)
             self._idle.clear()
+            # Outranked rows beyond a batch go back to the queue, so the held rows are
+            # always the best batch and topping up brings the rest of an alert next.
+            for row in self._ready[self._batch :]:
+                self._outcomes.append(_requeue(row, row.due))
+                self._has_outcomes.set()
+            del self._ready[self._batch :]
 
     async def _sweep(self, now: datetime) -> None:
         async with self._factory() as session, session.begin():

@@ -6,11 +6,12 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broadcasts import (
@@ -33,6 +34,7 @@ from broadcasts import (
     Unreachable,
     broadcast_report,
     enqueue_broadcast,
+    store,
 )
 from tests.test_outbox_support import Delivered, RecordingSender, outbox_database
 
@@ -289,3 +291,91 @@ async def test_one_chat_is_sent_in_order_within_its_own_limit(db: Factory) -> No
     assert all(b - a >= 0.09 for a, b in itertools.pairwise(times))
     delivered = await rows(db)
     assert [r.sent_at for r in delivered] == sorted(r.sent_at for r in delivered if r.sent_at)
+
+
+class GatedSender(RecordingSender):
+    """Records the order sends start in; every send waits while the gate is shut."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[int] = []
+        self.gate = asyncio.Event()
+        self.on_wire = asyncio.Event()
+
+    async def send(self, chat_id: int, message: OutgoingMessage) -> list[int]:
+        self.started.append(chat_id)
+        self.on_wire.set()
+        await self.gate.wait()
+        return await super().send(chat_id, message)
+
+
+async def test_an_alert_to_50_groups_goes_before_tips_already_held(db: Factory) -> None:
+    await enqueue(db, range(1, 201))
+    sender = GatedSender()
+    d = dispatcher(db, sender, concurrency=1, batch_size=32)
+    await d.start()
+    try:
+        async with asyncio.timeout(5):
+            await sender.on_wire.wait()  # one tip on the wire, 31 more claimed and held
+        groups = range(-1, -51, -1)
+        await enqueue(db, groups, priority=Priority.ALERT)
+        woken = len(sender.started)
+        d.wake()
+        sender.gate.set()
+        async with asyncio.timeout(10):
+            while sum(1 for c in sender.chats if c < 0) < 50:
+                await sender.attempted.wait()
+                sender.attempted.clear()
+    finally:
+        await d.stop()
+    after = sender.started[woken:]
+    last_group = max(i for i, c in enumerate(after) if c < 0)
+    assert sorted(c for c in after if c < 0) == sorted(groups)
+    assert len([c for c in after[: last_group + 1] if c > 0]) <= 3
+
+
+async def test_a_wake_during_a_claim_of_tips_is_not_lost(
+    db: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alert commits and wakes while a claim of tips is under way (in production
+    that claim waited for the alert's own write): its groups still go first."""
+    await enqueue(db, range(1, 201))
+    async with db() as s, s.begin():
+        alert = await enqueue_broadcast(
+            s, kind="alert", priority=Priority.ALERT, content=TIP,
+            recipients=[(c, "zh-CN") for c in range(-1, -51, -1)],
+            not_before=datetime.now(UTC) + timedelta(hours=1),
+        )
+    assert alert is not None
+    sender = GatedSender()
+    d = dispatcher(db, sender, concurrency=1, batch_size=32)
+    woken: list[int] = []
+    claim = store.claim
+
+    async def claim_then_alert_arrives(session: AsyncSession, **kwargs: Any) -> list[Any]:
+        rows = await claim(session, **kwargs)
+        if sender.gate.is_set() and not woken:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.broadcast_id == alert.id)
+                .values(next_attempt_at=kwargs["now"])
+            )
+            woken.append(len(sender.started))
+            d.wake()
+        return rows
+
+    monkeypatch.setattr(store, "claim", claim_then_alert_arrives)
+    await d.start()
+    try:
+        async with asyncio.timeout(5):
+            await sender.on_wire.wait()  # one tip on the wire, 31 more claimed and held
+        sender.gate.set()  # tips flow; the next claim (a top-up of tips) brings the wake
+        async with asyncio.timeout(10):
+            while sum(1 for c in sender.chats if c < 0) < 50:
+                await sender.attempted.wait()
+                sender.attempted.clear()
+    finally:
+        await d.stop()
+    after = sender.started[woken[0] :]
+    last_group = max(i for i, c in enumerate(after) if c < 0)
+    assert len([c for c in after[: last_group + 1] if c > 0]) <= 3
