@@ -135,28 +135,39 @@ async def _tipoff_from_args(update: Update, context: BotContext
     return message, view, " ".join(args[1:]).strip()
 
 
-async def block(update: Update, context: BotContext) -> None:
-    """/tipblock REF [reason]: the reporter of REF may not report any more (stays hidden)."""
+async def _staff_tipoff(
+    update: Update, context: BotContext
+) -> tuple[Message, service.TipOffView, str] | None:
+    """The report named in a staff command, once the sender may act on it (else a reply)."""
     _ = context._
     if context.actor is None or not can(context.actor, Permission.MANAGE_DIRECTORY):
         if update.effective_message:
             await update.effective_message.reply_text(_("Sorry, only community staff can do "
                                                         "that."))
-        return
+        return None
     found = await _tipoff_from_args(update, context)
     if found is None:
-        return
-    message, view, reason = found
+        return None
+    message, view, rest = found
     if not can(context.actor, Permission.MANAGE_DIRECTORY, area_path=view.scope_path or "/"):
         await message.reply_text(_("Sorry, that report is outside your area."))
+        return None
+    return message, view, rest
+
+
+async def block(update: Update, context: BotContext) -> None:
+    """/tipblock REF [reason]: the reporter of REF may not report any more (stays hidden)."""
+    found = await _staff_tipoff(update, context)
+    if found is None or context.actor is None:
         return
+    message, view, reason = found
     async with transaction(context.services.session_factory) as session:
         await service.block_reporter(session, tipoff_id=view.id,
                                      actor_id=context.actor.person_id, reason=reason or None)
     await _reload_drafts(context)  # the blocked person's draft is gone
-    await message.reply_text(_("The person who sent {reference} can no longer send reports. "
-                               "Send /tipunblock {reference} to undo.").format(
-                                   reference=view.reference))
+    await message.reply_text(context._(
+        "The person who sent {reference} can no longer send reports. "
+        "Send /tipunblock {reference} to undo.").format(reference=view.reference))
 
 
 async def _reload_drafts(context: BotContext) -> None:
@@ -167,24 +178,15 @@ async def _reload_drafts(context: BotContext) -> None:
 
 async def unblock(update: Update, context: BotContext) -> None:
     """/tipunblock REF: let the reporter of REF report again."""
-    _ = context._
-    if context.actor is None or not can(context.actor, Permission.MANAGE_DIRECTORY):
-        if update.effective_message:
-            await update.effective_message.reply_text(_("Sorry, only community staff can do "
-                                                        "that."))
-        return
-    found = await _tipoff_from_args(update, context)
-    if found is None:
+    found = await _staff_tipoff(update, context)
+    if found is None or context.actor is None:
         return
     message, view, _reason = found
-    if not can(context.actor, Permission.MANAGE_DIRECTORY, area_path=view.scope_path or "/"):
-        await message.reply_text(_("Sorry, that report is outside your area."))
-        return
     async with transaction(context.services.session_factory) as session:
         await service.unblock_reporter(session, tipoff_id=view.id,
                                        actor_id=context.actor.person_id)
-    await message.reply_text(_("The person who sent {reference} can send reports again.")
-                             .format(reference=view.reference))
+    await message.reply_text(context._("The person who sent {reference} can send reports "
+                                       "again.").format(reference=view.reference))
 
 
 async def reveal(update: Update, context: BotContext) -> None:
