@@ -93,6 +93,10 @@ async def registration_pressed(update: Update, context: BotContext) -> None:
         await query.edit_message_text(text, reply_markup=keyboard)
         return
     if press.kind in {"area", "here"}:
+        # Staff's area is their scope: only residents and volunteers choose a home here.
+        if context.actor is not None and context.actor.standing >= Standing.STAFF:
+            await query.answer(_("This button is no longer valid."))
+            return
         async with transaction(context.services.session_factory) as session:
             area = await area_service.get_area(session, area_id=press.area_id)
             if area is None or area.archived:

@@ -1,0 +1,29 @@
+"""Forged presses and bad arguments found in the review: each must be refused and change nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.db import transaction
+from bot.directory.models import Person
+from tests.factories import make_cast
+from tests.fake_telegram import FakeTelegram
+
+
+async def test_forged_registration_press_cannot_move_staff_to_a_wider_area(
+    bot, fake: FakeTelegram, session_factory
+):
+    """Staff scope is their person's area: a forged `reg:h:` for the street office would
+    widen it to every community below."""
+    li = fake.user("Li", language_code="zh-hans")
+    async with transaction(session_factory) as session:
+        cast = await make_cast(session)
+        cast.staff.telegram_id = li.id
+        office_id, community_id = cast.tree.street_office.id, cast.tree.community.id
+    await li.send("/language")  # a message with buttons to press on
+    await li.press(data=f"reg:h:{office_id}", forged=True)
+    answer = li.last_callback_answer
+    assert answer is not None and "失效" in (answer.text or "")
+    async with session_factory() as session:
+        person = await session.scalar(select(Person).where(Person.telegram_id == li.id))
+    assert person.area_id == community_id
