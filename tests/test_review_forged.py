@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.db import transaction
 from bot.directory.models import Person
+from bot.tipoffs.models import RoutingRule
 from tests.factories import make_cast
 from tests.fake_telegram import FakeTelegram
 
@@ -27,3 +29,21 @@ async def test_forged_registration_press_cannot_move_staff_to_a_wider_area(
     async with session_factory() as session:
         person = await session.scalar(select(Person).where(Person.telegram_id == li.id))
     assert person.area_id == community_id
+
+
+@pytest.mark.xfail(strict=True, reason="review: bot/tipoffs/staff.on_routing_button does not "
+                   "check the chosen team is within the staff member's area (left to its owner)")
+async def test_forged_routing_press_cannot_send_reports_to_another_communitys_team(
+    bot, fake: FakeTelegram, session_factory
+):
+    """Staff of 龙江路社区 must not route their reports to 青石桥社区's team."""
+    li = fake.user("Li", language_code="zh-hans")
+    async with transaction(session_factory) as session:
+        cast = await make_cast(session)
+        cast.staff.telegram_id = li.id
+        grid_id, foreign_team = cast.tree.grid.id, cast.other_team.id
+    await li.send("/routing")
+    await li.press(data=f"tq:team:theft:{grid_id}:{foreign_team}", forged=True)
+    async with session_factory() as session:
+        rules = (await session.scalars(select(RoutingRule))).all()
+    assert rules == []
