@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -326,32 +326,47 @@ async def deliver_to_team(
                        extra={"tipoff_id": tipoff.id})
         return []
     facts = await card_facts(session, tipoff_id=tipoff_id)
+    await _enqueue_delivery(
+        session, tipoff=tipoff, facts=facts, recipients=recipients,
+        audience={"tipoff": tipoff.id, "team": tipoff.team_id}, card_kind="tipoff_card",
+        card=lambda _: render.card_message(facts, _, tz), default_language=default_language,
+    )
+    return recipients
+
+
+async def _enqueue_delivery(
+    session: AsyncSession, *, tipoff: TipOff, facts: render.CardFacts,
+    recipients: list[tuple[int, str]], audience: dict[str, Any], card_kind: str,
+    card: Callable[[Translate], OutgoingMessage], default_language: str,
+    evidence_recipients: list[tuple[int, str]] | None = None,
+) -> None:
+    """The evidence (photos as an album, the voice note) and then the card, in that order
+    (the outbox sends one priority in queue order), so a card's "sent just above" is true.
+    `evidence_recipients` (default: all of `recipients`) lets those who already hold the
+    evidence get only the card."""
+    evidence_to = recipients if evidence_recipients is None else evidence_recipients
     photos = list(await session.scalars(select(TipOffPhoto.team_file_id)
-                                        .where(TipOffPhoto.tipoff_id == tipoff_id)
+                                        .where(TipOffPhoto.tipoff_id == tipoff.id)
                                         .order_by(TipOffPhoto.id)))
-    audience = {"tipoff": tipoff.id, "team": tipoff.team_id}
-    if photos:
+    if photos and evidence_to:
         await enqueue_broadcast(
             session, kind="tipoff_photos", priority=Priority.TIPOFF, audience=audience,
             content=render.in_all_languages(lambda _: render.album_message(facts, photos, _),
                                             default_language),
-            recipients=recipients,
+            recipients=evidence_to,
         )
-    if tipoff.voice_file_id is not None:
+    if tipoff.voice_file_id is not None and evidence_to:
         voice = tipoff.voice_file_id
         await enqueue_broadcast(
             session, kind="tipoff_voice", priority=Priority.TIPOFF, audience=audience,
             content=render.in_all_languages(lambda _: render.voice_message(facts, voice, _),
                                             default_language),
-            recipients=recipients,
+            recipients=evidence_to,
         )
     await enqueue_broadcast(
-        session, kind="tipoff_card", priority=Priority.TIPOFF, audience=audience,
-        content=render.in_all_languages(lambda _: render.card_message(facts, _, tz),
-                                        default_language),
-        recipients=recipients,
+        session, kind=card_kind, priority=Priority.TIPOFF, audience=audience,
+        content=render.in_all_languages(card, default_language), recipients=recipients,
     )
-    return recipients
 
 
 async def notify_reporter(
@@ -715,10 +730,17 @@ async def _escalate(session: AsyncSession, *, tipoff_id: int, now: datetime,
                                buttons=render.card_buttons(facts, _))
 
     if recipients:
-        await enqueue_broadcast(session, kind="tipoff_escalation", priority=Priority.TIPOFF,
-                                audience={"tipoff": tipoff_id, "team": cadres},
-                                content=render.in_all_languages(build, default_language),
-                                recipients=recipients)
+        # The card points at the photos and voice "just above": the cadres get them first,
+        # as the team did (those who got them with the team's delivery get only the card).
+        team_side = {chat_id for chat_id, _language in await _recipients_for(
+            session, team_id=tipoff.team_id, area_id=tipoff.area_id,
+            default_language=default_language)}
+        await _enqueue_delivery(
+            session, tipoff=tipoff, facts=facts, recipients=recipients,
+            audience={"tipoff": tipoff_id, "team": cadres}, card_kind="tipoff_escalation",
+            card=build, default_language=default_language,
+            evidence_recipients=[r for r in recipients if r[0] not in team_side],
+        )
     logger.info("Tip-off %s escalated", tipoff.reference, extra={"tipoff_id": tipoff_id})
 
 
