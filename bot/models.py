@@ -1,6 +1,6 @@
 """Every table of the bot, imported in one place so Alembic and tests see them all."""
 
-from bot.alerts.models import Alert, AlertRecipient, SensitivePeriod
+from bot.alerts.models import Alert, AlertDraftRow, AlertRecipient, SensitivePeriod
 from bot.audit.models import AuditEntry
 from bot.broadcasting.models import QuietHoursSetting, TipSent
 from bot.directory.models import (
@@ -28,6 +28,7 @@ from bot.tipoffs.models import (
 
 __all__ = [
     "Alert",
+    "AlertDraftRow",
     "AlertRecipient",
     "Area",
     "AuditEntry",

@@ -7,7 +7,6 @@ job's clock is `services.extras["alerts.clock"]` (tests move it forward).
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
@@ -25,12 +24,14 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
 from bot.alerts import callbacks as cb
-from bot.alerts import keyboards, render, service
-from bot.alerts.models import Severity
+from bot.alerts import drafts, keyboards, render, service
+from bot.alerts.drafts import AlertDraft
+from bot.alerts.models import AlertStep, Severity
 from bot.auth import Permission, Standing, can
 from bot.context import BotContext
 from bot.db import transaction, utcnow
@@ -40,34 +41,27 @@ from bot.i18n import Translate, translator
 logger = logging.getLogger(__name__)
 
 SCAN_JOB = "alert-scan"
-DRAFT_KEY = "alert_draft"
+DRAFTS_KEY = "alerts.drafts"
 CLOCK_KEY = "alerts.clock"
 CONFIG_KEY = "alerts.config"
 BOARD_KEY = "alerts.board"
 
 
-class AlertStep(enum.StrEnum):
-    AWAITING_AUDIENCE = "alert_awaiting_audience"
-    AWAITING_TEXT = "alert_awaiting_text"
-    AWAITING_SEVERITY = "alert_awaiting_severity"
-    AWAITING_ACK_CHOICE = "alert_awaiting_ack_choice"
-    AWAITING_CONFIRM = "alert_awaiting_confirm"
+class DraftIndex:
+    """Telegram ids of people with an /alert draft: a mirror of `alert_drafts` for the sync
+    filter that lets a message after a restart continue the draft (and no one else's)."""
 
+    def __init__(self) -> None:
+        self.ids: set[int] = set()
 
-@dataclass
-class AlertDraft:
-    """What the sender chose so far; the options are asked afresh on every press."""
+    def filter(self) -> filters.MessageFilter:
+        index = self
 
-    chosen: set[tuple[str, int]] = field(default_factory=set)
-    section: str = "a"
-    page: int = 0
-    text: str | None = None
-    photo: str | None = None
-    severity: Severity = Severity.EMERGENCY
-    ack_required: bool = True
+        class _HasAlertDraft(filters.MessageFilter):
+            def filter(self, message: Message) -> bool:
+                return message.from_user is not None and message.from_user.id in index.ids
 
-    def spec(self) -> Any:
-        return service.spec_for(*({i for k, i in self.chosen if k == kind} for kind in "tac"))
+        return _HasAlertDraft(name="has_alert_draft")
 
 
 def clock(context: BotContext) -> datetime:
@@ -84,9 +78,8 @@ def wake(context: BotContext) -> None:
         context.services.dispatcher.wake()
 
 
-def _draft(context: BotContext) -> AlertDraft | None:
-    assert context.user_data is not None
-    return context.user_data.get(DRAFT_KEY)
+def _index(context: BotContext) -> DraftIndex:
+    return context.application.bot_data[DRAFTS_KEY]
 
 
 async def _banner(context: BotContext) -> str:
@@ -100,12 +93,65 @@ async def _banner(context: BotContext) -> str:
         m=period.renotify_minutes) + "\n\n"
 
 
+# -- the draft, kept in the database --------------------------------------------------------
+
+async def _save(context: BotContext, telegram_id: int, draft: AlertDraft,
+                step: AlertStep) -> AlertStep:
+    """Store the draft as now waiting for `step`; returns `step` for the conversation."""
+    draft.step = step
+    async with transaction(context.services.session_factory) as session:
+        await drafts.save_draft(session, telegram_id=telegram_id, draft=draft,
+                                now=clock(context))
+    _index(context).ids.add(telegram_id)
+    return step
+
+
+async def _forget(context: BotContext, telegram_id: int) -> None:
+    async with transaction(context.services.session_factory) as session:
+        await drafts.delete_draft(session, telegram_id=telegram_id)
+    _index(context).ids.discard(telegram_id)
+
+
+async def _current_draft(update: Update, context: BotContext) -> AlertDraft | None:
+    """The sender's draft; None, after saying so kindly, when there is none or it expired."""
+    user = update.effective_user
+    assert user is not None
+    _ = context._
+    query = update.callback_query
+    async with context.services.session_factory() as session:
+        draft = await drafts.load_draft(session, telegram_id=user.id)
+    if draft is None:
+        _index(context).ids.discard(user.id)
+        if query is not None:
+            await query.answer(_("This button is no longer valid. Send /alert to start again."))
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(
+                _("There is no alert being written now. Send /alert to start one."))
+        return None
+    if draft.expired(clock(context)):
+        await _forget(context, user.id)
+        text = _("This alert waited more than 15 minutes, so it was put away. Nothing was "
+                 "sent. Send /alert to start again.")
+        if query is not None:
+            await query.answer()
+            try:
+                await query.edit_message_text(text)
+            except BadRequest:  # too old to edit: say it as a new message
+                if query.message is not None:
+                    await context.bot.send_message(query.message.chat.id, text)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(text)
+        return None
+    return draft
+
+
 # -- composing -----------------------------------------------------------------------------
 
 async def start(update: Update, context: BotContext) -> AlertStep | int:
     """/alert: check rights, show the banner and the audience choices."""
     message = update.effective_message
-    assert message is not None and context.user_data is not None
+    user = update.effective_user
+    assert message is not None and user is not None
     _ = context._
     if not can(context.actor, Permission.SEND_ALERT):
         await message.reply_text(_("Sorry, only community staff and team leaders can send "
@@ -118,10 +164,10 @@ async def start(update: Update, context: BotContext) -> AlertStep | int:
         await message.reply_text(_("There is no team or area you can alert yet."))
         return ConversationHandler.END
     draft = AlertDraft(section=next(k for k in keyboards.SECTION_LABELS if options.pool(k)))
-    context.user_data[DRAFT_KEY] = draft
+    step = await _save(context, user.id, draft, AlertStep.AWAITING_AUDIENCE)
     text, markup = await _audience_view(context, draft, options)
     await message.reply_text(text, reply_markup=markup)
-    return AlertStep.AWAITING_AUDIENCE
+    return step
 
 
 async def _audience_view(context: BotContext, draft: AlertDraft,
@@ -139,81 +185,114 @@ async def _audience_view(context: BotContext, draft: AlertDraft,
                                     page=draft.page)
 
 
+def _fits(press: cb.ComposePress, step: AlertStep) -> bool:
+    """Whether a press belongs to the step the draft waits for (cancel always does)."""
+    if press.action == "x":
+        return True
+    if step is AlertStep.AWAITING_AUDIENCE:
+        return (press.toggle_kind is not None or press.section is not None
+                or press.page is not None or press.action == "ok")
+    if step is AlertStep.AWAITING_SEVERITY:
+        return press.severity is not None
+    if step is AlertStep.AWAITING_ACK_CHOICE:
+        return press.ack_required is not None
+    if step is AlertStep.AWAITING_CONFIRM:
+        return press.action == "go"
+    return False
+
+
 async def on_compose_button(update: Update, context: BotContext) -> AlertStep | int:
-    """Every button of the compose steps: audience toggles, severity, ack, send, cancel."""
+    """Every button of the compose steps: audience toggles, severity, ack, send, cancel.
+    Also the way back in after a restart: the draft's stored step says where we are."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    user = update.effective_user
+    assert query is not None and query.data is not None and user is not None
     _ = context._
     press = cb.parse_compose(query.data)
-    draft = _draft(context)
-    if press is None or draft is None:
+    if press is None:
         await query.answer(_("This button is no longer valid."))
         return ConversationHandler.END
+    draft = await _current_draft(update, context)
+    if draft is None:
+        return ConversationHandler.END
+    if not _fits(press, draft.step):  # an older message's button, or forged
+        await query.answer(_("This button is no longer valid."))
+        return draft.step
     if press.action == "ok" and not draft.chosen:
         await query.answer(_("Please choose at least one."))
-        return AlertStep.AWAITING_AUDIENCE
+        return draft.step
     await query.answer()
     if press.action == "x":
         return await _cancelled(update, context)
-    if press.toggle_kind is not None or press.section is not None or press.page is not None:
+    if draft.step is AlertStep.AWAITING_AUDIENCE and press.action != "ok":
         async with context.services.session_factory() as session:
             options = await service.audience_options(session, context.actor) \
                 if context.actor else service.AudienceOptions((), (), ())
         if press.toggle_kind is not None:
             if not options.allows(press.toggle_kind, press.toggle_id or 0):
-                return AlertStep.AWAITING_AUDIENCE  # forged: not one of the offered choices
+                return draft.step  # forged: not one of the offered choices
             draft.chosen ^= {(press.toggle_kind, press.toggle_id or 0)}
         elif press.section is not None:
             if not options.pool(press.section):
-                return AlertStep.AWAITING_AUDIENCE
+                return draft.step
             draft.section, draft.page = press.section, 0
         else:
             draft.page = press.page or 0
+        step = await _save(context, user.id, draft, AlertStep.AWAITING_AUDIENCE)
         text, markup = await _audience_view(context, draft, options)
         try:
             await query.edit_message_text(text, reply_markup=markup)
         except BadRequest as exc:  # a page that did not change
             if "not modified" not in str(exc).lower():
                 raise
-        return AlertStep.AWAITING_AUDIENCE
+        return step
     if press.action == "ok":
+        step = await _save(context, user.id, draft, AlertStep.AWAITING_TEXT)
         await query.edit_message_text(_("✍️ Now write the alert (a photo with a caption "
                                         "works too)."))
-        return AlertStep.AWAITING_TEXT
+        return step
     if press.severity is not None:
         draft.severity = Severity.WARNING if press.severity == "w" else Severity.EMERGENCY
+        step = await _save(context, user.id, draft, AlertStep.AWAITING_ACK_CHOICE)
         await query.edit_message_text(_("Should people confirm with a “Received” button?"),
                                       reply_markup=keyboards.ack_choice(_))
-        return AlertStep.AWAITING_ACK_CHOICE
+        return step
     if press.ack_required is not None:
         draft.ack_required = press.ack_required
-        return await _ask_confirm(update, context, draft)
-    if press.action == "go":
-        return await _send(update, context, draft)
-    return AlertStep.AWAITING_AUDIENCE
+        step = await _save(context, user.id, draft, AlertStep.AWAITING_CONFIRM)
+        await _ask_confirm(update, context, draft)
+        return step
+    return await _send(update, context, draft)  # "go", the only press left for the step
 
 
 async def on_text(update: Update, context: BotContext) -> AlertStep | int:
-    """Stores the alert's text (or photo and caption); asks for the severity."""
+    """Stores the alert's text (or photo and caption); asks for the severity. Also the way
+    back in after a restart for someone with a draft."""
     message = update.effective_message
-    draft = _draft(context)
-    assert message is not None
+    user = update.effective_user
+    assert message is not None and user is not None
+    draft = await _current_draft(update, context)
     if draft is None:
         return ConversationHandler.END
     _ = context._
+    if draft.step is not AlertStep.AWAITING_TEXT:
+        await reask(update, context)
+        return await _save(context, user.id, draft, draft.step)
     if message.photo:
         draft.photo = message.photo[-1].file_id
         draft.text = (message.caption or "").strip()
     else:
+        draft.photo = None
         draft.text = (message.text or "").strip()
     if not draft.text:
         await message.reply_text(_("Please write a few words for the alert."))
-        return AlertStep.AWAITING_TEXT
+        return await _save(context, user.id, draft, AlertStep.AWAITING_TEXT)
+    step = await _save(context, user.id, draft, AlertStep.AWAITING_SEVERITY)
     await message.reply_text(_("How serious is it?"), reply_markup=keyboards.severity(_))
-    return AlertStep.AWAITING_SEVERITY
+    return step
 
 
-async def _ask_confirm(update: Update, context: BotContext, draft: AlertDraft) -> AlertStep:
+async def _ask_confirm(update: Update, context: BotContext, draft: AlertDraft) -> None:
     """Shows how many people and chats the alert reaches; waits for Send."""
     query = update.callback_query
     assert query is not None
@@ -227,19 +306,20 @@ async def _ask_confirm(update: Update, context: BotContext, draft: AlertDraft) -
         people=count.people, groups=count.groups,
         ack=_("They will be asked to press “Received”.") if draft.ack_required else "")
     await query.edit_message_text(text, reply_markup=keyboards.confirm(_))
-    return AlertStep.AWAITING_CONFIRM
 
 
 async def _send(update: Update, context: BotContext, draft: AlertDraft) -> int:
-    """Re-checks rights, writes the alert and its deliveries; the confirm message becomes
-    the live status message."""
+    """Re-checks rights, writes the alert and its deliveries and drops the draft, in one
+    transaction; the confirm message becomes the live status message."""
     query = update.callback_query
-    assert query is not None and query.message is not None and context.user_data is not None
+    user = update.effective_user
+    assert query is not None and query.message is not None and user is not None
     _ = context._
     actor = context.actor
     spec = draft.spec()
     now = clock(context)
     async with transaction(context.services.session_factory) as session:
+        await drafts.delete_draft(session, telegram_id=user.id)
         if actor is None or not await service.may_send(session, actor, spec):
             allowed = False
         else:
@@ -252,7 +332,7 @@ async def _send(update: Update, context: BotContext, draft: AlertDraft) -> int:
             await service.set_status_message(
                 session, alert_id=created.alert_id, chat_id=query.message.chat.id,
                 message_id=query.message.message_id)
-    context.user_data.pop(DRAFT_KEY, None)
+    _index(context).ids.discard(user.id)
     if not allowed:
         await query.edit_message_text(_("Sorry, you may not send an alert to this audience."))
         return ConversationHandler.END
@@ -262,8 +342,8 @@ async def _send(update: Update, context: BotContext, draft: AlertDraft) -> int:
 
 
 async def _cancelled(update: Update, context: BotContext) -> int:
-    assert context.user_data is not None
-    context.user_data.pop(DRAFT_KEY, None)
+    if update.effective_user is not None:
+        await _forget(context, update.effective_user.id)
     text = context._("Alert cancelled. Nothing was sent.")
     if update.callback_query is not None:
         await update.callback_query.edit_message_text(text)
@@ -273,7 +353,7 @@ async def _cancelled(update: Update, context: BotContext) -> int:
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    """/cancel during /alert."""
+    """/cancel during /alert (also after a restart, for someone with a draft)."""
     return await _cancelled(update, context)
 
 
@@ -287,15 +367,16 @@ async def reask(update: Update, context: BotContext) -> AlertStep | None:
 
 
 async def stale_compose(update: Update, context: BotContext) -> None:
-    """A compose button outside a conversation (after a restart, or forged)."""
+    """A compose button that is not one (forged) while a draft is being written."""
     assert update.callback_query is not None
     await update.callback_query.answer(context._("This button is no longer valid. Send /alert "
                                                  "to start again."))
 
 
-async def timed_out(update: Update, context: BotContext) -> None:
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT_KEY, None)
+async def timed_out(update: object, context: BotContext) -> None:
+    """The conversation's quarter of an hour passed: the draft goes too."""
+    if isinstance(update, Update) and update.effective_user is not None:
+        await _forget(context, update.effective_user.id)
 
 
 # -- acknowledging -------------------------------------------------------------------------
@@ -605,24 +686,33 @@ async def scan(context: BotContext) -> None:
         await request_refresh(context.application, alert_id)
 
 
-def handlers() -> list[BaseHandler[Any, Any, Any]]:
+def handlers(drafting: DraftIndex) -> list[BaseHandler[Any, Any, Any]]:
     private = filters.ChatType.PRIVATE
+    has_draft = drafting.filter()
     compose = CallbackQueryHandler(on_compose_button, pattern=cb.COMPOSE_PATTERN)
+    writing = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO
     catch_all = MessageHandler(filters.ALL & ~filters.COMMAND, reask)
     conversation = ConversationHandler(
-        entry_points=[CommandHandler("alert", start, filters=private)],
+        entry_points=[
+            CommandHandler("alert", start, filters=private),
+            # After a restart the conversation's place is gone but the draft is not: a
+            # compose button, or text/photo from someone with a draft, continues it at the
+            # stored step. Only people with a draft: private messages meant for other
+            # features go on to them.
+            CallbackQueryHandler(on_compose_button, pattern=r"^al:"),
+            MessageHandler(private & has_draft & filters.UpdateType.MESSAGE & writing, on_text),
+            CommandHandler("cancel", cancel, filters=private & has_draft),
+        ],
         states={
             AlertStep.AWAITING_AUDIENCE: [compose, catch_all],
-            AlertStep.AWAITING_TEXT: [
-                MessageHandler((filters.TEXT & ~filters.COMMAND) | filters.PHOTO, on_text),
-                compose, catch_all],
+            AlertStep.AWAITING_TEXT: [MessageHandler(writing, on_text), compose, catch_all],
             AlertStep.AWAITING_SEVERITY: [compose, catch_all],
             AlertStep.AWAITING_ACK_CHOICE: [compose, catch_all],
             AlertStep.AWAITING_CONFIRM: [compose, catch_all],
-            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
-        conversation_timeout=15 * 60,
+        conversation_timeout=drafts.DRAFT_TIMEOUT.total_seconds(),
         name="alert-compose",
     )
     return [
@@ -637,8 +727,17 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
 
 
 def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Register the handlers and the scan (its due times come from the database)."""
-    application.add_handlers(handlers())
+    """Register the handlers, load who has a draft before polling, schedule the scan (its
+    due times come from the database)."""
+    drafting = DraftIndex()
+    application.bot_data[DRAFTS_KEY] = drafting
+    application.add_handlers(handlers(drafting))
+
+    async def load_drafts(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        async with app.bot_data["services"].session_factory() as session:
+            drafting.ids = await drafts.drafting_telegram_ids(session)
+
+    application.bot_data["services"].on_start.append(load_drafts)
     if application.job_queue is not None:
         application.job_queue.run_repeating(scan, interval=service.AlertConfig().scan_interval_s,
                                             first=1.0, name=SCAN_JOB)

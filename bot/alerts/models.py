@@ -1,4 +1,5 @@
-"""Alert tables: the alert, who is expected to acknowledge it, and sensitive periods."""
+"""Alert tables: the alert, who is expected to acknowledge it, sensitive periods, and the
+/alert drafts being written."""
 
 from __future__ import annotations
 
@@ -100,3 +101,33 @@ class SensitivePeriod(Base):
     note: Mapped[str | None] = mapped_column(String(200))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertStep(enum.StrEnum):
+    """What /alert waits for: the conversation's states and a draft's stored step."""
+
+    AWAITING_AUDIENCE = "awaiting_audience"
+    AWAITING_TEXT = "awaiting_text"
+    AWAITING_SEVERITY = "awaiting_severity"
+    AWAITING_ACK_CHOICE = "awaiting_ack_choice"
+    AWAITING_CONFIRM = "awaiting_confirm"
+
+
+class AlertDraftRow(Base):
+    """An /alert being written, one per sender, so a restart mid-way loses nothing."""
+
+    __tablename__ = "alert_drafts"
+
+    sender_telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                                    autoincrement=False)
+    step: Mapped[AlertStep] = mapped_column(enum_column(AlertStep))
+    #: The audience chosen so far: [["t"|"a"|"c", id], ...].
+    chosen: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    #: The picker's tab ("t" teams, "a" areas, "c" group chats) and page.
+    section: Mapped[str] = mapped_column(String(1))
+    page: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(String(255))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity))
+    ack_required: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
