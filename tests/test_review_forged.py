@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.db import transaction
 from bot.directory.models import Person
 from bot.tipoffs.models import RoutingRule
-from tests.factories import make_cast
+from tests.factories import make_cast, make_person
 from tests.fake_telegram import FakeTelegram
 
 
@@ -47,3 +47,16 @@ async def test_forged_routing_press_cannot_send_reports_to_another_communitys_te
     async with session_factory() as session:
         rules = (await session.scalars(select(RoutingRule))).all()
     assert rules == []
+
+
+async def test_people_search_names_a_pending_person_in_chinese(
+    bot, fake: FakeTelegram, session_factory
+):
+    li = fake.user("Li", language_code="zh-hans")
+    async with transaction(session_factory) as session:
+        cast = await make_cast(session)
+        cast.staff.telegram_id = li.id
+        await make_person(session, name="王大妈", area=cast.tree.grid)  # imported, pending
+    await li.send("/people 王大妈")
+    text = li.last_message.text
+    assert "王大妈" in text and "还没用上机器人" in text and "pending" not in text

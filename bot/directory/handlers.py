@@ -28,6 +28,7 @@ from bot.directory.callbacks import PATTERN, DirCallback, decode
 from bot.directory.keyboards import button, markup
 from bot.directory.models import (
     PendingUploadKind,
+    PersonStatus,
     Role,
     SubscriptionTopic,
 )
@@ -64,6 +65,10 @@ TREE_PROBLEM_TEXT = {
     "bad_name": N_("a name is too long"),
     "out_of_scope": N_("outside your area"),
     "duplicate": N_("the same path is already in the file"),
+}
+STATUS_TEXT = {
+    PersonStatus.PENDING: N_("not yet on Telegram"),
+    PersonStatus.LEFT: N_("has left"),
 }
 ROLE_TEXT = {
     Role.ADMIN: N_("administrator"), Role.STAFF: N_("community staff"),
@@ -185,7 +190,7 @@ async def find_people(update: Update, context: BotContext) -> None:
         return
     lines = [_("Found {count}:").format(count=len(found))]
     for p in found:
-        status = "" if p.status.value == "active" else f" [{p.status.value}]"
+        status = f" ({_(STATUS_TEXT[p.status])})" if p.status in STATUS_TEXT else ""
         lines.append(f"· {p.name} {p.phone or ''} — {_(ROLE_TEXT[p.role])}, "
                      f"{names.get(p.area_path or '', '')}{status}")
     await message.reply_text("\n".join(lines))
