@@ -428,7 +428,11 @@ async def _place(message: Message, context: BotContext) -> None:
 
 
 async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -> None:
-    """A comment or a photo for an open report."""
+    """A comment, a photo, an album or a voice note for an open report.
+
+    An album arrives as several messages: its photos are collected on the draft, and the
+    addition is passed on once it stops growing (`_addition_album_done`), like the intake's
+    album step."""
     _ = context._
     photo: dict[str, Any] | None = None
     comment: str | None = None
@@ -452,20 +456,70 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
         return
     if photo is not None and message.caption:
         comment = message.caption.strip()[: config(context).max_text]
+    if photo is not None and message.media_group_id and context.job_queue is not None:
+        async with transaction(context.services.session_factory) as session:
+            fresh = await service.find_draft(session, telegram_id=message.chat.id)
+            if fresh is None or fresh.step is not DraftStep.AWAITING_ADDITION:
+                return
+            service.add_draft_photo(fresh, photo, current_time(context))
+            if comment and not fresh.description:
+                fresh.description = comment  # the album's caption (on its first photo)
+        # Named by the album alone: a job name is logged, and must not say who reports.
+        name = f"tipoff-addition-album:{message.media_group_id}"
+        for job in context.job_queue.get_jobs_by_name(name):
+            job.schedule_removal()
+        context.job_queue.run_once(_addition_album_done, config(context).album_window_s,
+                                   name=name, chat_id=message.chat.id,
+                                   user_id=message.chat.id, data=context.language)
+        return
+    await _finish_addition(context, message.chat.id, _, comment=comment,
+                           photo=photo, voice=voice)
+
+
+async def _addition_album_done(context: BotContext) -> None:
+    """The album for an addition stopped growing: pass all its photos on at once."""
+    job = context.job
+    if job is None or job.chat_id is None:
+        return
+    await _finish_addition(context, job.chat_id, context.tr(str(job.data)))
+
+
+async def _finish_addition(context: BotContext, chat_id: int, _: Translate, *,
+                           comment: str | None = None, photo: dict[str, Any] | None = None,
+                           voice: str | None = None) -> None:
+    """Pass the addition (with any album photos collected on the draft) on to the team,
+    close the draft and tell the reporter."""
     async with transaction(context.services.session_factory) as session:
+        draft = await service.find_draft(session, telegram_id=chat_id)
+        if draft is None or draft.step is not DraftStep.AWAITING_ADDITION:
+            return
+        photos = list(draft.photos or [])
+        if photo is not None:
+            photos.append(photo)
+        if draft.description:  # an album's caption
+            comment = f"{draft.description}\n{comment}" if comment else draft.description
         view = (await service.load_view(session, tipoff_id=draft.tipoff_id)
                 if draft.tipoff_id is not None else None)
-        ok = view is not None and await service.add_to_report(
-            session, tipoff_id=view.id, reporter_id=draft.person_id,
-            now=current_time(context), comment=comment, photo=photo, voice=voice,
-            default_language=context.services.settings.default_language)
-        await service.discard_draft(session, telegram_id=message.chat.id)
-    index(context).ids.discard(message.chat.id)
+        person_id = draft.person_id
+
+        async def add(**what: Any) -> bool:
+            return view is not None and await service.add_to_report(
+                session, tipoff_id=view.id, reporter_id=person_id, now=current_time(context),
+                default_language=context.services.settings.default_language, **what)
+
+        if voice is not None and photos:
+            # A voice note right after an album: the album goes first, then the voice note.
+            ok = await add(photos=photos, comment=comment) and await add(voice=voice)
+        else:
+            ok = await add(photos=photos, comment=comment, voice=voice)
+        await service.discard_draft(session, telegram_id=chat_id)
+    index(context).ids.discard(chat_id)
     if ok:
         wake(context)
-        await message.reply_text(_("Thank you, I have passed that on to the team."))
+        await context.bot.send_message(chat_id, _("Thank you, I have passed that on to the "
+                                                  "team."))
     else:
-        await message.reply_text(_(ALREADY_CLOSED).format(
+        await context.bot.send_message(chat_id, _(ALREADY_CLOSED).format(
             reference=view.reference if view else ""))
 
 

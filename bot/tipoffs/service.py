@@ -601,33 +601,44 @@ async def my_tipoffs(session: AsyncSession, *, person_id: int, limit: int = 10) 
 
 async def add_to_report(
     session: AsyncSession, *, tipoff_id: int, reporter_id: int, now: datetime,
-    comment: str | None = None, photo: dict[str, Any] | None = None,
+    comment: str | None = None, photos: Sequence[dict[str, Any]] = (),
     voice: str | None = None, default_language: str,
 ) -> bool:
-    """A comment, photo or voice note from the reporter for their open report, passed on
-    to the team."""
+    """A comment, photo(s) or voice note from the reporter for their open report, passed on
+    to the team (several photos as one album)."""
     tipoff = await session.get(TipOff, tipoff_id)
     if tipoff is None or tipoff.reporter_id != reporter_id or tipoff.status not in OPEN_STATUSES:
         return False
     recipients = await _recipients_for(session, team_id=tipoff.team_id, area_id=tipoff.area_id,
                                        default_language=default_language)
-    if photo is not None:
-        session.add(TipOffPhoto(tipoff_id=tipoff_id, file_id=photo["file_id"],
-                                file_unique_id=photo["file_unique_id"],
-                                team_file_id=photo["team_file_id"],
-                                stripped=bool(photo.get("stripped")), sha256=photo.get("sha256"),
-                                local_path=photo.get("local_path"), created_at=now))
-        session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.PHOTO_ADDED, at=now))
+    if photos:
+        photos = list(photos)[:MAX_PHOTOS]
+        for photo in photos:
+            session.add(TipOffPhoto(tipoff_id=tipoff_id, file_id=photo["file_id"],
+                                    file_unique_id=photo["file_unique_id"],
+                                    team_file_id=photo["team_file_id"],
+                                    stripped=bool(photo.get("stripped")),
+                                    sha256=photo.get("sha256"),
+                                    local_path=photo.get("local_path"), created_at=now))
+            session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.PHOTO_ADDED,
+                                    at=now))
 
         if comment:
             session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.COMMENT,
                                     note=comment, at=now))
+        team_files = tuple(photo["team_file_id"] for photo in photos)
 
         def build(_: Translate) -> OutgoingMessage:
-            head = _("📷 The reporter added a photo to tip-off {reference}.").format(
-                reference=tipoff.reference)
-            return OutgoingMessage(text=f"{head}\n{comment}" if comment else head,
-                                   photo=photo["team_file_id"])
+            if len(team_files) == 1:
+                head = _("📷 The reporter added a photo to tip-off {reference}.").format(
+                    reference=tipoff.reference)
+            else:
+                head = _("📷 The reporter added {count} photos to tip-off {reference}.").format(
+                    count=len(team_files), reference=tipoff.reference)
+            text = f"{head}\n{comment}" if comment else head
+            if len(team_files) == 1:
+                return OutgoingMessage(text=text, photo=team_files[0])
+            return OutgoingMessage(text=text, album=team_files)
     elif voice is not None:
         session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.VOICE_ADDED, at=now))
 
