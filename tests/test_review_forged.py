@@ -59,4 +59,4 @@ async def test_people_search_names_a_pending_person_in_chinese(
         await make_person(session, name="王大妈", area=cast.tree.grid)  # imported, pending
     await li.send("/people 王大妈")
     text = li.last_message.text
-    assert "王大妈" in text and "还没用上机器人" in text and "pending" not in text
+    assert "王大妈" in text and "还没上 Telegram" in text and "pending" not in text
