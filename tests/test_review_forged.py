@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from bot.db import transaction
@@ -31,8 +30,6 @@ async def test_forged_registration_press_cannot_move_staff_to_a_wider_area(
     assert person.area_id == community_id
 
 
-@pytest.mark.xfail(strict=True, reason="review: bot/tipoffs/staff.on_routing_button does not "
-                   "check the chosen team is within the staff member's area (left to its owner)")
 async def test_forged_routing_press_cannot_send_reports_to_another_communitys_team(
     bot, fake: FakeTelegram, session_factory
 ):

@@ -84,9 +84,10 @@ async def on_routing_button(update: Update, context: BotContext) -> None:
             stmt = (select(Team.id, Team.name).join(Area, Area.id == Team.area_id)
                     .where(Team.archived.is_(False)).order_by(func.length(Area.path), Team.name)
                     .limit(20))
-            if path is not None:
-                stmt = stmt.where(Area.path.startswith(path.rsplit("/", 2)[0] + "/")
-                                  | Area.path.startswith(path))
+            if not actor.is_admin:
+                stmt = stmt.where(Area.path.startswith(actor.area_path or "/none/"))
+            elif path is not None:
+                stmt = stmt.where(Area.path.startswith(path.rsplit("/", 2)[0] + "/"))
             teams = [(t.id, t.name) for t in (await session.execute(stmt)).all()]
             await query.answer()
             if message is not None:
@@ -95,7 +96,9 @@ async def on_routing_button(update: Update, context: BotContext) -> None:
                                                                              area_id, teams))
             return
         team = await session.get(Team, press.team_id)
-        if team is None:
+        team_path = await routing.area_path(session, team.area_id) if team else None
+        if team is None or team.archived or team_path is None or not can(
+                actor, Permission.MANAGE_DIRECTORY, area_path=team_path):
             await query.answer(_("This button is no longer valid."))
             return
         rule = await routing.set_rule(session, category=press.category.value, area_id=area_id,
