@@ -12,8 +12,10 @@ from bot.directory.models import Chat, ChatStatus, Role
 from bot.tipoffs.handlers import SCAN_JOB
 from bot.tipoffs.intake import CLOCK_KEY
 from bot.tipoffs.models import (
+    ReporterBlock,
     RoutingRule,
     TipOff,
+    TipOffDraft,
     TipOffEvent,
     TipOffPhoto,
     TipOffStatus,
@@ -256,3 +258,24 @@ async def test_staff_route_theft_in_a_grid_to_the_night_patrol_and_outsiders_can
     await fake.wait_for(lambda: card_in(scene.group.messages) is not None)
     assert (await _the_tipoff(session_factory)).team_id == town.patrol.id
     assert len([m for m in night_group.messages if (m.text or "").startswith("🔔")]) == 1
+
+
+async def test_a_blocked_reporter_cannot_add_to_an_open_report(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    scene = await patrol_scene(fake, session_factory)
+    alice = fake.user("Alice", language_code="zh-hans")
+    await report(alice, anonymous=True, album=0)
+    await fake.wait_for(lambda: card_in(scene.group.messages) is not None)
+    tipoff = await _the_tipoff(session_factory)
+    await alice.send("/mytips")  # the "add" button is on screen when staff block her
+    async with transaction(session_factory) as session:
+        session.add(ReporterBlock(person_id=tipoff.reporter_id, reason="spam"))
+
+    await alice.press(text=f"➕ 补充 {tipoff.reference}")
+
+    assert "暂时不能反映情况" in alice.last_callback_answer.text
+    async with session_factory() as session:
+        drafts = await session.scalar(select(func.count()).select_from(TipOffDraft))
+    assert drafts == 0
+    assert await _events(session_factory, tipoff.id) == ["created", "routed"]

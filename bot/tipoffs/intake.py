@@ -650,6 +650,9 @@ async def _start_addition(update: Update, context: BotContext, value: str | None
         if view is None or view.reporter_id != person.id:
             await query.answer(_("This button is no longer valid."))
             return
+        if await service.is_blocked(session, person_id=person.id):
+            await query.answer(_(REFUSALS[service.Refusal.BLOCKED]), show_alert=True)
+            return
         if view.status not in OPEN_STATUSES:
             await query.answer()
             if isinstance(query.message, Message):

@@ -74,10 +74,15 @@ class Refusal(enum.StrEnum):
     TOO_MANY = "too_many"
 
 
+async def is_blocked(session: AsyncSession, *, person_id: int) -> bool:
+    """Staff stopped this person from reporting (new reports and additions alike)."""
+    return await session.get(ReporterBlock, person_id) is not None
+
+
 async def may_report(
     session: AsyncSession, *, person_id: int, now: datetime, config: TipoffConfig
 ) -> Refusal | None:
-    if await session.get(ReporterBlock, person_id) is not None:
+    if await is_blocked(session, person_id=person_id):
         return Refusal.BLOCKED
     recent = await session.scalar(
         select(func.count(TipOff.id)).where(TipOff.reporter_id == person_id,
