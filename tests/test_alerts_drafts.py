@@ -140,6 +140,29 @@ async def test_text_from_someone_without_a_draft_is_not_caught_after_a_restart(
     assert await _row(session_factory, town.staff.id) is None
 
 
+async def test_photo_after_a_restart_continues_and_day_old_drafts_are_dropped_at_start(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    town = await _town(bot, fake, session_factory)
+    clock = Clock()
+    bot.application.bot_data["services"].extras[CLOCK_KEY] = clock
+    staff = town.staff
+    await staff.send("/alert")
+    await staff.press(data=f"al:a:{town.tree.community.id}")
+    await staff.press(data="al:ok")
+    async with transaction(session_factory) as session:  # someone who left one long ago
+        await drafts.save_draft(session, telegram_id=town.other_staff.id, draft=AlertDraft(),
+                                now=utcnow() - timedelta(days=1, minutes=1))
+    await _restart(bot, session_factory, clock)
+    assert bot.application.bot_data[DRAFTS_KEY].ids == {staff.id}
+    assert await _row(session_factory, town.other_staff.id) is None
+    await staff.send_photo(caption="  小区东门水管爆裂，请绕行  ")
+    assert staff.last_message.text == "情况有多紧急？"
+    row = await _row(session_factory, staff.id)
+    assert row is not None and row.step is AlertStep.AWAITING_SEVERITY
+    assert row.photo and row.text == "小区东门水管爆裂，请绕行"
+
+
 async def test_draft_round_trip_and_expiry(session_factory) -> None:
     now = utcnow()
     draft = AlertDraft(step=AlertStep.AWAITING_CONFIRM, chosen={("t", 3), ("c", 9)},

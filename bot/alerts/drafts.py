@@ -18,6 +18,9 @@ from bot.directory.audience import AudienceSpec
 
 #: As long as the conversation waited before: a quiet quarter of an hour ends the draft.
 DRAFT_TIMEOUT = timedelta(minutes=15)
+#: Drafts left this long (the bot was down when they expired) are dropped at start; younger
+#: expired ones stay, so their sender hears the draft was put away.
+FORGOTTEN_AFTER = timedelta(days=1)
 
 
 @dataclass
@@ -73,6 +76,10 @@ async def save_draft(session: AsyncSession, *, telegram_id: int, draft: AlertDra
 async def delete_draft(session: AsyncSession, *, telegram_id: int) -> None:
     await session.execute(
         delete(AlertDraftRow).where(AlertDraftRow.sender_telegram_id == telegram_id))
+
+
+async def delete_drafts_before(session: AsyncSession, *, before: datetime) -> None:
+    await session.execute(delete(AlertDraftRow).where(AlertDraftRow.updated_at < before))
 
 
 async def drafting_telegram_ids(session: AsyncSession) -> set[int]:

@@ -734,7 +734,8 @@ def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handlers(handlers(drafting))
 
     async def load_drafts(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        async with app.bot_data["services"].session_factory() as session:
+        async with transaction(app.bot_data["services"].session_factory) as session:
+            await drafts.delete_drafts_before(session, before=utcnow() - drafts.FORGOTTEN_AFTER)
             drafting.ids = await drafts.drafting_telegram_ids(session)
 
     application.bot_data["services"].on_start.append(load_drafts)
