@@ -221,3 +221,28 @@ async def test_all_clear_is_idempotent_and_stops_the_chase(session_factory) -> N
     assert alert.status is AlertStatus.CLOSED and alert.all_clear_text == "已处理"
     assert alert.closed_at == NOW + timedelta(minutes=1) and alert.next_renotify_at is None
     assert sorted(clears) == ["alert_clear_group", "alert_clear_private"]  # once, not twice
+
+
+@pytest.mark.parametrize(("who", "may"), [
+    ("author, still staff", True),
+    ("author, now a resident", False),
+    ("staff of the same community", True),
+    ("a resident", False),
+])
+async def test_who_may_manage_an_alert(session_factory, who: str, may: bool) -> None:
+    world = await _world(session_factory)
+    created = await _create(session_factory, world, service.spec_for({world.patrol.id}, ()))
+    actors = {
+        "author, still staff": world.author,
+        "author, now a resident": Actor(telegram_id=1000, name="李干部", language="zh-CN",
+                                        person_id=world.author.person_id, role=Role.RESIDENT),
+        "staff of the same community": Actor(telegram_id=1001, name="王干部", language="zh-CN",
+                                             person_id=None, role=Role.STAFF,
+                                             area_path=world.tree.community.path),
+        "a resident": Actor(telegram_id=3000, name="居民", language="zh-CN",
+                            person_id=world.people["居民"].id, role=Role.RESIDENT),
+    }
+    async with session_factory() as session:
+        alert = await session.get(Alert, created.alert_id)
+        assert alert is not None
+        assert await service.may_manage(session, actors[who], alert) is may

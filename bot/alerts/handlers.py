@@ -580,6 +580,10 @@ async def all_clear_command(update: Update, context: BotContext) -> None:
     async with context.services.session_factory() as session:
         alert = await service.get_alert(session, alert_id)
         allowed = alert is not None and await service.may_manage(session, context.actor, alert)
+    if alert is None and can(context.actor, Permission.SEND_ALERT):
+        await message.reply_text(_("There is no alert number {id}. Please check the number "
+                                   "in the alert's status message.").format(id=alert_id))
+        return
     if not allowed:
         await message.reply_text(_("Sorry, this is not yours to manage."))
         return

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.alerts import callbacks as cb
 from bot.alerts import render
 from bot.alerts.models import Alert, AlertRecipient, AlertStatus, SensitivePeriod, Severity
-from bot.auth import Actor, Permission, directory_scope
+from bot.auth import Actor, Permission, can, directory_scope
 from bot.directory.audience import (
     GROUP_TYPES,
     AudienceSpec,
@@ -422,8 +422,9 @@ async def get_alert(session: AsyncSession, alert_id: int) -> Alert | None:
 
 
 async def may_manage(session: AsyncSession, actor: Actor | None, alert: Alert) -> bool:
-    """The author, or anyone who may alert the same audience (staff of that community)."""
-    if actor is None:
+    """The author while they may still send alerts, or anyone who may alert the same
+    audience (staff of that community)."""
+    if actor is None or not can(actor, Permission.SEND_ALERT):
         return False
     if actor.person_id is not None and actor.person_id == alert.author_id:
         return True
