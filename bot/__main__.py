@@ -35,6 +35,20 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
+# The same in both modes: Telegram keeps the last list it was given.
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "chat_member"]
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """WEBHOOK_LISTEN as host and port: `127.0.0.1:8443`, `[::]:8443`, `:8443` or `8443`."""
+    host, _, port = value.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]") or "0.0.0.0"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"Setting WEBHOOK_LISTEN is wrong: {value!r} needs a port, "
+                         "like 127.0.0.1:8443")
+    return host, int(port)
+
+
 def run(_: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     if settings.bot_token is None:
@@ -44,17 +58,21 @@ def run(_: argparse.Namespace) -> int:
     from bot.app import build_application
     from bot.db import upgrade_database
 
+    if settings.webhook_url:
+        try:
+            host, port = listen_address(settings.webhook_listen)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
     upgrade_database(settings.database_url)
     application = build_application(settings)
     if settings.webhook_url:
-        host, _, port = settings.webhook_listen.rpartition(":")
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        application.run_webhook(listen=host or "0.0.0.0", port=int(port or 8443),
-                                url_path="telegram", webhook_url=settings.webhook_url,
-                                secret_token=secret, bootstrap_retries=-1)
+        application.run_webhook(listen=host, port=port, url_path="telegram",
+                                webhook_url=settings.webhook_url, secret_token=secret,
+                                allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
     else:
-        application.run_polling(bootstrap_retries=-1, allowed_updates=["message", "edited_message",
-                                "callback_query", "my_chat_member", "chat_member"])
+        application.run_polling(bootstrap_retries=-1, allowed_updates=ALLOWED_UPDATES)
     return 0
 
 
