@@ -15,7 +15,7 @@ from bot.broadcasting.service import default_tip_library
 from bot.db import transaction
 from bot.directory.models import Chat, Role
 from broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
-from tests.factories import Cast, add_to_team, make_cast, make_person
+from tests.factories import Cast, add_to_team, make_cast, make_person, make_tree
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
 from tests.support import BotRunner
 
@@ -285,3 +285,67 @@ async def test_quiet_hours_command(
     assert "06:30" in world.staff.last_message.text
     await world.staff.send("/quiethours default")
     assert "21:30–07:30" in world.staff.last_message.text
+
+
+async def test_admin_names_the_community_for_quiet_hours(
+    fake: FakeTelegram, bot: BotRunner, session_factory: Factory,
+) -> None:
+    world = await make_world(fake, bot, session_factory)
+    admin = started(fake, "管理员")
+    async with transaction(session_factory) as session:
+        world.cast.admin.telegram_id = admin.id  # an administrator has no community of their own
+        session.add(world.cast.admin)
+        # A second 龙江路社区, under another street office.
+        twin = await make_tree(session, street_office="东湖办事处")
+    other = world.cast.other.community
+
+    async def rows() -> list[tuple[int, int, int]]:
+        async with session_factory() as session:
+            return sorted((r.area_id, r.start_minute, r.end_minute)
+                          for r in await session.scalars(select(QuietHoursSetting)))
+
+    await admin.send("/quiethours")
+    text = admin.last_message.text
+    assert "要设哪个社区的休息时段" in text and "/quiethours 龙江路社区 22:00-07:00" in text
+    assert "· 青石桥社区" in text and "· 龙江路社区" in text
+
+    await admin.send("/quiethours 青石桥社区 22:00-06:00")
+    assert admin.last_message.text.startswith("青石桥社区的休息时段：22:00–06:00。")
+    assert await rows() == [(other.id, 22 * 60, 6 * 60)]
+    await admin.send("/quiethours 青石桥社区")
+    assert "22:00–06:00" in admin.last_message.text
+    assert "/quiethours 青石桥社区 22:00-07:00" in admin.last_message.text
+
+    await admin.send("/quiethours 青石桥小区 23:00-06:00")
+    assert admin.last_message.text.startswith("没有找到叫“青石桥小区”的社区。")
+    assert "· 青石桥社区" in admin.last_message.text
+    await admin.send("/quiethours 龙江路社区 23:00-06:00")
+    assert "有好几个社区都叫“龙江路社区”" in admin.last_message.text
+    assert "· 东湖办事处/龙江路社区" in admin.last_message.text
+    assert "· 平桥办事处/龙江路社区" in admin.last_message.text
+    assert await rows() == [(other.id, 22 * 60, 6 * 60)]  # neither changed anything
+
+    await admin.send("/quiethours 东湖办事处/龙江路社区 off")
+    assert admin.last_message.text.startswith("龙江路社区没有设休息时段")
+    assert await rows() == sorted([(other.id, 22 * 60, 6 * 60), (twin.community.id, 0, 0)])
+    await admin.send("/quiethours 青石桥社区 默认")
+    assert await rows() == [(twin.community.id, 0, 0)]
+
+
+async def test_staff_quiet_hours_stay_in_their_community(
+    fake: FakeTelegram, bot: BotRunner, session_factory: Factory,
+) -> None:
+    world = await make_world(fake, bot, session_factory)
+    staff = world.staff
+    await staff.send("/quiethours 青石桥社区 23:00-05:00")
+    assert staff.last_message.text == "抱歉，您只能管理自己社区的休息时段。"
+    await staff.send("/quiethours 22点到7点")  # a typo in the hours: how to write them, as before
+    assert staff.last_message.text.startswith("请这样写：/quiethours 21:30-07:30")
+    await staff.send("/quiethours 龙江路社区 23:00-05:00")  # their own, by name
+    assert "23:00–05:00" in staff.last_message.text
+    await staff.send("/quiethours 25:00-05:00")
+    assert staff.last_message.text.startswith("请这样写：/quiethours 21:30-07:30")
+    async with session_factory() as session:
+        rows = list(await session.scalars(select(QuietHoursSetting)))
+    assert [(r.area_id, r.start_minute, r.end_minute) for r in rows] == [
+        (world.cast.tree.community.id, 23 * 60, 5 * 60)]

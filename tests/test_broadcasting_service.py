@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.broadcasting.models import TipSent
+from bot.broadcasting.quiet import QuietRequest, find_communities, parse_request
 from bot.broadcasting.service import (
     BroadcastKind,
     FixedContent,
@@ -29,7 +30,7 @@ from bot.directory.audience import AudienceSpec
 from bot.directory.models import Chat, Role
 from broadcasts import Delivery, content_from_json
 from broadcasts.tips import TipItem
-from tests.factories import make_cast, make_person
+from tests.factories import make_cast, make_person, make_tree
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOON = datetime(2026, 5, 12, 12, 0, tzinfo=SHANGHAI)  # an ordinary spring day
@@ -258,3 +259,44 @@ async def test_refuses_an_empty_audience_and_naive_time(session_factory: Factory
         with pytest.raises(ValueError, match="aware"):
             await _send(session, AudienceSpec(team_ids={1}), FixedContent(text="x"),
                         now=datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [("", QuietRequest()),
+     ("22:00-07:00", QuietRequest(change=True, quiet=QuietHours(time(22, 0), time(7, 0)))),
+     ("龙江路社区 22:00 - 07:00",
+      QuietRequest("龙江路社区", True, QuietHours(time(22, 0), time(7, 0)))),
+     ("龙江路社区22：00到7：30",
+      QuietRequest("龙江路社区", True, QuietHours(time(22), time(7, 30)))),
+     ("Green  Hill 21.30~06.00", QuietRequest("Green Hill", True, QuietHours(time(21, 30),
+                                                                             time(6, 0)))),
+     ("龙江路社区 默认", QuietRequest("龙江路社区", True, None)),
+     ("default", QuietRequest("", True, None)),
+     ("平桥办事处/龙江路社区 关闭", QuietRequest("平桥办事处/龙江路社区", True,
+                                          QuietHours(time(0), time(0)))),
+     ("龙江路社区 25:00-07:00", QuietRequest("龙江路社区", True, None, bad_hours=True)),
+     ("龙江路社区", QuietRequest("龙江路社区")),
+     ("22点到7点", QuietRequest("22点到7点"))],
+)
+def test_quiet_hours_request_is_read(argument: str, expected: QuietRequest) -> None:
+    assert parse_request(argument) == expected
+
+
+async def test_communities_found_by_name_any_case_or_with_the_office(
+    session_factory: Factory,
+) -> None:
+    async with transaction(session_factory) as session:
+        cast = await make_cast(session)
+        english = await make_tree(session, street_office="East Lake", community="Green Hill")
+        twin = await make_tree(session, street_office="东湖办事处")
+        found = await find_communities(session, name="green  hill")
+        assert [a.id for a in found] == [english.community.id]
+        assert [a.id for a in await find_communities(session, name="龙江路社区")] == [
+            cast.tree.community.id, twin.community.id]
+        assert [a.id for a in await find_communities(session, name="东湖办事处／龙江路社区")] == [
+            twin.community.id]
+        assert await find_communities(session, name="3网格") == []  # a grid, not a community
+        assert await find_communities(session, name="东湖办事处/青石桥社区") == []
+        cast.other.community.archived = True
+        assert await find_communities(session, name="青石桥社区") == []
