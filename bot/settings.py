@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +106,15 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
 
+    @model_validator(mode="after")
+    def _webhook_over_https(self) -> Settings:
+        """Telegram calls webhooks over HTTPS only; a local Bot API server may use HTTP."""
+        official = self.telegram_api_url.startswith("https://api.telegram.org/")
+        if official and self.webhook_url and not self.webhook_url.startswith("https://"):
+            raise ValueError("Setting WEBHOOK_URL is wrong: must start with https:// "
+                             "(Telegram calls webhooks over HTTPS only)")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -133,7 +142,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "?"
             message = str(error["msg"]).removeprefix("Value error, ")
-            lines.append(f"Setting {name} is wrong: {message}")
+            if not error["loc"]:  # a check across settings names its setting itself
+                lines.append(message)
+                continue
+            lines.append(f"Setting {str(error['loc'][0]).upper()} is wrong: {message}")
         raise SettingsError("\n".join(lines)) from None

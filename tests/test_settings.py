@@ -83,3 +83,12 @@ def test_db_upgrade_creates_the_tables(tmp_path: Path) -> None:
     result = _run_cli("db", "upgrade", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "x.db").exists()
+
+
+def test_webhook_must_be_https_with_telegram_but_not_with_a_local_server() -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(webhook_url="http://bot.example.org/telegram", _env_file=None)
+    assert str(error.value).startswith("Setting WEBHOOK_URL is wrong: must start with https://")
+    local = load_settings(webhook_url="http://bot.local/telegram",
+                          telegram_api_url="http://127.0.0.1:8081/bot", _env_file=None)
+    assert local.webhook_url == "http://bot.local/telegram"
