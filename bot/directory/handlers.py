@@ -33,7 +33,7 @@ from bot.directory.models import (
     SubscriptionTopic,
 )
 from bot.directory.people import leave, profile, register_person, search_people
-from bot.directory.tables import TableError, read_table
+from bot.directory.tables import TableError, TableRow, read_table
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import identity_of
 from bot.i18n import LANGUAGE_NAMES, N_
@@ -263,25 +263,37 @@ async def _person_id(context: BotContext, update: Update) -> int:
         return person.id
 
 
-async def roster_file(update: Update, context: BotContext) -> int:
-    """Check the roster (dry run), list the bad rows, offer Confirm for the good ones."""
-    message = update.effective_message
-    assert message is not None
-    _ = context._
+async def _scoped_table(
+    update: Update, context: BotContext, *, waiting: UploadState
+) -> tuple[str, list[TableRow]] | int:
+    """The sender's directory scope and the rows of the file they sent — or, when they may
+    not upload or the file cannot be read, the state to go to (they were told why)."""
     scope = directory_scope(context.actor)
     if scope is None:
         await refuse(update, context)
         return ConversationHandler.END
     downloaded = await _download(update, context)
     if downloaded is None:
-        return UploadState.AWAITING_ROSTER_FILE
+        return waiting
     try:
-        rows = read_table(*downloaded)
+        return scope, read_table(*downloaded)
     except TableError as exc:
-        logger.info("Unreadable roster file: %s", exc)
-        await message.reply_text(_("I could not read this file. Please send a .csv or .xlsx "
-                                   "file, or /cancel."))
-        return UploadState.AWAITING_ROSTER_FILE
+        logger.info("Unreadable upload: %s", exc)
+        assert update.effective_message is not None
+        await update.effective_message.reply_text(context._(
+            "I could not read this file. Please send a .csv or .xlsx file, or /cancel."))
+        return waiting
+
+
+async def roster_file(update: Update, context: BotContext) -> int:
+    """Check the roster (dry run), list the bad rows, offer Confirm for the good ones."""
+    message = update.effective_message
+    assert message is not None
+    _ = context._
+    table = await _scoped_table(update, context, waiting=UploadState.AWAITING_ROSTER_FILE)
+    if not isinstance(table, tuple):
+        return table
+    scope, rows = table
     person_id = await _person_id(context, update)
     async with transaction(context.services.session_factory) as session:
         preview = await roster_service.check_roster(session, rows=rows, scope_path=scope)
@@ -317,19 +329,10 @@ async def area_file(update: Update, context: BotContext) -> int:
     message = update.effective_message
     assert message is not None
     _ = context._
-    scope = directory_scope(context.actor)
-    if scope is None:
-        await refuse(update, context)
-        return ConversationHandler.END
-    downloaded = await _download(update, context)
-    if downloaded is None:
-        return UploadState.AWAITING_AREA_FILE
-    try:
-        rows = read_table(*downloaded)
-    except TableError:
-        await message.reply_text(_("I could not read this file. Please send a .csv or .xlsx "
-                                   "file, or /cancel."))
-        return UploadState.AWAITING_AREA_FILE
+    table = await _scoped_table(update, context, waiting=UploadState.AWAITING_AREA_FILE)
+    if not isinstance(table, tuple):
+        return table
+    scope, rows = table
     person_id = await _person_id(context, update)
     async with transaction(context.services.session_factory) as session:
         plan = await area_service.plan_tree(session, rows=rows, scope_path=scope)
