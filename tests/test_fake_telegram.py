@@ -362,6 +362,25 @@ async def test_storm_is_seeded(fake: FakeTelegram, bot: Bot) -> None:
     assert first == second and {"ok", "429", "5xx"} <= set(first)
 
 
+async def test_a_storm_loses_answers_of_delivered_messages(fake: FakeTelegram) -> None:
+    """Each lost answer is stored, then dropped or stalled past the client's timeout."""
+    fake.set_limits(Limits(enforce=False))
+    alice = started(fake)
+    fake.faults.start_storm(plost=1.0, lost_stall=2.0, seed=1)  # drop, stall, stall, drop
+    request = HTTPXRequest(read_timeout=0.2)
+    seen = []
+    async with Bot(fake.token, base_url=fake.base_url, request=request) as client:
+        for text in ("一", "二", "三", "四"):
+            with pytest.raises(NetworkError) as caught:
+                await client.send_message(alice.id, text)
+            seen.append("timeout" if isinstance(caught.value, TimedOut) else "dropped")
+    assert seen == ["dropped", "timeout", "timeout", "dropped"]
+    assert [m.text for m in alice.messages] == ["一", "二", "三", "四"]
+    assert fake.stats.delivered == 4
+    while fake.in_flight:  # the stalled answers would count against the next test's cap
+        await asyncio.sleep(0.05)
+
+
 # -- flood limits --------------------------------------------------------------------------------
 async def test_limits_enforced_for_quick_sends(fake: FakeTelegram, bot: Bot) -> None:
     users = [started(fake, f"U{i}") for i in range(40)]

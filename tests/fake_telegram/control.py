@@ -21,7 +21,8 @@ process) can drive the fake with curl. All take and return JSON:
 ``POST /_control/faults``                  ``{"kind": "429"|"5xx"|"slow"|"drop"|"lost",
                                            "times", "chat_id", "method", "retry_after",
                                            "status", "delay"}``
-``POST /_control/storm``                   ``{"p429", "retry_after": [a, b], "p5xx", "seed"}``
+``POST /_control/storm``                   ``{"p429", "retry_after": [a, b], "p5xx", "seed",
+                                           "plost", "lost_stall"}``
 =========================================  ==========================================
 
 Example::

@@ -12,8 +12,9 @@ Kinds:
   ``delay``, answer only after ``delay`` seconds — beyond the client's timeout),
   so a retrying client produces a duplicate the test can count.
 
-A :class:`Storm` adds random 429s (retry_after uniform in ``[a, b]``) and 5xx
-with given probabilities from a seeded RNG, so a benchmark run is repeatable.
+A :class:`Storm` adds random 429s (retry_after uniform in ``[a, b]``), 5xx and
+lost answers with given probabilities from a seeded RNG, so a benchmark run is
+repeatable.
 """
 
 from __future__ import annotations
@@ -52,12 +53,19 @@ class FaultRule:
 
 @dataclass
 class Storm:
-    """Random faults on counted sends: ``p429`` and ``p5xx`` per request."""
+    """Random faults on counted sends: ``p429``, ``p5xx`` and ``plost`` per request.
+
+    A lost answer is delivered first, so a retrying client can duplicate it. With
+    ``lost_stall`` > 0, half of them (by the dice) are answered only after that many
+    seconds (meant to exceed the client's read timeout); the others drop the connection.
+    """
 
     p429: float = 0.0
     retry_after: tuple[int, int] = (1, 5)
     p5xx: float = 0.0
     seed: int = 0
+    plost: float = 0.0
+    lost_stall: float = 0.0
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +78,9 @@ class Storm:
             return FaultRule("429", retry_after=self.rng.randint(*self.retry_after))
         if x < self.p429 + self.p5xx:
             return FaultRule("5xx", status=self.rng.choice((500, 502)))
+        if x < self.p429 + self.p5xx + self.plost:
+            stall = self.lost_stall > 0 and self.rng.random() < 0.5
+            return FaultRule("lost", delay=self.lost_stall if stall else 0.0)
         return None
 
 
@@ -145,9 +156,11 @@ class Faults:
         retry_after: tuple[int, int] = (1, 5),
         p5xx: float = 0.0,
         seed: int = 0,
+        plost: float = 0.0,
+        lost_stall: float = 0.0,
     ) -> Storm:
-        """Random 429s/5xx on every counted send from now on."""
-        self.storm = Storm(p429, retry_after, p5xx, seed)
+        """Random 429s/5xx/lost answers on every counted send from now on."""
+        self.storm = Storm(p429, retry_after, p5xx, seed, plost, lost_stall)
         return self.storm
 
     def pick(self, method: str, chat_id: int | None, counted: bool) -> FaultRule | None:
