@@ -3,7 +3,8 @@
 In one process the fake's own CPU would be billed to the bot (and on two cores it
 would cap the bot's throughput), so the benchmark serves the fake from a child
 process and drives it over a few extra control routes under ``/_bench/``:
-reset with limits and an optional storm, create started users, read counters.
+reset with limits and an optional storm, create started users, read counters
+(and which of the given chats got a message twice).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def _routes(fake: FakeTelegram) -> list[web.RouteDef]:
         body = await request.json()
         chats = body.get("chat_ids") or []
         lost = sum(1 for c in chats if not fake.delivery_counts.get(c))
+        doubled = fake.duplicate_details()
         s = fake.stats
         return web.json_response(
             {
@@ -50,6 +52,7 @@ def _routes(fake: FakeTelegram) -> list[web.RouteDef]:
                 "answered_429": s.answered_429,
                 "answered_5xx": s.answered_5xx,
                 "duplicates": fake.duplicates(),
+                "duplicate_chats": [c for c in chats if c in doubled],
                 "lost": lost,
                 "delivery_rate": s.delivery_rate(),
             }
