@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import middleware
+from bot import middleware, replays
 from bot.alerts import handlers as alert_handlers
 from bot.broadcasting import handlers as broadcasting_handlers
 from bot.chats import handlers as chats_handlers
@@ -108,6 +108,7 @@ def build_application(
 
 def register_handlers(application: BotApplication) -> None:
     """Order matters: cross-cutting checks first (lower groups), then the features."""
+    replays.install(application)  # -100: an update id seen before is dropped
     # -2: ignore other bots; -1: load who is acting, once per update.
     application.add_handler(TypeHandler(Update, middleware.ignore_other_bots), group=-2)
     application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)
