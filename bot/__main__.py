@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Iterable
+from types import TracebackType
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -67,12 +68,22 @@ def secrets_of(settings: Settings) -> list[str]:
     return values
 
 
+def _log_crash(kind: type[BaseException], value: BaseException,
+               traceback: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, traceback)
+        return
+    logging.getLogger("bot").critical("The bot stopped on an error", exc_info=(kind, value,
+                                                                              traceback))
+
+
 def configure_logging(settings: Settings) -> None:
     level = logging.getLevelName(settings.log_level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact = Redact(secrets_of(settings))
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
+    sys.excepthook = _log_crash  # a crash's traceback goes through the filter too
     for name, quietest in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(max(level, quietest))
 

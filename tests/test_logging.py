@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
 from sqlalchemy import text
 
+from bot.__main__ import Redact, secrets_of
 from bot.db import transaction
+from bot.settings import load_settings
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
 from tests.tipoff_support import patrol_scene, report
@@ -29,3 +32,25 @@ async def test_a_database_error_logs_no_report_values(
     for value in ("Building7", "31.2304", "121.4737", "Alice"):
         assert value not in caplog.text, f"{value!r} reached the log:\n{caplog.text}"
     assert scene.group.messages == []
+
+
+def test_secrets_are_masked_in_messages_and_tracebacks() -> None:
+    settings = load_settings(bot_token="123456789:AAE-secret_part", webhook_secret="hook-secret",
+                             _env_file=None)
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(Redact(secrets_of(settings)))
+    logger = logging.getLogger("tests.redact")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("GET %s", "https://api.telegram.org/bot123456789:AAE-secret_part/getMe")
+        try:
+            raise RuntimeError("The token `123456789:AAE-secret_part` with hook-secret")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    written = out.getvalue()
+    assert "bot123456789:***/getMe" in written and "RuntimeError" in written
+    assert "AAE-secret_part" not in written and "hook-secret" not in written
