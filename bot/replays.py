@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 KEEP = timedelta(days=1)
 PRUNE_EVERY_S = 3600.0
 PRUNE_JOB = "replays.prune"
-# Before everything else, the other cross-cutting checks included.
+# Below the other cross-cutting checks (-2, -1): a replay is dropped before anything runs.
 GROUP = -100
 
 
