@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
+from collections.abc import Iterable
+from types import TracebackType
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -18,13 +21,89 @@ BOT_TOKEN is not set. In Telegram, open @BotFather, send /newbot and follow the
 steps; it gives you a token like 123456789:AAE... Put it in the file .env in the
 project folder as BOT_TOKEN=... (see .env.example) and start again."""
 
+TOKEN_REFUSED_HELP = """\
+Telegram 不认这个 BOT_TOKEN：请在 @BotFather 里发送 /mybots 核对令牌，改好 .env 后再运行。
+Telegram refused BOT_TOKEN: check it with @BotFather (/mybots), fix .env and start again."""
 
-def configure_logging(level: str) -> None:
+# Loggers that print request URLs (the token), update bodies or SQL parameters (who wrote
+# what) below these levels: they stay this quiet even with LOG_LEVEL=DEBUG.
+QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING,
+                 "aiosqlite": logging.WARNING, "sqlalchemy": logging.WARNING,
+                 "apscheduler": logging.WARNING, "telegram": logging.INFO}
+
+
+class Redact(logging.Filter):
+    """Masks secrets in a record's message and traceback before any handler writes it."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
+        return True
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The bot token's secret half (the part after the colon) and the webhook secret."""
+    values = []
+    if settings.bot_token is not None:
+        values.append(settings.bot_token.get_secret_value().partition(":")[2])
+    if settings.webhook_secret is not None:
+        values.append(settings.webhook_secret.get_secret_value())
+    return values
+
+
+def _log_crash(kind: type[BaseException], value: BaseException,
+               traceback: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, traceback)
+        return
+    logging.getLogger("bot").critical("The bot stopped on an error", exc_info=(kind, value,
+                                                                              traceback))
+
+
+def configure_logging(settings: Settings) -> None:
+    level = logging.getLevelName(settings.log_level)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL, and the URL carries the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    redact = Redact(secrets_of(settings))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+    sys.excepthook = _log_crash  # a crash's traceback goes through the filter too
+    for name, quietest in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, quietest))
+
+
+async def token_refused(settings: Settings) -> bool:
+    """Ask Telegram who the bot is before anything else, so a wrong token is one clear
+    message. If Telegram cannot be reached now, the start-up's own retries take over."""
+    from telegram import Bot
+    from telegram.error import InvalidToken, TelegramError
+
+    assert settings.bot_token is not None
+    bot = Bot(settings.bot_token.get_secret_value(), base_url=settings.telegram_api_url,
+              base_file_url=settings.telegram_file_url)
+    try:
+        async with bot:
+            return False
+    except InvalidToken:
+        return True
+    except TelegramError:
+        return False
 
 
 def _settings_or_exit() -> Settings:
@@ -54,31 +133,41 @@ def run(_: argparse.Namespace) -> int:
     if settings.bot_token is None:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1
-    configure_logging(settings.log_level)
-    from bot.app import build_application
-    from bot.db import upgrade_database
-
+    configure_logging(settings)
     if settings.webhook_url:
         try:
             host, port = listen_address(settings.webhook_listen)
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
+    if asyncio.run(token_refused(settings)):
+        print(TOKEN_REFUSED_HELP, file=sys.stderr)
+        return 1
+    from telegram.error import InvalidToken
+
+    from bot.app import build_application
+    from bot.db import upgrade_database
+
     upgrade_database(settings.database_url)
     application = build_application(settings)
-    if settings.webhook_url:
-        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        application.run_webhook(listen=host, port=port, url_path="telegram",
-                                webhook_url=settings.webhook_url, secret_token=secret,
-                                allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
-    else:
-        application.run_polling(bootstrap_retries=-1, allowed_updates=ALLOWED_UPDATES)
+    try:
+        if settings.webhook_url:
+            assert settings.webhook_secret is not None  # the settings require one
+            application.run_webhook(listen=host, port=port, url_path="telegram",
+                                    webhook_url=settings.webhook_url,
+                                    secret_token=settings.webhook_secret.get_secret_value(),
+                                    allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1)
+        else:
+            application.run_polling(bootstrap_retries=-1, allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:  # refused after the check above (revoked meanwhile)
+        print(TOKEN_REFUSED_HELP, file=sys.stderr)
+        return 1
     return 0
 
 
 def db_upgrade(_: argparse.Namespace) -> int:
     settings = _settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     from bot.db import upgrade_database
 
     upgrade_database(settings.database_url)

@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import middleware
+from bot import middleware, replays
 from bot.alerts import handlers as alert_handlers
 from bot.broadcasting import handlers as broadcasting_handlers
 from bot.chats import handlers as chats_handlers
@@ -31,7 +31,7 @@ from bot.schedules import handlers as schedule_handlers
 from bot.sending import AiohttpRequest, SharedRateLimiter, TelegramSender
 from bot.settings import Settings
 from bot.setup import handlers as setup_handlers
-from bot.setup.service import admin_exists, issue_setup_code
+from bot.setup.service import admin_exists, issue_setup_code, revoke_setup_codes
 from bot.start import handlers as start_handlers
 from bot.tipoffs import handlers as tipoff_handlers
 from broadcasts import Dispatcher, Limiter, Limits
@@ -108,6 +108,7 @@ def build_application(
 
 def register_handlers(application: BotApplication) -> None:
     """Order matters: cross-cutting checks first (lower groups), then the features."""
+    replays.install(application)  # -100: an update id seen before is dropped
     # -2: ignore other bots; -1: load who is acting, once per update.
     application.add_handler(TypeHandler(Update, middleware.ignore_other_bots), group=-2)
     application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)
@@ -129,11 +130,11 @@ def register_handlers(application: BotApplication) -> None:
 
 
 async def announce_setup_code(services: Services) -> None:
-    """With no admin yet, print a fresh one-time code for /setup to the console."""
-    if services.settings.admin_ids:
-        return
+    """With no admin yet, print a fresh one-time code for /setup to the console; once there
+    is one (in ADMIN_IDS or the database), codes printed before stop working."""
     async with transaction(services.session_factory) as session:
-        if await admin_exists(session):
+        if services.settings.admin_ids or await admin_exists(session):
+            await revoke_setup_codes(session)
             return
         code = await issue_setup_code(session, now=utcnow())
     print(

@@ -45,8 +45,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     A deferred SQLite transaction that reads and then writes fails at once with
     SQLITE_BUSY when another connection writes meanwhile; starting every
     transaction IMMEDIATE makes it wait for the lock instead (FACTS.md).
+
+    Bound parameters stay out of exception text and SQL logging: they are what people
+    wrote, with who wrote it, and an error's traceback goes to the log.
     """
-    engine = create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **{**kwargs, "hide_parameters": True})
     if engine.dialect.name == "sqlite":
         if url.startswith("sqlite+aiosqlite:///") and ":memory:" not in url:
             Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)

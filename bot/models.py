@@ -14,6 +14,7 @@ from bot.directory.models import (
     Subscription,
     Team,
 )
+from bot.replays import SeenUpdate
 from bot.schedules.models import Campaign, Schedule
 from bot.setup.models import SetupCode
 from bot.tipoffs.models import (
@@ -43,6 +44,7 @@ __all__ = [
     "ReporterBlock",
     "RoutingRule",
     "Schedule",
+    "SeenUpdate",
     "SensitivePeriod",
     "SetupCode",
     "Subscription",

@@ -115,6 +115,15 @@ class Settings(BaseSettings):
                              "(Telegram calls webhooks over HTTPS only)")
         return self
 
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        """Without a secret anyone who finds the URL can post updates in anyone's name."""
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("Setting WEBHOOK_SECRET is wrong: it is required with WEBHOOK_URL; "
+                             "use 32 random letters, digits, _ and - (python -c \"import secrets; "
+                             "print(secrets.token_urlsafe(24))\")")
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

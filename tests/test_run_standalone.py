@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import aiohttp
 import pytest
@@ -23,9 +24,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+def start(args: list[str], env: dict[str, str], log: TextIO | None = None
+          ) -> subprocess.Popen[str]:
+    """Output goes to a pipe read at `stop()`, or to `log` when it may outgrow the pipe."""
     return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen[str]) -> str:
@@ -58,28 +61,88 @@ async def control(session: aiohttp.ClientSession, url: str, path: str,
     return payload["result"]
 
 
+def bot_env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a bot pointed at the standalone fake, with its own database."""
+    return {**os.environ, "BOT_TOKEN": "123456789:TEST-token", "TELEGRAM_API_URL": f"{url}/bot",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "LOG_LEVEL": "WARNING",
+            **extra}
+
+
+async def answered_start(session: aiohttp.ClientSession, url: str, bot: subprocess.Popen[str],
+                         user: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send /start until the bot (migrating its database, then polling) answers it."""
+    for _ in range(300):
+        if bot.poll() is not None:
+            break
+        await control(session, url, "send",
+                      {"user_id": user["id"], "text": "/start", "wait": False})
+        await asyncio.sleep(0.2)
+        messages = await control(session, url, f"messages?chat_id={user['id']}")
+        if messages:
+            return messages
+    return []
+
+
 async def test_bot_process_answers_start(standalone_fake: str, tmp_path: Path) -> None:
     url = standalone_fake
-    env = {**os.environ, "BOT_TOKEN": "123456789:TEST-token", "TELEGRAM_API_URL": f"{url}/bot",
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "LOG_LEVEL": "WARNING"}
-    bot = start(["-m", "bot", "run"], env)
+    bot = start(["-m", "bot", "run"], bot_env(url, tmp_path))
     try:
         async with aiohttp.ClientSession() as session:
             user = await control(session, url, "users",
                                  {"first_name": "Alice", "language_code": "zh-hans"})
-            for _ in range(300):  # the bot migrates its database, then starts polling
-                if bot.poll() is not None:
-                    break
-                await control(session, url, "send",
-                              {"user_id": user["id"], "text": "/start", "wait": False})
-                await asyncio.sleep(0.2)
-                messages = await control(session, url, f"messages?chat_id={user['id']}")
-                if messages:
-                    break
-            else:
-                messages = []
+            messages = await answered_start(session, url, bot, user)
     finally:
         output = stop(bot)
     assert messages, f"no answer; the bot printed:\n{output}"
     assert "平安小助手" in messages[0]["text"]
     assert "TEST-token" not in output, "the token must never reach the log"
+
+
+async def test_debug_log_shows_neither_the_token_nor_what_people_write(
+    standalone_fake: str, tmp_path: Path
+) -> None:
+    url = standalone_fake
+    report = "有个人一直在撬电动车的锁 Building7"
+    log_path = tmp_path / "bot.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        bot = start(["-m", "bot", "run"], bot_env(url, tmp_path, LOG_LEVEL="DEBUG"), log)
+    try:
+        async with aiohttp.ClientSession() as session:
+            user = await control(session, url, "users",
+                                 {"first_name": "Alice", "language_code": "zh-hans"})
+            answered = await answered_start(session, url, bot, user)
+            before = len(answered)
+            await control(session, url, "send",
+                          {"user_id": user["id"], "text": report, "wait": False})
+            for _ in range(100):  # the bot answers the text (it did not understand it)
+                replies = await control(session, url, f"messages?chat_id={user['id']}")
+                if len(replies) > before:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        stop(bot)
+    output = log_path.read_text(encoding="utf-8")
+    assert answered and len(replies) > before, f"no answer; the bot printed:\n{output}"
+    assert "DEBUG" in output, "the bot logged at DEBUG"
+    assert "TEST-token" not in output, "the token must never reach the log"
+    for form in (report, json.dumps(report)[1:-1], "Building7"):
+        assert form not in output, f"what Alice wrote reached the log:\n{output}"
+
+
+async def test_a_refused_token_is_one_clear_line_without_the_token(
+    standalone_fake: str, tmp_path: Path
+) -> None:
+    # The fake, like Telegram, answers 401 Unauthorized to any token but its own.
+    env = bot_env(standalone_fake, tmp_path, BOT_TOKEN="123456789:WRONG-token")
+    bot = start(["-m", "bot", "run"], env)
+    try:
+        output, _ = bot.communicate(timeout=120)
+    finally:
+        stop(bot)
+    assert bot.returncode == 1, output
+    assert "WRONG-token" not in output
+    assert "Traceback" not in output, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 2, output  # the same line in Chinese and in English
+    assert "@BotFather" in lines[0] and "BOT_TOKEN" in lines[0]
+    assert "@BotFather" in lines[1] and "refused" in lines[1]

@@ -42,7 +42,8 @@ def test_token_is_secret() -> None:
      ("admin_ids", "alice,bob", "ADMIN_IDS"), ("bot_token", "not-a-token", "BOT_TOKEN"),
      ("database_url", "mysql://x", "DATABASE_URL"), ("log_level", "LOUD", "LOG_LEVEL"),
      ("telegram_api_url", "ftp://x", "TELEGRAM_API_URL"),
-     ("webhook_secret", "has spaces", "WEBHOOK_SECRET")],
+     ("webhook_secret", "has spaces", "WEBHOOK_SECRET"),
+     ("webhook_secret", "a" * 257, "WEBHOOK_SECRET")],
 )
 def test_a_bad_value_is_named_in_one_line(name: str, value: str, words: str) -> None:
     with pytest.raises(SettingsError) as error:
@@ -89,6 +90,17 @@ def test_webhook_must_be_https_with_telegram_but_not_with_a_local_server() -> No
     with pytest.raises(SettingsError) as error:
         load_settings(webhook_url="http://bot.example.org/telegram", _env_file=None)
     assert str(error.value).startswith("Setting WEBHOOK_URL is wrong: must start with https://")
-    local = load_settings(webhook_url="http://bot.local/telegram",
+    local = load_settings(webhook_url="http://bot.local/telegram", webhook_secret="s3cret",
                           telegram_api_url="http://127.0.0.1:8081/bot", _env_file=None)
     assert local.webhook_url == "http://bot.local/telegram"
+
+
+def test_webhook_needs_a_secret() -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(webhook_url="https://bot.example.org/telegram", _env_file=None)
+    message = str(error.value)
+    assert message.startswith("Setting WEBHOOK_SECRET is wrong: it is required with WEBHOOK_URL")
+    assert "\n" not in message
+    settings = load_settings(webhook_url="https://bot.example.org/telegram",
+                             webhook_secret="Ab_-09" * 40, _env_file=None)
+    assert settings.webhook_secret is not None

@@ -6,12 +6,14 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.audit import AuditEntry
 from bot.db import transaction, utcnow
 from bot.directory.models import Person, Role
+from bot.setup.models import SetupCode
 from bot.setup.service import AttemptLimiter, issue_setup_code
+from tests.factories import make_person
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner, menu
 
@@ -115,6 +117,54 @@ async def test_admin_ids_setting_makes_admins_without_a_code(
         assert menu(fake, f"chat:{alice.id}") is not None
     finally:
         await runner.stop()
+
+
+async def test_a_code_dies_when_admin_ids_are_set_at_restart(
+    settings, session_factory, fake: FakeTelegram, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice = fake.user("Alice", language_code="en")
+    runner = BotRunner(settings=settings, session_factory=session_factory, fake=fake)
+    await runner.start()
+    try:
+        code = console_code(capsys)
+        await runner.restart(admin_ids=(alice.id,))
+        mallory = fake.user("Mallory", language_code="en")
+        await mallory.send(f"/setup {code}")
+        assert mallory.last_message.text == ("That code has already been used. "
+                                             "Each code works only once.")
+        assert await role_of(session_factory, mallory.id) is not Role.ADMIN
+    finally:
+        await runner.stop()
+
+
+async def test_a_code_dies_as_soon_as_an_admin_exists(
+    capsys: pytest.CaptureFixture[str], bot: BotRunner, fake: FakeTelegram, session_factory
+) -> None:
+    code = console_code(capsys)
+    async with transaction(session_factory) as session:  # e.g. a roster upload made one
+        await make_person(session, name="王主任", role=Role.ADMIN, telegram_id=fake.user("Wang").id)
+    mallory = fake.user("Mallory", language_code="en")
+    await mallory.send(f"/setup {code}")
+    assert mallory.last_message.text.startswith("That code has already been used.")
+    assert await role_of(session_factory, mallory.id) is not Role.ADMIN
+
+
+async def test_redeeming_a_code_kills_the_other_instances_code(
+    capsys: pytest.CaptureFixture[str], bot: BotRunner, fake: FakeTelegram, session_factory
+) -> None:
+    first = console_code(capsys)
+    # A second instance started at the same moment (on PostgreSQL neither sees the other's
+    # code before committing), so two codes are live.
+    async with transaction(session_factory) as session:
+        second = await issue_setup_code(session, now=utcnow())
+        await session.execute(update(SetupCode).values(revoked=False))
+    alice = fake.user("Alice", language_code="en")
+    await alice.send(f"/setup {second}")
+    assert alice.last_message.text.startswith("You are now the administrator")
+    mallory = fake.user("Mallory", language_code="en")
+    await mallory.send(f"/setup {first}")
+    assert mallory.last_message.text.startswith("That code has already been used.")
+    assert await role_of(session_factory, mallory.id) is not Role.ADMIN
 
 
 def test_attempt_limiter_window() -> None:

@@ -44,11 +44,16 @@ async def admin_exists(session: AsyncSession) -> bool:
     return bool(await session.scalar(select(exists().where(Person.role == Role.ADMIN))))
 
 
-async def issue_setup_code(session: AsyncSession, *, now: datetime) -> str:
-    """A fresh code; earlier unused ones stop working, so only the latest console line counts."""
+async def revoke_setup_codes(session: AsyncSession) -> None:
+    """Every unused code stops working."""
     await session.execute(
         update(SetupCode).where(SetupCode.used_at.is_(None)).values(revoked=True)
     )
+
+
+async def issue_setup_code(session: AsyncSession, *, now: datetime) -> str:
+    """A fresh code; earlier unused ones stop working, so only the latest console line counts."""
+    await revoke_setup_codes(session)
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
     session.add(SetupCode(code_hash=_hash(raw), created_at=now, expires_at=now + CODE_LIFETIME))
     return format_code(raw)
@@ -57,7 +62,8 @@ async def issue_setup_code(session: AsyncSession, *, now: datetime) -> str:
 async def redeem_setup_code(
     session: AsyncSession, *, identity: TelegramIdentity, code: str, now: datetime
 ) -> Redemption:
-    """Make the redeemer an admin if the code is right, unused and fresh."""
+    """Make the redeemer an admin if the code is right, unused and fresh, and nobody is
+    admin yet; then no other code works (two instances may each have printed one)."""
     setup_code = await session.scalar(select(SetupCode).where(SetupCode.code_hash == _hash(code)))
     if setup_code is None:
         return Redemption.WRONG
@@ -65,11 +71,16 @@ async def redeem_setup_code(
         return Redemption.USED
     if setup_code.expires_at <= now:
         return Redemption.EXPIRED
+    if await admin_exists(session):
+        await revoke_setup_codes(session)
+        return Redemption.USED
     person = await register_person(session, identity=identity)
     before = {"role": person.role.value}
     person.role = Role.ADMIN
     setup_code.used_at = now
     setup_code.used_by_id = person.id
+    await session.flush()
+    await revoke_setup_codes(session)
     await record(session, actor_id=person.id, action="setup.admin", object_type="person",
                  object_id=person.id, before=before, after={"role": Role.ADMIN.value})
     return Redemption.OK
