@@ -23,7 +23,9 @@ WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 class Settings(BaseSettings):
     """Everything a deployment may set. Names match the environment variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # A setting left empty (`WEBHOOK_URL=` as in .env.example) means its default.
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      env_ignore_empty=True)
 
     bot_token: SecretStr | None = None
     database_url: str = f"sqlite+aiosqlite:///{DATA_DIR / 'pingan.db'}"

@@ -377,8 +377,8 @@ async def test_a_storm_loses_answers_of_delivered_messages(fake: FakeTelegram) -
     assert seen == ["dropped", "timeout", "timeout", "dropped"]
     assert [m.text for m in alice.messages] == ["一", "二", "三", "四"]
     assert fake.stats.delivered == 4
-    while fake.in_flight:  # the stalled answers would count against the next test's cap
-        await asyncio.sleep(0.05)
+    # The stalled answers would count against the next test's cap.
+    await fake.wait_for(lambda: not fake.in_flight, timeout=30)
 
 
 # -- flood limits --------------------------------------------------------------------------------

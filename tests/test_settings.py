@@ -104,3 +104,14 @@ def test_webhook_needs_a_secret() -> None:
     settings = load_settings(webhook_url="https://bot.example.org/telegram",
                              webhook_secret="Ab_-09" * 40, _env_file=None)
     assert settings.webhook_secret is not None
+
+
+def test_settings_left_empty_in_env_file_take_their_defaults(tmp_path: Path) -> None:
+    """`.env.example` copied as is, with `WEBHOOK_URL=` and `ADMIN_IDS=` left empty, starts in
+    long-polling mode with no fixed administrators instead of refusing the empty values."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("BOT_TOKEN=123456:ABCdef_ghi\nWEBHOOK_URL=\nWEBHOOK_SECRET=\n"
+                        "ADMIN_IDS=\nLOG_LEVEL=\n", encoding="utf-8")
+    settings = load_settings(_env_file=env_file)
+    assert settings.webhook_url is None and settings.webhook_secret is None
+    assert settings.admin_ids == () and settings.log_level == "INFO"
