@@ -21,6 +21,7 @@ from bot.directory import areas as area_service
 from bot.directory import teams as team_service
 from bot.directory.areas import AreaError
 from bot.directory.callbacks import DirCallback, decode
+from bot.directory.handlers import in_private
 from bot.directory.keyboards import button, markup, pick_list
 from bot.directory.models import Person
 from bot.directory.people import person_in_scope, search_people
@@ -60,6 +61,8 @@ async def areas_command(update: Update, context: BotContext) -> None:
     if scope is None:
         await _refuse(update, context)
         return
+    if not await in_private(update, context):
+        return  # its buttons work in a private chat only
     area_id = 0 if scope == "/" else area_service.ancestor_ids(scope)[-1]
     await message.reply_text(**await _area_view(context, area_id, 0))
 
@@ -106,6 +109,8 @@ async def ask_text(update: Update, context: BotContext) -> TextState | int:
     if press is None:
         await _stale(update, context)
         return ConversationHandler.END
+    if not await in_private(update, context):
+        return ConversationHandler.END  # the answer would be typed, and searched, in the group
     if press.action in {"aa", "ar"}:
         if not await _area_allowed(context, press.a):
             await _refuse(update, context)
@@ -229,6 +234,8 @@ async def team_command(update: Update, context: BotContext) -> None:
         return
     if not can(context.actor, Permission.MANAGE_TEAM):
         await _refuse(update, context)
+        return
+    if not await in_private(update, context):
         return
     await message.reply_text(**await _team_list(context, 0))
 

@@ -99,6 +99,20 @@ def private_chat(update: Update) -> bool:
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
 
 
+async def in_private(update: Update, context: BotContext) -> bool:
+    """Staff tools show people's names and phones, so they work in a private chat only.
+    Elsewhere the sender gets a short note (nothing personal) and nothing else happens."""
+    if private_chat(update):
+        return True
+    text = context._("To protect everyone's privacy, I show this only in a private chat. "
+                     "Please send it to me directly.")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+    return False
+
+
 # -- /me and /leave ---------------------------------------------------------------------
 
 async def show_me(update: Update, context: BotContext) -> None:
@@ -177,6 +191,8 @@ async def find_people(update: Update, context: BotContext) -> None:
     if scope is None or not can(context.actor, Permission.MANAGE_DIRECTORY):
         await refuse(update, context)
         return
+    if not await in_private(update, context):
+        return
     query = " ".join(context.args or [])
     if not query:
         await message.reply_text(_("Please add a name or phone number, like this: /people 王"))
@@ -205,6 +221,8 @@ async def export_roster(update: Update, context: BotContext) -> None:
     if scope is None or not can(context.actor, Permission.MANAGE_DIRECTORY):
         await refuse(update, context)
         return
+    if not await in_private(update, context):
+        return
     async with context.services.session_factory() as session:
         data = await roster_service.export_roster(session, scope_path=scope)
     await message.reply_document(io.BytesIO(data), filename=f"roster-{utcnow():%Y%m%d}.xlsx",
@@ -215,8 +233,10 @@ async def export_roster(update: Update, context: BotContext) -> None:
 
 async def ask_roster_file(update: Update, context: BotContext) -> UploadState | int:
     """Wait for a roster file (CSV or XLSX)."""
-    if directory_scope(context.actor) is None or not private_chat(update):
+    if directory_scope(context.actor) is None:
         await refuse(update, context)
+        return ConversationHandler.END
+    if not await in_private(update, context):
         return ConversationHandler.END
     assert update.effective_message is not None
     await update.effective_message.reply_text(context._(
@@ -228,8 +248,10 @@ async def ask_roster_file(update: Update, context: BotContext) -> UploadState | 
 
 async def ask_area_file(update: Update, context: BotContext) -> UploadState | int:
     """Wait for an area file with a `path` column."""
-    if directory_scope(context.actor) is None or not private_chat(update):
+    if directory_scope(context.actor) is None:
         await refuse(update, context)
+        return ConversationHandler.END
+    if not await in_private(update, context):
         return ConversationHandler.END
     assert update.effective_message is not None
     await update.effective_message.reply_text(context._(
@@ -443,6 +465,8 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
     if press is None:
         await stale(update, context)
         return
+    if press.action not in {"lvy", "lvn"} and not await in_private(update, context):
+        return  # every directory screen but /leave is a staff or leader tool
     if press.action in {"lvy", "lvn"}:
         await leave_pressed(update, context, press)
     elif press.action in {"rok", "rno", "aok"}:
