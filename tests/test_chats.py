@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.audit import AuditEntry
 from bot.db import transaction
 from bot.directory.audience import AudienceSpec, resolve_audience
-from bot.directory.models import Chat, ChatStatus
+from bot.directory.models import Chat, ChatStatus, Role
 from broadcasts.models import Base as BroadcastsBase
-from tests.factories import Cast, make_cast
+from tests.factories import Cast, add_to_team, make_cast, make_person
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
 from tests.support import BotRunner
 
@@ -253,3 +253,54 @@ async def test_a_person_blocking_the_bot_is_left_out_until_they_return(
     row = await chat_row(session_factory, scene.resident.id)
     assert row is not None and row.status is ChatStatus.ACTIVE
     assert scene.resident.id in await reached()
+
+
+async def test_a_group_linked_to_a_team_is_not_taken_over_from_another_community(
+    bot: BotRunner, fake: FakeTelegram, session_factory: Factory, scene: Scene
+) -> None:
+    """The patrol's group stays the patrol's: staff or a leader of the community next door
+    can neither re-link it with /link nor with any press of the picker, forged or not."""
+    rival = fake.user("孙队长")
+    async with transaction(session_factory) as session:
+        other_leader = await make_person(session, name="孙队长", role=Role.MEMBER,
+                                         area=scene.cast.other.community, telegram_id=rival.id)
+        await add_to_team(session, person=other_leader, team=scene.cast.other_team, leader=True)
+    group = await added_group(fake, scene)
+    group.add_member(scene.other_staff)
+    group.add_member(rival)
+    await scene.staff.send("/link", chat=group)
+    await scene.staff.press("队伍：治安巡逻队", chat=group)
+    linked = (scene.cast.team.id, None)
+    taken = ("本群已经关联到队伍：治安巡逻队。只有该队的队长或所在社区的工作人员可以更改。")
+
+    for user in (scene.other_staff, rival):
+        replies = await user.send("/link", chat=group)
+        assert [r.text for r in replies] == [taken]  # no picker with their own teams
+    await scene.staff.send("/link", chat=group)  # a live picker to press on
+    for data in (f"chl:t:{scene.cast.other_team.id}", f"chl:a:{scene.cast.other.community.id}",
+                 "chl:p:0", "chl:x"):
+        for user in (scene.other_staff, rival):
+            await user.press(data=data, chat=group, forged=True)
+            answer = user.last_callback_answer
+            assert answer is not None and answer.show_alert and answer.text == taken
+    row = await chat_row(session_factory, group.id)
+    assert row is not None and (row.team_id, row.area_id) == linked
+    async with session_factory() as session:
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert actions == ["chat.link"]
+
+    # In the group's own language; the people who hold the link may still change it.
+    await scene.staff.send("/language", chat=group)
+    await scene.staff.press("English", chat=group)
+    replies = await rival.send("/link", chat=group)
+    assert replies[-1].text == ("This group is already linked to Team: 治安巡逻队. Only that "
+                                "team's leader or the staff of its community can change this.")
+    await scene.leader.send("/link", chat=group)
+    await scene.leader.press("Team: 治安巡逻队", chat=group)
+    await scene.staff.send("/link", chat=group)
+    await scene.staff.press("Grid: 3网格", chat=group)
+    row = await chat_row(session_factory, group.id)
+    assert row is not None and (row.team_id, row.area_id) == (None, scene.cast.tree.grid.id)
+    replies = await scene.other_staff.send("/link", chat=group)
+    assert replies[-1].text == ("This group is already linked to Grid: 3网格. Only the staff "
+                                "of that community can change this.")

@@ -219,3 +219,38 @@ async def test_me_and_leave(bot, fake, session_factory):
         subs = await session.scalar(select(func.count()).select_from(Subscription).where(
             Subscription.person_id == person.id))
     assert person.status is PersonStatus.LEFT and subs == 0
+
+
+PRIVACY_NOTE = "为了保护大家的隐私，这些内容只在私聊里显示。请直接私聊我发送。"
+
+
+async def test_staff_tools_show_no_personal_data_in_a_group(bot, fake, session_factory):
+    """A roster, phones or member lists are never posted into a group: the staff member gets
+    a short note there to use a private chat, and presses on directory buttons are refused."""
+    lee, amy = fake.user("Lee"), fake.user("Amy")
+    cast = await cast_with(session_factory, staff=lee, resident=amy)
+    async with transaction(session_factory) as session:
+        for person, phone in ((cast.member, "+8613812345678"), (cast.resident, "+8613987654321")):
+            (await session.get(Person, person.id)).phone = phone
+    group = fake.group("龙江路居民群", [lee, amy])
+    await fake.add_bot(group, by=lee)
+    for command in ("/export", "/people 张", "/people 陈", "/team", "/areas", "/invite",
+                    "/import"):
+        replies = await lee.send(command, chat=group)
+        assert [r.text for r in replies] == [PRIVACY_NOTE], command
+    await lee.send("/language", chat=group)  # a message with buttons to forge presses on
+    for data in (f"dir:tv:{cast.team.id}", f"dir:trm:{cast.team.id}:0",
+                 f"dir:tad:{cast.team.id}", f"dir:it:{cast.team.id}",
+                 f"dir:ab:{cast.tree.community.id}:0", "dir:tl:1:0"):
+        await lee.press(data=data, chat=group, forged=True)
+        answer = lee.last_callback_answer
+        assert answer is not None and answer.show_alert and answer.text == PRIVACY_NOTE, data
+    await lee.send("陈", chat=group)  # no member search was started in the group
+    assert not any(m.document for m in group.messages)
+    posted = "\n".join(m.text or m.caption or "" for m in group.messages)
+    assert "138" not in posted and "139" not in posted and "张队员" not in posted
+    # In a private chat the same commands work as before.
+    await lee.send("/people 张")
+    assert "+8613812345678" in lee.last_message.text
+    await lee.send("/export")
+    assert lee.last_message.document is not None

@@ -122,3 +122,32 @@ async def test_leader_invites_members_but_names_no_leaders(
     async with session_factory() as session:
         team = await session.get(Team, cast.team.id)
     assert not team.archived and team.area_id == cast.tree.community.id
+
+
+async def test_a_leader_cannot_rename_the_team_or_name_leaders_with_forged_presses(
+    bot, fake: FakeTelegram, session_factory
+):
+    """Every team press asks the permission its button is shown for: renaming and naming
+    leaders are staff's, even when a leader forges the press (and then types a name)."""
+    wang = fake.user("Wang")
+    cast = await _cast(session_factory, leader=wang)
+    await wang.send("/team")
+    await wang.press("治安巡逻队 (2)")
+    labels = [b for row in wang.last_message.buttons for b in row]
+    assert "✏️ 改名" not in labels and "负责区域" not in wang.last_message.text
+    for data in (f"dir:tar:{cast.team.id}", f"dir:tld:{cast.team.id}:0",
+                 f"dir:tun:{cast.team.id}:0", f"dir:tz:{cast.team.id}:0"):
+        await wang.press(data=data, forged=True)
+        assert wang.last_callback_answer.text == "抱歉，您没有权限这样做。", data
+    await wang.send("随便改的名字")
+    assert wang.last_message.text != "已保存。"
+    async with session_factory() as session:
+        team = await session.get(Team, cast.team.id)
+    assert team.name == "治安巡逻队"
+    assert [a for a in await _actions(session_factory) if a.startswith("team.")] == []
+    # What a leader may do still works: the member list and removing a member.
+    await wang.send("/team")
+    await wang.press("治安巡逻队 (2)")
+    await wang.press("➖ 移出")
+    await wang.press("张队员")
+    assert cast.member.id not in await _members(session_factory, cast.team.id)

@@ -165,6 +165,10 @@ async def link(update: Update, context: BotContext) -> None:
                                      chat_type=message.chat.type, title=message.chat.title or "")
         targets = await service.link_targets(session, actor=context.actor)
         current = await service.current_link(session, telegram_chat_id=message.chat.id)
+    held = service.link_held_by_others(context.actor, current)
+    if held is not None:
+        await message.reply_text(_already_linked(held, _))
+        return
     if not targets:
         await message.reply_text(_("There is no team or area you can link this group to yet."))
         return
@@ -191,47 +195,60 @@ async def link_chosen(update: Update, context: BotContext) -> None:
         return
     assert context.actor is not None
     actor = context.actor
-    chat_id = query.message.chat.id
-    if choice.cancel:
-        await query.answer()
-        await query.edit_message_text(_("All right, nothing was changed."))
-        return
-    if choice.page is not None:
-        async with context.services.session_factory() as session:
+    chat = query.message.chat
+    thread_id = _thread_of(query.message) if isinstance(query.message, Message) else None
+    refusal: str | None = None
+    targets: list[service.Target] = []
+    target: service.Target | None = None
+    # Every press of the picker, not only the one that links, asks whether this person
+    # may change the group's current link: the data may be forged.
+    async with transaction(context.services.session_factory) as session:
+        held = service.link_held_by_others(
+            actor, await service.current_link(session, telegram_chat_id=chat.id))
+        if held is not None:
+            refusal = _already_linked(held, _)
+        elif choice.page is not None:
             targets = await service.link_targets(session, actor=actor)
-        await query.answer()
+        elif choice.target_kind is not None and choice.target_id is not None:
+            target = await service.load_target(session, kind=choice.target_kind,
+                                               target_id=choice.target_id)
+            if target is None:
+                refusal = _("This button is no longer valid.")
+            elif not service.may_link(actor, target):
+                refusal = _("Sorry, you may not link a group to {target}.").format(
+                    target=target_label(target, _))
+            else:
+                registered = (await service.register_group(
+                    session, telegram_chat_id=chat.id, chat_type=chat.type,
+                    title=chat.title or "")).chat
+                await service.link_chat(session, chat=registered, target=target,
+                                        thread_id=thread_id, actor_id=actor.person_id)
+    if refusal is not None:
+        await query.answer(refusal, show_alert=True)
+        return
+    await query.answer()
+    if choice.cancel:
+        await query.edit_message_text(_("All right, nothing was changed."))
+    elif choice.page is not None:
         if not targets or choice.page >= page_count(targets):
             await query.edit_message_text(_("This button is no longer valid."))
             return
         await query.edit_message_reply_markup(link_keyboard(targets, choice.page, _))
-        return
-    assert choice.target_kind is not None and choice.target_id is not None
-    thread_id = None
-    if isinstance(query.message, Message):
-        thread_id = _thread_of(query.message)
-    async with transaction(context.services.session_factory) as session:
-        target = await service.load_target(session, kind=choice.target_kind,
-                                           target_id=choice.target_id)
-        if target is None:
-            refusal = _("This button is no longer valid.")
-        elif not service.may_link(actor, target):
-            refusal = _("Sorry, you may not link a group to {target}.").format(
-                target=target_label(target, _))
-        else:
-            refusal = None
-            chat = (await service.register_group(
-                session, telegram_chat_id=chat_id, chat_type=query.message.chat.type,
-                title=query.message.chat.title or "")).chat
-            await service.link_chat(session, chat=chat, target=target, thread_id=thread_id,
-                                    actor_id=actor.person_id)
-    if refusal is not None:
-        await query.answer(refusal, show_alert=True)
-        return
-    assert target is not None
-    await query.answer()
-    await query.edit_message_text(
-        _("Done! This group is now linked to {target}. Notices for it will arrive here.")
-        .format(target=target_label(target, _)))
+    elif target is not None:
+        await query.edit_message_text(
+            _("Done! This group is now linked to {target}. Notices for it will arrive here.")
+            .format(target=target_label(target, _)))
+
+
+def _already_linked(current: service.Target, _: Translate) -> str:
+    """The refusal to re-link another team's or community's group: whose it is, who may."""
+    if current.kind is service.TargetKind.TEAM:
+        text = _("This group is already linked to {target}. Only that team's leader or the "
+                 "staff of its community can change this.")
+    else:
+        text = _("This group is already linked to {target}. Only the staff of that community "
+                 "can change this.")
+    return text.format(target=target_label(current, _))
 
 
 async def unlink(update: Update, context: BotContext) -> None:

@@ -145,15 +145,22 @@ async def follow_migration(
 
 # -- what a chat can be linked to ------------------------------------------------------------
 
-async def load_target(session: AsyncSession, *, kind: TargetKind, target_id: int) -> Target | None:
+async def load_target(
+    session: AsyncSession, *, kind: TargetKind, target_id: int, archived_too: bool = False,
+) -> Target | None:
+    """A team or area a chat may be linked to; `archived_too` for a link made earlier,
+    which stays its owners' to change after the team or area was archived."""
     if kind is TargetKind.TEAM:
         row = (await session.execute(
-            select(Team.id, Team.name, Area.path).join(Area, Area.id == Team.area_id)
-            .where(Team.id == target_id, Team.archived.is_(False))
+            select(Team.id, Team.name, Area.path, Team.archived)
+            .join(Area, Area.id == Team.area_id).where(Team.id == target_id)
         )).first()
-        return Target(TargetKind.TEAM, row[0], row[1], row[2]) if row else None
+        if row is None or (row[3] and not archived_too):
+            return None
+        return Target(TargetKind.TEAM, row[0], row[1], row[2])
     area = await session.get(Area, target_id)
-    if area is None or area.archived or area.kind not in LINKABLE_AREA_KINDS:
+    if (area is None or (area.archived and not archived_too)
+            or area.kind not in LINKABLE_AREA_KINDS):
         return None
     return Target(TargetKind.AREA, area.id, area.name, area.path, area.kind)
 
@@ -163,6 +170,14 @@ def may_link(actor: Actor | None, target: Target) -> bool:
     if target.kind is TargetKind.TEAM:
         return can(actor, Permission.MANAGE_TEAM, team_id=target.id, area_path=target.area_path)
     return can(actor, Permission.MANAGE_DIRECTORY, area_path=target.area_path)
+
+
+def link_held_by_others(actor: Actor | None, current: ChatLink) -> Target | None:
+    """The chat's current link when this person may not change it (it is another team's
+    or another community's group); None when they may link it anew."""
+    if current.target is None or may_link(actor, current.target):
+        return None
+    return current.target
 
 
 def may_manage_chat(actor: Actor | None, target: Target | None) -> bool:
@@ -201,9 +216,11 @@ async def current_link(session: AsyncSession, *, telegram_chat_id: int) -> ChatL
         return ChatLink(None, None)
     target = None
     if chat.team_id is not None:
-        target = await load_target(session, kind=TargetKind.TEAM, target_id=chat.team_id)
+        target = await load_target(session, kind=TargetKind.TEAM, target_id=chat.team_id,
+                                   archived_too=True)
     elif chat.area_id is not None:
-        target = await load_target(session, kind=TargetKind.AREA, target_id=chat.area_id)
+        target = await load_target(session, kind=TargetKind.AREA, target_id=chat.area_id,
+                                   archived_too=True)
     return ChatLink(chat, target)
 
 

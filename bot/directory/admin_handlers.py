@@ -21,6 +21,7 @@ from bot.directory import areas as area_service
 from bot.directory import teams as team_service
 from bot.directory.areas import AreaError
 from bot.directory.callbacks import DirCallback, decode
+from bot.directory.handlers import in_private
 from bot.directory.keyboards import button, markup, pick_list
 from bot.directory.models import Person
 from bot.directory.people import person_in_scope, search_people
@@ -60,6 +61,8 @@ async def areas_command(update: Update, context: BotContext) -> None:
     if scope is None:
         await _refuse(update, context)
         return
+    if not await in_private(update, context):
+        return  # its buttons work in a private chat only
     area_id = 0 if scope == "/" else area_service.ancestor_ids(scope)[-1]
     await message.reply_text(**await _area_view(context, area_id, 0))
 
@@ -106,6 +109,8 @@ async def ask_text(update: Update, context: BotContext) -> TextState | int:
     if press is None:
         await _stale(update, context)
         return ConversationHandler.END
+    if not await in_private(update, context):
+        return ConversationHandler.END  # the answer would be typed, and searched, in the group
     if press.action in {"aa", "ar"}:
         if not await _area_allowed(context, press.a):
             await _refuse(update, context)
@@ -119,7 +124,7 @@ async def ask_text(update: Update, context: BotContext) -> TextState | int:
             return ConversationHandler.END
         state, prompt = TextState.AWAITING_TEAM_NAME, _("Please type the name of the new team:")
     else:  # "tad", "tar"
-        if await _team_if_allowed(update, context, press.a) is None:
+        if await _team_if_allowed(update, context, press.a, press.action) is None:
             return ConversationHandler.END
         if press.action == "tar":
             state, prompt = TextState.AWAITING_TEAM_NAME, _("Please type the new name:")
@@ -170,7 +175,7 @@ async def text_received(update: Update, context: BotContext) -> int | TextState:
         if action != "tnew":
             await message.reply_text(**await _area_view(context, target, 0))
         return ConversationHandler.END
-    found = await _team_if_allowed(update, context, target)
+    found = await _team_if_allowed(update, context, target, action)
     if found is None:
         return ConversationHandler.END
     team, area = found
@@ -230,6 +235,8 @@ async def team_command(update: Update, context: BotContext) -> None:
     if not can(context.actor, Permission.MANAGE_TEAM):
         await _refuse(update, context)
         return
+    if not await in_private(update, context):
+        return
     await message.reply_text(**await _team_list(context, 0))
 
 
@@ -249,15 +256,37 @@ async def _team_list(context: BotContext, page: int) -> dict[str, object]:
     return {"text": _("Your teams. Tap one to see its members:"), "reply_markup": markup(rows)}
 
 
+# What each team button asks of the person: the team screen shows a button only to those
+# this allows, and its press (and the typed answer after it) asks the very same question.
+# Leaders add and remove members; naming leaders, renaming, moving and archiving are staff's.
+TEAM_ACTIONS: dict[str, Permission] = {
+    "tv": Permission.MANAGE_TEAM,  # the member list
+    "tad": Permission.MANAGE_TEAM, "tap": Permission.MANAGE_TEAM,  # add (ask, pick)
+    "trm": Permission.MANAGE_TEAM,  # remove
+    "tld": Permission.MANAGE_DIRECTORY, "tun": Permission.MANAGE_DIRECTORY,  # leaders
+    "tar": Permission.MANAGE_DIRECTORY,  # rename
+    "tz": Permission.MANAGE_DIRECTORY, "tzs": Permission.MANAGE_DIRECTORY,  # zone
+    "tax": Permission.MANAGE_DIRECTORY, "taxy": Permission.MANAGE_DIRECTORY,  # archive
+}
+
+
+def may_on_team(context: BotContext, action: str, team: team_service.Team,
+                area: team_service.Area) -> bool:
+    permission = TEAM_ACTIONS.get(action)
+    return permission is not None and can(context.actor, permission, area_path=area.path,
+                                          team_id=team.id)
+
+
 async def _team_if_allowed(
-    update: Update, context: BotContext, team_id: int
+    update: Update, context: BotContext, team_id: int, action: str
 ) -> tuple[team_service.Team, team_service.Area] | None:
+    """The team and its zone if this person may do `action` on it; else they were told."""
     async with context.services.session_factory() as session:
         found = await team_service.get_team(session, team_id=team_id)
     if found is None or found[0].archived:
         await _stale(update, context)
         return None
-    if not can(context.actor, Permission.MANAGE_TEAM, area_path=found[1].path, team_id=team_id):
+    if not may_on_team(context, action, *found):
         await _refuse(update, context)
         return None
     return found
@@ -284,20 +313,17 @@ async def _team_view(context: BotContext, team_id: int, mode: str = "") -> dict[
         lines.append({"trm": _("Tap the person to remove:"), "tld": _("Tap the new leader:"),
                       "tun": _("Tap the leader to step down:")}[mode])
     else:
-        # Leaders add, remove and invite members; naming leaders, renaming, moving and
-        # archiving the team are for staff (each press checks again).
-        staff = can(context.actor, Permission.MANAGE_DIRECTORY, area_path=_area.path)
-        rows = [[button(_("➕ Add member"), "tad", team_id),
-                 button(_("➖ Remove"), "trm", team_id, 0)],
-                [button(_("🔗 Invite link"), "it", team_id)]]
-        if staff:
+        layout = [[(_("➕ Add member"), "tad", None), (_("➖ Remove"), "trm", 0)],
+                  [(_("⭐ Make leader"), "tld", 0), (_("Leader steps down"), "tun", 0)],
+                  [(_("✏️ Rename"), "tar", None), (_("📍 Change zone"), "tz", 0)],
+                  [(_("🗄 Archive team"), "tax", None)]]
+        rows = [row for row in ([button(text, action, team_id, b) for text, action, b in line
+                                 if may_on_team(context, action, team, _area)]
+                                for line in layout) if row]
+        rows.insert(1, [button(_("🔗 Invite link"), "it", team_id)])  # it checks each role
+        if may_on_team(context, "tz", team, _area):
             zone = await _zone_label(context, _area.path)
             lines.insert(1, _("Zone: {area}").format(area=zone))
-            rows += [[button(_("⭐ Make leader"), "tld", team_id, 0),
-                      button(_("Leader steps down"), "tun", team_id, 0)],
-                     [button(_("✏️ Rename"), "tar", team_id),
-                      button(_("📍 Change zone"), "tz", team_id, 0)],
-                     [button(_("🗄 Archive team"), "tax", team_id)]]
         rows.append([button(_("◀ Back"), "tl", 1, 0)])
     return {"text": "\n".join(lines), "reply_markup": markup(rows)}
 
@@ -369,7 +395,7 @@ async def pressed(update: Update, context: BotContext, press: DirCallback) -> No
         await query.answer()
         await query.edit_message_text(**await _team_list(context, press.b))
         return
-    found = await _team_if_allowed(update, context, press.a)
+    found = await _team_if_allowed(update, context, press.a, press.action)
     if found is None:
         return
     team, area = found
@@ -377,10 +403,6 @@ async def pressed(update: Update, context: BotContext, press: DirCallback) -> No
         await query.answer()
         mode = "" if press.action == "tv" else press.action
         await query.edit_message_text(**await _team_view(context, team.id, mode))
-        return
-    if press.action in {"tld", "tun", "tax", "taxy", "tz", "tzs"} and not can(
-            actor, Permission.MANAGE_DIRECTORY, area_path=area.path):
-        await _refuse(update, context)  # leaders are named, teams moved and archived by staff
         return
     if press.action == "tax":
         await query.answer()

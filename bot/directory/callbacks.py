@@ -26,6 +26,8 @@ ACTIONS = frozenset({
     "rok", "rno",
     # leave: yes, no
     "lvy", "lvn",
+    # a role from a roster matched by username: confirm, keep as member
+    "pcf", "pcx",
 })
 
 

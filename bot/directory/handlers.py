@@ -20,6 +20,7 @@ from telegram.ext import (
 )
 
 from bot.auth import Permission, can, directory_scope
+from bot.commands import publish_personal_menu
 from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory import areas as area_service
@@ -28,15 +29,26 @@ from bot.directory.callbacks import PATTERN, DirCallback, decode
 from bot.directory.keyboards import button, markup
 from bot.directory.models import (
     PendingUploadKind,
+    Person,
     PersonStatus,
     Role,
     SubscriptionTopic,
 )
-from bot.directory.people import leave, profile, register_person, search_people
+from bot.directory.people import (
+    AwaitingConfirmation,
+    TelegramIdentity,
+    awaiting_confirmation,
+    leave,
+    load_actor,
+    profile,
+    register_person,
+    search_people,
+    settle_confirmation,
+)
 from bot.directory.tables import TableError, TableRow, read_table
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import identity_of
-from bot.i18n import LANGUAGE_NAMES, N_
+from bot.i18n import LANGUAGE_NAMES, N_, Translate
 from bot.start.registration import TOPIC_LABELS
 
 logger = logging.getLogger(__name__)
@@ -97,6 +109,20 @@ async def stale(update: Update, context: BotContext) -> None:
 
 def private_chat(update: Update) -> bool:
     return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+
+
+async def in_private(update: Update, context: BotContext) -> bool:
+    """Staff tools show people's names and phones, so they work in a private chat only.
+    Elsewhere the sender gets a short note (nothing personal) and nothing else happens."""
+    if private_chat(update):
+        return True
+    text = context._("To protect everyone's privacy, I show this only in a private chat. "
+                     "Please send it to me directly.")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
+    return False
 
 
 # -- /me and /leave ---------------------------------------------------------------------
@@ -177,23 +203,85 @@ async def find_people(update: Update, context: BotContext) -> None:
     if scope is None or not can(context.actor, Permission.MANAGE_DIRECTORY):
         await refuse(update, context)
         return
-    query = " ".join(context.args or [])
-    if not query:
-        await message.reply_text(_("Please add a name or phone number, like this: /people 王"))
+    if not await in_private(update, context):
         return
+    query = " ".join(context.args or [])
     async with context.services.session_factory() as session:
-        found = await search_people(session, query=query, scope_path=scope)
+        found = await search_people(session, query=query, scope_path=scope) if query else []
         names = await area_service.labels(session, paths=[p.area_path for p in found
                                                            if p.area_path])
-    if not found:
-        await message.reply_text(_("Nobody found for “{query}”.").format(query=query))
+        waiting = await awaiting_confirmation(
+            session, scope_path=scope, person_ids=[p.id for p in found] if query else None)
+    lines = []
+    if not query:
+        lines.append(_("Please add a name or phone number, like this: /people 王"))
+    elif not found:
+        lines.append(_("Nobody found for “{query}”.").format(query=query))
+    else:
+        lines.append(_("Found {count}:").format(count=len(found)))
+        for p in found:
+            status = f" ({_(STATUS_TEXT[p.status])})" if p.status in STATUS_TEXT else ""
+            lines.append(f"· {p.name} {p.phone or ''} — {_(ROLE_TEXT[p.role])}, "
+                         f"{names.get(p.area_path or '', '')}{status}")
+    if waiting:
+        lines += ["", _("Matched by Telegram username only, so their role waits for your "
+                        "confirmation (make sure it is really them):")]
+        lines += [f"· {_waiting_text(w, _)}" for w in waiting]
+    keyboard = markup([[button(_("✅ Confirm {name}").format(name=w.name), "pcf", w.person_id),
+                        button(_("Keep as member"), "pcx", w.person_id)]
+                       for w in waiting]) if waiting else None
+    await message.reply_text("\n".join(lines), reply_markup=keyboard)
+
+
+def _waiting_text(waiting: AwaitingConfirmation, _: Translate) -> str:
+    """“王芳 (@wangfang): community staff, leader of 治安巡逻队”."""
+    roles = [_(ROLE_TEXT[waiting.role])] if waiting.role is not None else []
+    roles += [_("leader of {team}").format(team=name) for name, _path in waiting.lead_teams]
+    who = f"{waiting.name} (@{waiting.username})" if waiting.username else waiting.name
+    return f"{who}: {', '.join(roles)}"
+
+
+async def confirm_pressed(update: Update, context: BotContext, press: DirCallback) -> None:
+    """Staff confirm (or decline) the role of someone matched by username, audited."""
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    actor = context.actor
+    scope = directory_scope(actor)
+    if scope is None or actor is None or not can(actor, Permission.MANAGE_DIRECTORY):
+        await refuse(update, context)
         return
-    lines = [_("Found {count}:").format(count=len(found))]
-    for p in found:
-        status = f" ({_(STATUS_TEXT[p.status])})" if p.status in STATUS_TEXT else ""
-        lines.append(f"· {p.name} {p.phone or ''} — {_(ROLE_TEXT[p.role])}, "
-                     f"{names.get(p.area_path or '', '')}{status}")
-    await message.reply_text("\n".join(lines))
+    confirm = press.action == "pcf"
+    settings = context.services.settings
+    confirmed_actor = None
+    async with transaction(context.services.session_factory) as session:
+        found = await awaiting_confirmation(session, scope_path=scope, person_ids=[press.a])
+        allowed = bool(found) and all(can(actor, Permission.MANAGE_DIRECTORY, area_path=path)
+                                      for path in found[0].paths)
+        if allowed:
+            await settle_confirmation(session, person_id=press.a, confirm=confirm,
+                                      actor_id=actor.person_id, reason="/people")
+            person = await session.get(Person, press.a)
+            if person is not None and person.telegram_id is not None:
+                confirmed_actor = await load_actor(
+                    session, identity=TelegramIdentity(person.telegram_id, person.name,
+                                                       language_code=person.telegram_language),
+                    default_language=settings.default_language, admin_ids=settings.admin_ids)
+    if not found:
+        await stale(update, context)  # settled meanwhile, or not in this person's area
+        return
+    if not allowed:
+        await refuse(update, context)
+        return
+    await query.answer(_("Saved."))
+    if confirm:
+        text = _("Confirmed: {who}.").format(who=_waiting_text(found[0], _))
+    else:
+        text = _("{name} stays a team member; nothing more was given.").format(
+            name=found[0].name)
+    await query.edit_message_text(text)
+    if confirmed_actor is not None:
+        await publish_personal_menu(context.bot, confirmed_actor)
 
 
 async def export_roster(update: Update, context: BotContext) -> None:
@@ -205,6 +293,8 @@ async def export_roster(update: Update, context: BotContext) -> None:
     if scope is None or not can(context.actor, Permission.MANAGE_DIRECTORY):
         await refuse(update, context)
         return
+    if not await in_private(update, context):
+        return
     async with context.services.session_factory() as session:
         data = await roster_service.export_roster(session, scope_path=scope)
     await message.reply_document(io.BytesIO(data), filename=f"roster-{utcnow():%Y%m%d}.xlsx",
@@ -215,8 +305,10 @@ async def export_roster(update: Update, context: BotContext) -> None:
 
 async def ask_roster_file(update: Update, context: BotContext) -> UploadState | int:
     """Wait for a roster file (CSV or XLSX)."""
-    if directory_scope(context.actor) is None or not private_chat(update):
+    if directory_scope(context.actor) is None:
         await refuse(update, context)
+        return ConversationHandler.END
+    if not await in_private(update, context):
         return ConversationHandler.END
     assert update.effective_message is not None
     await update.effective_message.reply_text(context._(
@@ -228,8 +320,10 @@ async def ask_roster_file(update: Update, context: BotContext) -> UploadState | 
 
 async def ask_area_file(update: Update, context: BotContext) -> UploadState | int:
     """Wait for an area file with a `path` column."""
-    if directory_scope(context.actor) is None or not private_chat(update):
+    if directory_scope(context.actor) is None:
         await refuse(update, context)
+        return ConversationHandler.END
+    if not await in_private(update, context):
         return ConversationHandler.END
     assert update.effective_message is not None
     await update.effective_message.reply_text(context._(
@@ -443,8 +537,12 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
     if press is None:
         await stale(update, context)
         return
+    if press.action not in {"lvy", "lvn"} and not await in_private(update, context):
+        return  # every directory screen but /leave is a staff or leader tool
     if press.action in {"lvy", "lvn"}:
         await leave_pressed(update, context, press)
+    elif press.action in {"pcf", "pcx"}:
+        await confirm_pressed(update, context, press)
     elif press.action in {"rok", "rno", "aok"}:
         await upload_pressed(update, context, press)
     elif press.action in INVITE_ACTIONS or (press.action == "tl" and press.a == 0):

@@ -16,7 +16,7 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory import areas as area_service
 from bot.directory.callbacks import DirCallback, InviteChoice
-from bot.directory.handlers import private_chat, refuse, stale
+from bot.directory.handlers import in_private, refuse, stale
 from bot.directory.invites import (
     DEFAULT_LIFETIME_CHOICE,
     DEFAULT_USES,
@@ -110,8 +110,10 @@ async def start_invite(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    if not private_chat(update):
+    if not can(context.actor, Permission.MANAGE_TEAM):
         await refuse(update, context)
+        return
+    if not await in_private(update, context):
         return
     await message.reply_text(**await _team_picker(context, 0))
 

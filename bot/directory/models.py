@@ -96,6 +96,10 @@ class Person(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     telegram_language: Mapped[str | None] = mapped_column(String(16))
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    # A role a roster gave this person (staff) that waits for a staff member's confirmation:
+    # they were matched by Telegram username only, which anyone may register. Until then
+    # `role` is member.
+    unconfirmed_role: Mapped[Role | None] = mapped_column(enum_column(Role))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -118,6 +122,8 @@ class Membership(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Leadership a roster gave, waiting for staff to confirm (see Person.unconfirmed_role).
+    unconfirmed_leader: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -63,6 +63,7 @@ async def _come_back(session: AsyncSession, *, person: Person) -> None:
               "area_id": person.area_id}
     person.status = PersonStatus.ACTIVE
     person.role = Role.RESIDENT
+    person.unconfirmed_role = None
     person.area_id = None
     await session.flush()
     await record(session, actor_id=person.id, action="person.return", object_type="person",
@@ -240,13 +241,17 @@ async def match_by_phone(
     if pending is None:
         return None
     return await _claim(session, pending=pending, identity=identity, phone=phone,
-                        action="person.match_phone")
+                        action="person.match_phone", proven=True)
 
 
 async def match_by_username(
     session: AsyncSession, *, identity: TelegramIdentity
 ) -> Person | None:
-    """Join a pending roster entry listed by Telegram username (any case) to this account."""
+    """Join a pending roster entry listed by Telegram username (any case) to this account.
+
+    Anyone may register a username nobody holds yet, so it proves nothing: the account
+    joins the entry's teams as a member, and a staff role or leadership on the entry waits
+    for a staff member's confirmation (or the person's own phone, shared)."""
     username = (identity.username or "").lstrip("@").lower()
     if not username:
         return None
@@ -258,14 +263,35 @@ async def match_by_username(
     if pending is None:
         return None
     return await _claim(session, pending=pending, identity=identity, phone=pending.phone,
-                        action="person.match_username")
+                        action="person.match_username", proven=False)
+
+
+RANK = {Role.RESIDENT: 0, Role.MEMBER: 1, Role.STAFF: 2, Role.ADMIN: 3}
+
+
+async def _withhold(session: AsyncSession, *, person: Person) -> None:
+    """Set aside what the entry gives beyond team membership (a staff role, leadership)
+    until it is confirmed."""
+    if RANK[person.role] > RANK[Role.MEMBER]:
+        person.unconfirmed_role = person.role
+        person.role = Role.MEMBER
+    for membership in await session.scalars(select(Membership).where(
+            Membership.person_id == person.id, Membership.is_leader.is_(True))):
+        membership.is_leader = False
+        membership.unconfirmed_leader = True
+    await session.flush()
 
 
 async def _claim(
     session: AsyncSession, *, pending: Person, identity: TelegramIdentity, phone: str | None,
-    action: str,
+    action: str, proven: bool,
 ) -> Person:
-    """The pending entry becomes this account's person, or merges into the one it has."""
+    """The pending entry becomes this account's person, or merges into the one it has.
+
+    Unless the match is `proven` (the person's own phone), privileges wait (`_withhold`)."""
+    if not proven:
+        await _withhold(session, person=pending)
+    waiting = {"unconfirmed_role": pending.unconfirmed_role and pending.unconfirmed_role.value}
     existing = await find_person(session, telegram_id=identity.telegram_id)
     if existing is None:
         pending.telegram_id = identity.telegram_id
@@ -277,12 +303,15 @@ async def _claim(
                      object_type="person", object_id=pending.id,
                      before={"status": PersonStatus.PENDING.value},
                      after={"status": PersonStatus.ACTIVE.value, "phone": phone,
-                            "username": pending.username})
+                            "username": pending.username, "role": pending.role.value,
+                            **waiting})
         return pending
     before = {"role": existing.role.value, "area_id": existing.area_id, "phone": existing.phone}
-    rank = {Role.RESIDENT: 0, Role.MEMBER: 1, Role.STAFF: 2, Role.ADMIN: 3}
-    if rank[pending.role] > rank[existing.role]:
+    if RANK[pending.role] > RANK[existing.role]:
         existing.role = pending.role
+    if (pending.unconfirmed_role is not None
+            and RANK[pending.unconfirmed_role] > RANK[existing.role]):
+        existing.unconfirmed_role = pending.unconfirmed_role
     if pending.area_id is not None and (existing.area_id is None or pending.role is Role.STAFF):
         existing.area_id = pending.area_id
     existing.phone = phone or existing.phone
@@ -299,7 +328,97 @@ async def _claim(
     await record(session, actor_id=existing.id, action=action,
                  object_type="person", object_id=existing.id, before=before,
                  after={"role": existing.role.value, "area_id": existing.area_id,
-                        "phone": existing.phone, "merged_person_id": pending.id})
+                        "phone": existing.phone, "merged_person_id": pending.id, **waiting})
     await session.delete(pending)
     await session.flush()
     return existing
+
+
+# -- roles that wait for confirmation -------------------------------------------------
+
+@dataclass(frozen=True)
+class AwaitingConfirmation:
+    """Someone matched to a roster entry by username whose role on it waits for staff."""
+
+    person_id: int
+    name: str
+    username: str | None
+    role: Role | None  # the role to confirm, if any
+    area_path: str | None  # where that role applies: the person's area
+    lead_teams: list[tuple[str, str]]  # (team name, zone path) they would lead
+
+    @property
+    def paths(self) -> list[str]:
+        """The areas a staff member must manage to confirm all of it (no area: admins)."""
+        return ([self.area_path or "/"] if self.role is not None else []) + [
+            path for _name, path in self.lead_teams]
+
+
+async def awaiting_confirmation(
+    session: AsyncSession, *, scope_path: str, person_ids: list[int] | None = None,
+    limit: int = 20,
+) -> list[AwaitingConfirmation]:
+    """People in the scope with a role or leadership waiting (optionally among `person_ids`)."""
+    leads = select(Membership.person_id).where(Membership.unconfirmed_leader.is_(True))
+    query = (select(Person, Area.path).outerjoin(Area, Area.id == Person.area_id)
+             .where(or_(Person.unconfirmed_role.is_not(None), Person.id.in_(leads)),
+                    Person.status == PersonStatus.ACTIVE, _in_scope(scope_path))
+             .order_by(Person.name, Person.id).limit(limit))
+    if person_ids is not None:
+        query = query.where(Person.id.in_(person_ids))
+    found = []
+    for person, area_path in (await session.execute(query)).all():
+        teams = (await session.execute(
+            select(Team.name, Area.path).join(Membership, Membership.team_id == Team.id)
+            .join(Area, Area.id == Team.area_id)
+            .where(Membership.person_id == person.id, Membership.unconfirmed_leader.is_(True))
+            .order_by(Team.name))).all()
+        found.append(AwaitingConfirmation(person.id, person.name, person.username,
+                                          person.unconfirmed_role, area_path,
+                                          [(name, path) for name, path in teams]))
+    return found
+
+
+async def settle_confirmation(
+    session: AsyncSession, *, person_id: int, confirm: bool, actor_id: int | None,
+    reason: str,
+) -> bool:
+    """Give (confirm) or drop what waits for this person, audited; False if nothing waits.
+
+    The caller has checked that the actor may (`AwaitingConfirmation.paths`)."""
+    person = await session.get(Person, person_id)
+    leads = list(await session.scalars(select(Membership).where(
+        Membership.person_id == person_id, Membership.unconfirmed_leader.is_(True))))
+    if person is None or (person.unconfirmed_role is None and not leads):
+        return False
+    before = {"role": person.role.value,
+              "unconfirmed_role": person.unconfirmed_role and person.unconfirmed_role.value,
+              "unconfirmed_leader_team_ids": [m.team_id for m in leads]}
+    if (confirm and person.unconfirmed_role is not None
+            and RANK[person.unconfirmed_role] > RANK[person.role]):
+        person.role = person.unconfirmed_role
+    person.unconfirmed_role = None
+    for membership in leads:
+        membership.is_leader = membership.is_leader or confirm
+        membership.unconfirmed_leader = False
+    await session.flush()
+    await record(session, actor_id=actor_id,
+                 action="person.confirm_role" if confirm else "person.decline_role",
+                 object_type="person", object_id=person_id, before=before,
+                 after={"role": person.role.value,
+                        "leader_team_ids": [m.team_id for m in leads if m.is_leader]},
+                 reason=reason)
+    return True
+
+
+async def confirm_by_own_phone(
+    session: AsyncSession, *, telegram_id: int, phone: str
+) -> Person | None:
+    """The person shared their own phone and it is the one on their roster entry: proof
+    enough to give what waited. None when nothing waited or the numbers differ."""
+    person = await find_person(session, telegram_id=telegram_id)
+    if person is None or person.phone != phone:
+        return None
+    confirmed = await settle_confirmation(session, person_id=person.id, confirm=True,
+                                          actor_id=person.id, reason="own phone shared")
+    return person if confirmed else None

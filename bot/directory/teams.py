@@ -172,6 +172,7 @@ async def set_leader(
         return False
     before = {"is_leader": membership.is_leader}
     membership.is_leader = leader
+    membership.unconfirmed_leader = False  # staff decided it themselves
     await record(session, actor_id=actor_id, action="team.set_leader", object_type="membership",
                  object_id=membership.id, before=before, after={"is_leader": leader})
     return True

@@ -15,6 +15,8 @@ from bot.db import transaction, utcnow
 from bot.directory.invites import InviteOutcome, InviteRace, Redemption, redeem_invite
 from bot.directory.models import InviteRole
 from bot.directory.people import (
+    AwaitingConfirmation,
+    awaiting_confirmation,
     load_actor,
     match_by_username,
     register_person,
@@ -47,17 +49,28 @@ async def start(update: Update, context: BotContext) -> None:
     else:
         settings = context.services.settings
         async with transaction(context.services.session_factory) as session:
-            # Someone a roster listed by Telegram username is recognised on their first /start.
+            # Someone a roster listed by Telegram username is recognised on their first /start
+            # (as a team member: a staff role or leadership on the list waits for proof).
             matched = await match_by_username(session, identity=identity)
             await register_person(session, identity=identity)
+            waiting: list[AwaitingConfirmation] = []
             if matched is not None:
                 context.actor = await load_actor(session, identity=identity,
                                                  default_language=settings.default_language,
                                                  admin_ids=settings.admin_ids)
+                waiting = await awaiting_confirmation(session, scope_path="/",
+                                                      person_ids=[matched.id])
         if matched is not None:
             await message.reply_text(
                 _("Found you, {name}! You are now connected to your teams. Send /me to see them.")
                 .format(name=matched.name))
+            if waiting:
+                await message.reply_text(
+                    _("The list also names you as community staff or a team leader. A staff "
+                      "member will confirm that soon; until then you take part as a team "
+                      "member. If this Telegram account uses the phone number on the list, "
+                      "share it with the button below to confirm it at once."),
+                    reply_markup=registration.phone_keyboard(_))
             if context.actor is not None:
                 await publish_personal_menu(context.bot, context.actor)
     await message.reply_text(

@@ -19,11 +19,17 @@ from bot.context import BotContext
 from bot.db import transaction
 from bot.directory import areas as area_service
 from bot.directory.models import AreaKind, Person, SubscriptionTopic
-from bot.directory.people import find_person, load_actor, match_by_phone, register_person
+from bot.directory.people import (
+    confirm_by_own_phone,
+    find_person,
+    load_actor,
+    match_by_phone,
+    register_person,
+)
 from bot.directory.residents import set_home, subscriptions_of, toggle_subscription
 from bot.directory.roster import normalize_phone
 from bot.handler_utils import identity_of
-from bot.i18n import N_
+from bot.i18n import N_, Translate
 from bot.start.callbacks import REGISTRATION_PATTERN, parse_registration
 from bot.start.keyboards import area_keyboard, topics_keyboard
 
@@ -155,12 +161,15 @@ async def ask_for_phone(update: Update, context: BotContext) -> None:
     if chat is None or chat.type != "private":
         return
     _ = context._
-    keyboard = ReplyKeyboardMarkup(
-        [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
-        resize_keyboard=True, one_time_keyboard=True)
     await context.bot.send_message(
         chat.id, _("If your community put you on a team's list, tap the button below to share "
-                   "your phone number, and I will find you."), reply_markup=keyboard)
+                   "your phone number, and I will find you."), reply_markup=phone_keyboard(_))
+
+
+def phone_keyboard(_: Translate) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
+        resize_keyboard=True, one_time_keyboard=True)
 
 
 async def contact_shared(update: Update, context: BotContext) -> None:
@@ -179,9 +188,14 @@ async def contact_shared(update: Update, context: BotContext) -> None:
     identity = identity_of(user)
     settings = context.services.settings
     person: Person | None = None
+    confirmed: Person | None = None
     async with transaction(context.services.session_factory) as session:
         if phone is not None:
             person = await match_by_phone(session, identity=identity, phone=phone)
+            if person is None:
+                # Matched earlier by username: the own phone proves the role that waited.
+                confirmed = person = await confirm_by_own_phone(
+                    session, telegram_id=user.id, phone=phone)
         if person is not None:
             context.actor = await load_actor(session, identity=identity,
                                              default_language=settings.default_language,
@@ -191,9 +205,12 @@ async def contact_shared(update: Update, context: BotContext) -> None:
             _("I could not find this number on any list. Please ask your community staff "
               "for an invite link."), reply_markup=ReplyKeyboardRemove())
         return
-    await message.reply_text(
-        _("Found you, {name}! You are now connected to your teams. Send /me to see them.")
-        .format(name=person.name), reply_markup=ReplyKeyboardRemove())
+    if confirmed is not None:
+        text = _("Thank you, {name}! Your phone number matches the list, so your role on it "
+                 "is confirmed. Send /me to see it.")
+    else:
+        text = _("Found you, {name}! You are now connected to your teams. Send /me to see them.")
+    await message.reply_text(text.format(name=person.name), reply_markup=ReplyKeyboardRemove())
     from bot.commands import publish_personal_menu
 
     if context.actor is not None:
