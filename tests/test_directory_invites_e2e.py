@@ -147,7 +147,7 @@ async def test_leader_invites_members_only_and_revokes_own_member_links(
     await wang.send("/invite")
     await wang.press("治安巡逻队 · 龙江路社区")
     roles = [b for row in wang.last_message.buttons for b in row]
-    assert "队员" in roles and "组长" not in roles
+    assert "队员" in roles and "队长" not in roles
     await wang.press("队员")
     await wang.press("10 人")
     await wang.press("🔗 生成链接")

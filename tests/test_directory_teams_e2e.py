@@ -46,7 +46,7 @@ async def test_staff_adds_a_member_makes_a_leader_and_removes(
     assert "治安巡逻队：3 人" in lee.last_message.text
     assert (await _members(session_factory, cast.team.id))[cast.resident.id] is False
 
-    await lee.press("⭐ 设为组长")
+    await lee.press("⭐ 设为队长")
     await lee.press("陈阿姨")
     assert (await _members(session_factory, cast.team.id))[cast.resident.id] is True
     assert "⭐ 陈阿姨" in lee.last_message.text
@@ -108,7 +108,7 @@ async def test_leader_invites_members_but_names_no_leaders(
     await wang.send("/team")
     await wang.press("治安巡逻队 (2)")
     labels = [b for row in wang.last_message.buttons for b in row]
-    assert "⭐ 设为组长" not in labels and "🗄 归档这个队伍" not in labels
+    assert "⭐ 设为队长" not in labels and "🗄 归档这个队伍" not in labels
     await wang.press("🔗 邀请链接")
     assert [b for row in wang.last_message.buttons for b in row] == ["队员", "📋 有效的邀请链接"]
     await wang.press("队员")
