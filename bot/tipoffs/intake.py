@@ -185,10 +185,8 @@ async def _ask_anonymity(message: Message, context: BotContext, draft: TipOffDra
 
 
 def summary(draft: TipOffDraft, _: Translate, place_name: str | None) -> str:
-    place = [p for p in (place_name, draft.address) if p]
-    if draft.latitude is not None and draft.longitude is not None:
-        place.append(_("map pin {lat:.5f}, {lon:.5f}").format(lat=draft.latitude,
-                                                              lon=draft.longitude))
+    place = render.describe_place(_, place=place_name, address=draft.address,
+                                  latitude=draft.latitude, longitude=draft.longitude)
     if draft.anonymous:
         who = _("anonymous")
     elif draft.share_phone:
@@ -201,7 +199,7 @@ def summary(draft: TipOffDraft, _: Translate, place_name: str | None) -> str:
         _("What happened: {description}").format(
             description=draft.description or _("(voice message)")),
         _("Photos: {count}").format(count=len(draft.photos or [])),
-        _("Place: {place}").format(place=" · ".join(place) if place else _("not given")),
+        _("Place: {place}").format(place=place),
         _("Sent: {who}").format(who=who),
     ]
     if draft.voice_file_id and draft.anonymous:
@@ -213,13 +211,8 @@ def summary(draft: TipOffDraft, _: Translate, place_name: str | None) -> str:
 
 async def _ask_confirm(message: Message, context: BotContext, draft: TipOffDraft) -> None:
     _ = context._
-    place_name = None
-    if draft.area_id is not None:
-        async with context.services.session_factory() as session:
-            from bot.directory.models import Area
-
-            area = await session.get(Area, draft.area_id)
-            place_name = area.name if area else None
+    async with context.services.session_factory() as session:
+        place_name = await service.place_name(session, area_id=draft.area_id)
     await message.reply_text(summary(draft, _, place_name), reply_markup=keyboards.confirm(_))
 
 

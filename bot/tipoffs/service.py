@@ -194,7 +194,10 @@ async def submit(
 ) -> Submitted:
     """Turn a finished draft into a report, route it and queue it for the team."""
     person = await session.get_one(Person, draft.person_id)
-    area_id = draft.area_id or person.area_id
+    # The report's place is only what the reporter chose (and confirmed in the summary).
+    # Without one it is routed by where they live, but their home is not kept on the report,
+    # so no card can show an anonymous reporter's building.
+    area_id = draft.area_id
     category = draft.category or "other"
     urgent = emergency_for(category, draft.description) is not None
     tipoff = TipOff(
@@ -216,7 +219,7 @@ async def submit(
             local_path=photo.get("local_path"), created_at=now,
         ))
     session.add(TipOffEvent(tipoff_id=tipoff.id, kind=TipOffEventKind.CREATED, at=now))
-    chosen = await route(session, category=category, area_id=area_id)
+    chosen = await route(session, category=category, area_id=area_id or person.area_id)
     tipoff.team_id = chosen.team_id
     session.add(TipOffEvent(tipoff_id=tipoff.id, kind=TipOffEventKind.ROUTED,
                             team_id=chosen.team_id, note=chosen.via, at=now))
@@ -229,6 +232,25 @@ async def submit(
 
 
 # -- what the team sees --------------------------------------------------------------
+async def place_name(session: AsyncSession, *, area_id: int | None) -> str | None:
+    """A chosen area as the team sees it (with its parent: "3网格 · 12栋"), and as the
+    reporter's summary shows it, so both say the same."""
+    if area_id is None:
+        return None
+    area = await session.get(Area, area_id)
+    if area is None:
+        return None
+    parent = await session.get(Area, area.parent_id) if area.parent_id is not None else None
+    return f"{parent.name} · {area.name}" if parent is not None else area.name
+
+
+async def _scope_area_id(session: AsyncSession, tipoff: TipOff) -> int | None:
+    """The report's place, else its team's area: where its cadres are looked for."""
+    if tipoff.area_id is not None or tipoff.team_id is None:
+        return tipoff.area_id
+    return await session.scalar(select(Team.area_id).where(Team.id == tipoff.team_id))
+
+
 async def card_facts(session: AsyncSession, *, tipoff_id: int) -> render.CardFacts:
     """The card's facts. The reporter's name is read only for a report that is not anonymous."""
     tipoff = await session.get_one(TipOff, tipoff_id)
@@ -237,15 +259,7 @@ async def card_facts(session: AsyncSession, *, tipoff_id: int) -> render.CardFac
         reporter = await session.get_one(Person, tipoff.reporter_id)
         reporter_name = reporter.name
         reporter_phone = reporter.phone if tipoff.share_phone else None
-    place = None
-    if tipoff.area_id is not None:
-        area = await session.get(Area, tipoff.area_id)
-        if area is not None:
-            place = area.name
-            if area.parent_id is not None:
-                parent = await session.get(Area, area.parent_id)
-                if parent is not None:
-                    place = f"{parent.name} · {area.name}"
+    place = await place_name(session, area_id=tipoff.area_id)
     team_name = None
     if tipoff.team_id is not None:
         team_name = await session.scalar(select(Team.name).where(Team.id == tipoff.team_id))
@@ -324,7 +338,8 @@ async def deliver_to_team(
 ) -> list[tuple[int, str]]:
     """Queue the photos (an album) and then the card with its buttons, for the team."""
     tipoff = await session.get_one(TipOff, tipoff_id)
-    recipients = await _recipients_for(session, team_id=tipoff.team_id, area_id=tipoff.area_id,
+    recipients = await _recipients_for(session, team_id=tipoff.team_id,
+                                       area_id=await _scope_area_id(session, tipoff),
                                        default_language=default_language)
     if not recipients:
         logger.warning("Tip-off %s has nobody to go to", tipoff.reference,
@@ -614,7 +629,8 @@ async def add_to_report(
     tipoff = await session.get(TipOff, tipoff_id)
     if tipoff is None or tipoff.reporter_id != reporter_id or tipoff.status not in OPEN_STATUSES:
         return False
-    recipients = await _recipients_for(session, team_id=tipoff.team_id, area_id=tipoff.area_id,
+    recipients = await _recipients_for(session, team_id=tipoff.team_id,
+                                       area_id=await _scope_area_id(session, tipoff),
                                        default_language=default_language)
     if photos:
         photos = list(photos)[:MAX_PHOTOS]
@@ -726,7 +742,8 @@ async def run_scan(
 async def _escalate(session: AsyncSession, *, tipoff_id: int, now: datetime,
                     config: TipoffConfig, default_language: str, tz: ZoneInfo) -> None:
     tipoff = await session.get_one(TipOff, tipoff_id)
-    cadres = await cadres_for(session, area_id=tipoff.area_id)
+    scope_area_id = await _scope_area_id(session, tipoff)
+    cadres = await cadres_for(session, area_id=scope_area_id)
     recipients = (await team_recipients(session, team_id=cadres,
                                         default_language=default_language)
                   if cadres is not None else [])
@@ -749,7 +766,7 @@ async def _escalate(session: AsyncSession, *, tipoff_id: int, now: datetime,
         # The card points at the photos and voice "just above": the cadres get them first,
         # as the team did (those who got them with the team's delivery get only the card).
         team_side = {chat_id for chat_id, _language in await _recipients_for(
-            session, team_id=tipoff.team_id, area_id=tipoff.area_id,
+            session, team_id=tipoff.team_id, area_id=scope_area_id,
             default_language=default_language)}
         await _enqueue_delivery(
             session, tipoff=tipoff, facts=facts, recipients=recipients,
