@@ -861,7 +861,7 @@ class Revealed:
     telegram_id: int | None
 
 
-async def reveal_reporter(session: AsyncSession, *, tipoff_id: int, actor_id: int | None,
+async def reveal_reporter(session: AsyncSession, *, tipoff_id: int, actor_id: int,
                           reason: str) -> Revealed:
     """Who reported it, for an admin, with the reason written to the audit log."""
     tipoff = await session.get_one(TipOff, tipoff_id)
