@@ -3,11 +3,13 @@ the report's community, and a reporter cannot flood the team with additions."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.audit import AuditEntry
-from bot.directory.models import Person
-from bot.tipoffs.models import TipOff, TipOffEvent, TipOffEventKind
+from bot.db import transaction
+from bot.directory.models import Area, Chat, ChatStatus, Person, Role
+from bot.tipoffs.models import TipOff, TipOffEvent, TipOffEventKind, TipOffStatus
+from tests.factories import add_to_team, make_person, make_team, make_tree
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
 from tests.tipoff_support import card_in, patrol_scene, report
@@ -48,3 +50,60 @@ async def test_a_reveal_by_an_admin_named_only_in_admin_ids_names_who_looked(
     assert boss_person is not None
     assert {e.actor_id for e in entries} == {boss_person.id}
     assert looked.actor_id == boss_person.id
+
+
+# -- reassigning stays in the report's community -----------------------------------------
+async def test_reassign_offers_and_accepts_only_teams_of_the_reports_community(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    scene = await patrol_scene(fake, session_factory)
+    town = scene.town
+    zhao = fake.user("Zhao", language_code="zh-hans")
+    zhao.record.started = True
+    next_door = fake.group("青石桥巡逻队群", [zhao])
+    next_door.record.bot_status = "member"
+    staff = fake.user("Staff", language_code="zh-hans")
+    async with transaction(session_factory) as session:
+        office = await session.get(Area, town.community.parent_id)
+        other = await make_tree(session, community="青石桥社区", grid="1网格", building="3栋",
+                                parent=office)
+        foreign = await make_team(session, area=other.community, name="青石桥巡逻队")
+        person = await make_person(session, name="赵队长", role=Role.MEMBER,
+                                   area=other.community, telegram_id=zhao.id)
+        await add_to_team(session, person=person, team=foreign, leader=True)
+        session.add(Chat(telegram_chat_id=next_door.id, type="group", title="青石桥巡逻队群",
+                         team_id=foreign.id, status=ChatStatus.ACTIVE))
+        await make_person(session, name="社区干部", role=Role.STAFF, area=town.community,
+                          telegram_id=staff.id)
+        foreign_id = foreign.id
+    alice = fake.user("Alice", language_code="zh-hans")
+    await report(alice, anonymous=True, album=0)
+    await fake.wait_for(lambda: card_in(scene.group.messages) is not None)
+    tipoff = await _the_tipoff(session_factory)
+
+    # The list offers the community's own teams, not the neighbours'.
+    await scene.leader.press(text="↪️ 转给其他队", chat=scene.group)
+    offered = [b for row in scene.group.messages[-1].buttons for b in row]
+    assert "民事调解队" in offered and "青石桥巡逻队" not in offered
+
+    # A forged press with the other community's team is refused and changes nothing,
+    # whether from the team or from the community's staff (whose scope it is outside).
+    for who, chat in ((scene.leader, scene.group), (staff, None)):
+        if chat is None:
+            await who.send("/report")  # any message with buttons to forge a press on
+        await who.press(data=f"tp:t:{tipoff.id}:{foreign_id}", chat=chat, forged=True)
+        assert "失效" in (who.last_callback_answer.text or "")
+        if chat is None:
+            await who.send("/cancel")
+    await fake.settle()
+    after = await _the_tipoff(session_factory)
+    assert (after.team_id, after.status) == (town.patrol.id, TipOffStatus.NEW)
+    assert next_door.messages == []
+    async with session_factory() as session:
+        reassigned = await session.scalar(select(func.count(TipOffEvent.id)).where(
+            TipOffEvent.kind == TipOffEventKind.REASSIGNED))
+    assert reassigned == 0
+
+    # Within the community it still works.
+    await scene.leader.press(text="民事调解队", chat=scene.group)
+    assert (await _the_tipoff(session_factory)).team_id == town.mediation.id

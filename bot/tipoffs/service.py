@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit import record
@@ -145,22 +145,29 @@ class PlaceChoice:
     name: str
 
 
+async def community_path(session: AsyncSession, path: str | None) -> str | None:
+    """The path of the community an area lies in (the area's own path when it lies above
+    any community)."""
+    if not path:
+        return None
+    parts = [p for p in path.strip("/").split("/") if p]
+    ancestors = ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+    return await session.scalar(
+        select(Area.path).where(Area.path.in_(ancestors), Area.kind == "community")
+    ) or path
+
+
 async def place_choices(session: AsyncSession, *, home_area_id: int | None,
                         limit: int = 12) -> list[PlaceChoice]:
     """Buildings and grids around the reporter's home (under their community), or the
     communities when we do not know where they live."""
-    community_path: str | None = None
+    community_path_: str | None = None
     if home_area_id is not None:
-        path = await session.scalar(select(Area.path).where(Area.id == home_area_id))
-        if path:
-            parts = [p for p in path.strip("/").split("/") if p]
-            ancestors = ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
-            community_path = await session.scalar(
-                select(Area.path).where(Area.path.in_(ancestors), Area.kind == "community")
-            ) or path
-    if community_path is not None:
+        community_path_ = await community_path(
+            session, await session.scalar(select(Area.path).where(Area.id == home_area_id)))
+    if community_path_ is not None:
         stmt = (select(Area.id, Area.name)
-                .where(Area.path.startswith(community_path), Area.archived.is_(False),
+                .where(Area.path.startswith(community_path_), Area.archived.is_(False),
                        Area.kind.in_(["grid", "building"]))
                 .order_by(Area.path).limit(limit))
     else:
@@ -554,21 +561,39 @@ class TeamChoice:
     name: str
 
 
-async def reassign_choices(session: AsyncSession, *, tipoff_id: int,
-                           limit: int = 12) -> list[TeamChoice]:
-    """Other teams whose area contains the report's (or all in its community), nearest first."""
-    tipoff = await session.get_one(TipOff, tipoff_id)
+async def _reassign_targets(session: AsyncSession, *, tipoff_id: int,
+                            within: str | None) -> Select[tuple[int, str]] | None:
+    """The other teams of the report's community (and, for staff, inside `within`, their
+    own scope); None when the report has no place to go by."""
+    tipoff = await session.get(TipOff, tipoff_id)
     view = await load_view(session, tipoff_id=tipoff_id)
-    path = view.scope_path if view else None
+    community = await community_path(session, view.scope_path if view else None)
+    if tipoff is None or community is None:
+        return None
     stmt = (select(Team.id, Team.name).join(Area, Area.id == Team.area_id)
-            .where(Team.archived.is_(False)))
+            .where(Team.archived.is_(False), Area.path.startswith(community)))
+    if within is not None:
+        stmt = stmt.where(Area.path.startswith(within))
     if tipoff.team_id is not None:
         stmt = stmt.where(Team.id != tipoff.team_id)
-    if path:
-        top = "/" + path.strip("/").split("/")[0] + "/"
-        stmt = stmt.where(Area.path.startswith(top))
+    return stmt
+
+
+async def reassign_choices(session: AsyncSession, *, tipoff_id: int, within: str | None,
+                           limit: int = 12) -> list[TeamChoice]:
+    """The teams a report may be passed to, nearest first."""
+    stmt = await _reassign_targets(session, tipoff_id=tipoff_id, within=within)
+    if stmt is None:
+        return []
     stmt = stmt.order_by(func.length(Area.path).desc(), Team.name).limit(limit)
     return [TeamChoice(i, n) for i, n in (await session.execute(stmt)).all()]
+
+
+async def may_reassign_to(session: AsyncSession, *, tipoff_id: int, team_id: int,
+                          within: str | None) -> bool:
+    """Whether `team_id` is one of `reassign_choices` (a press carries any team id)."""
+    stmt = await _reassign_targets(session, tipoff_id=tipoff_id, within=within)
+    return stmt is not None and await session.scalar(stmt.where(Team.id == team_id)) is not None
 
 
 # -- prompts (a typed note completes resolve / reject) -------------------------------
