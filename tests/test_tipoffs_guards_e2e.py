@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from bot.audit import AuditEntry
 from bot.db import transaction
 from bot.directory.models import Area, Chat, ChatStatus, Person, Role
-from bot.tipoffs.models import TipOff, TipOffEvent, TipOffEventKind, TipOffStatus
+from bot.tipoffs.models import TipOff, TipOffDraft, TipOffEvent, TipOffEventKind, TipOffStatus
+from broadcasts import Broadcast
 from tests.factories import add_to_team, make_person, make_team, make_tree
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
@@ -107,3 +108,80 @@ async def test_reassign_offers_and_accepts_only_teams_of_the_reports_community(
     # Within the community it still works.
     await scene.leader.press(text="民事调解队", chat=scene.group)
     assert (await _the_tipoff(session_factory)).team_id == town.mediation.id
+
+
+# -- additions are rate-limited, and a photo flood is answered once ---------------------
+async def test_additions_count_against_the_hourly_limit_and_an_album_counts_once(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    scene = await patrol_scene(fake, session_factory)
+    group = scene.group
+    alice = fake.user("Alice", language_code="zh-hans")
+    await report(alice, anonymous=False, album=0)  # 1 of the 5 an hour allows
+    await fake.wait_for(lambda: card_in(group.messages) is not None)
+    tipoff = await _the_tipoff(session_factory)
+    ref = tipoff.reference
+
+    await alice.send("/mytips")
+    await alice.press(text=f"➕ 补充 {ref}")
+    await alice.send_album(count=10, quiet=1.5)  # ten photos, one addition: 2 of 5
+    assert "已经转给处理的队伍了" in alice.last_message.text
+    # Then 25 comments in a row, each from the “add” button: three more get through.
+    for i in range(25):
+        await alice.press(text=f"➕ 补充 {ref}")
+        await alice.send(f"第{i}条补充")
+    await fake.settle()
+    assert "请稍等一会儿再补充" in (alice.last_callback_answer.text or "")
+    assert alice.last_callback_answer.show_alert
+    passed = [m.text for m in group.messages if "条补充" in (m.text or "")]
+    assert len(passed) == 3 and all(f"第{i}条补充" in passed[i] for i in range(3))
+    assert len([m for m in group.messages if m.media_group_id]) == 10
+    async with session_factory() as session:
+        additions = await session.scalar(select(func.count(Broadcast.id)).where(
+            Broadcast.kind == "tipoff_addition"))
+    assert additions == 4
+
+
+async def test_an_addition_is_refused_when_the_limit_was_reached_after_the_press(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    scene = await patrol_scene(fake, session_factory)
+    alice = fake.user("Alice", language_code="zh-hans")
+    await report(alice, anonymous=True, album=0)
+    await fake.wait_for(lambda: card_in(scene.group.messages) is not None)
+    tipoff = await _the_tipoff(session_factory)
+    await alice.send("/mytips")
+    await alice.press(text=f"➕ 补充 {tipoff.reference}")
+    async with transaction(session_factory) as session:  # meanwhile, from elsewhere
+        for i in range(4):
+            session.add(TipOff(reference=f"TX-LIM{i}", reporter_id=tipoff.reporter_id,
+                               category="other", created_at=tipoff.created_at))
+    await alice.send("还有一个同伙")
+    assert "请稍等一会儿再补充" in alice.last_message.text
+    await fake.settle()
+    assert not any("同伙" in (m.text or "") for m in scene.group.messages)
+    async with session_factory() as session:
+        kinds = [e.kind for e in await session.scalars(
+            select(TipOffEvent).where(TipOffEvent.tipoff_id == tipoff.id))]
+        drafts = await session.scalar(select(func.count(TipOffDraft.person_id)))
+    assert TipOffEventKind.COMMENT not in kinds and drafts == 0
+
+
+async def test_thirty_photos_at_intake_are_answered_once(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    alice = fake.user("Alice", language_code="zh-hans")
+    await alice.send("/report")
+    await alice.press(text="👀 可疑人员或行为")
+    await alice.send("楼道里有人撬门")
+    before = len(alice.messages)
+    for _ in range(3):
+        await alice.send_album(count=10)
+    await fake.settle(quiet=1.5)  # past the album window
+    replies = alice.messages[before:]
+    assert len(replies) == 1
+    assert "已经有 10 张照片了" in replies[0].text
+    assert replies[0].button(text="✅ 完成") is not None
+    async with session_factory() as session:
+        draft = await session.scalar(select(TipOffDraft))
+    assert len(draft.photos) == 10

@@ -142,6 +142,10 @@ async def cancel(update: Update, context: BotContext) -> None:
                              reply_markup=ReplyKeyboardRemove())
 
 
+#: Additions share the per-person limit with new reports.
+TOO_MANY_ADDITIONS = N_("You have sent a lot in the last hour. Please wait a little before "
+                        "adding more. If there is danger now, call 110.")
+
 ALREADY_CLOSED = N_("{reference} has already been dealt with, so I cannot add to it any more. "
                     "If something new has happened, please send /report.")
 
@@ -341,6 +345,10 @@ async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> N
                                  reply_markup=keyboards.photos_done(
                                      _, have_photos=bool(draft.photos)))
         return
+    if len(draft.photos or []) >= service.MAX_PHOTOS:
+        # The reporter was told when it filled up (`_photos_ack`): a flood of photos is
+        # answered once, not once per photo.
+        return
     payload = await _photo_payload(message, context)
     if isinstance(payload, str):
         await message.reply_text(payload)
@@ -352,10 +360,7 @@ async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> N
             return
         added = service.add_draft_photo(fresh, payload, now)
         count = len(fresh.photos)
-    if not added:
-        await message.reply_text(_("That is already {count} photos, the most I can pass on. "
-                                   "Please press “Done”.").format(count=count),
-                                 reply_markup=keyboards.photos_done(_, have_photos=True))
+    if not added:  # filled up meanwhile (an album): its acknowledgement says so
         return
     if message.media_group_id and context.job_queue is not None:
         # Named by the album alone: a job name is logged, and must not say who reports.
@@ -370,9 +375,13 @@ async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> N
 
 
 async def _photos_ack(context: BotContext, chat_id: int, _: Translate, count: int) -> None:
-    await context.bot.send_message(
-        chat_id, _("Got it: {count} photo(s) so far. Send more, or press “Done”.").format(
-            count=count), reply_markup=keyboards.photos_done(_, have_photos=True))
+    if count >= service.MAX_PHOTOS:
+        text = _("That is already {count} photos, the most I can pass on. Please press "
+                 "“Done”.")
+    else:
+        text = _("Got it: {count} photo(s) so far. Send more, or press “Done”.")
+    await context.bot.send_message(chat_id, text.format(count=count),
+                                   reply_markup=keyboards.photos_done(_, have_photos=True))
 
 
 async def _album_done(context: BotContext) -> None:
@@ -433,6 +442,8 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
     if message.voice is not None:
         voice = message.voice.file_id
     elif message.photo or message.document is not None:
+        if len(draft.photos or []) >= service.MAX_PHOTOS:
+            return  # the rest of a flood: the album collected so far goes on as it is
         payload = await _photo_payload(message, context)
         if isinstance(payload, str):
             await message.reply_text(payload)
@@ -482,10 +493,16 @@ async def _finish_addition(context: BotContext, chat_id: int, _: Translate, *,
                            voice: str | None = None) -> None:
     """Pass the addition (with any album photos collected on the draft) on to the team,
     close the draft and tell the reporter."""
+    now = current_time(context)
+    ok = False
     async with transaction(context.services.session_factory) as session:
         draft = await service.find_draft(session, telegram_id=chat_id)
         if draft is None or draft.step is not DraftStep.AWAITING_ADDITION:
             return
+        # Checked where the addition is counted: an "add" press may have been let through
+        # just before other additions were.
+        refusal = await service.may_report(session, person_id=draft.person_id, now=now,
+                                           config=config(context))
         photos = list(draft.photos or [])
         if photo is not None:
             photos.append(photo)
@@ -497,17 +514,19 @@ async def _finish_addition(context: BotContext, chat_id: int, _: Translate, *,
 
         async def add(**what: Any) -> bool:
             return view is not None and await service.add_to_report(
-                session, tipoff_id=view.id, reporter_id=person_id, now=current_time(context),
+                session, tipoff_id=view.id, reporter_id=person_id, now=now,
                 default_language=context.services.settings.default_language, **what)
 
-        if voice is not None and photos:
+        if refusal is None and voice is not None and photos:
             # A voice note right after an album: the album goes first, then the voice note.
             ok = await add(photos=photos, comment=comment) and await add(voice=voice)
-        else:
+        elif refusal is None:
             ok = await add(photos=photos, comment=comment, voice=voice)
         await service.discard_draft(session, telegram_id=chat_id)
     index(context).ids.discard(chat_id)
-    if ok:
+    if refusal is not None:
+        await context.bot.send_message(chat_id, _(_addition_refusal(refusal)))
+    elif ok:
         wake(context)
         await context.bot.send_message(chat_id, _("Thank you, I have passed that on to the "
                                                   "team."))
@@ -630,6 +649,10 @@ async def on_button(update: Update, context: BotContext) -> None:
         await _ask_confirm(message, context, draft)
 
 
+def _addition_refusal(refusal: service.Refusal) -> str:
+    return TOO_MANY_ADDITIONS if refusal is service.Refusal.TOO_MANY else REFUSALS[refusal]
+
+
 async def _start_addition(update: Update, context: BotContext, value: str | None) -> None:
     query = update.callback_query
     assert query is not None
@@ -643,8 +666,10 @@ async def _start_addition(update: Update, context: BotContext, value: str | None
         if view is None or view.reporter_id != person.id:
             await query.answer(_("This button is no longer valid."))
             return
-        if await service.is_blocked(session, person_id=person.id):
-            await query.answer(_(REFUSALS[service.Refusal.BLOCKED]), show_alert=True)
+        refusal = await service.may_report(session, person_id=person.id, now=now,
+                                           config=config(context))
+        if refusal is not None:
+            await query.answer(_(_addition_refusal(refusal)), show_alert=True)
             return
         if view.status not in OPEN_STATUSES:
             await query.answer()

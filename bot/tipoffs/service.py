@@ -79,16 +79,30 @@ async def is_blocked(session: AsyncSession, *, person_id: int) -> bool:
     return await session.get(ReporterBlock, person_id) is not None
 
 
+#: What the reporter adds to an open report (comments, photos, voice notes).
+ADDITION_EVENTS = (TipOffEventKind.COMMENT, TipOffEventKind.PHOTO_ADDED,
+                   TipOffEventKind.VOICE_ADDED)
+
+
 async def may_report(
     session: AsyncSession, *, person_id: int, now: datetime, config: TipoffConfig
 ) -> Refusal | None:
+    """Reports and additions in the last hour share one limit per person. An addition is
+    counted once however many events it made (an album's photos and caption share their
+    time)."""
     if await is_blocked(session, person_id=person_id):
         return Refusal.BLOCKED
-    recent = await session.scalar(
+    since = now - timedelta(hours=1)
+    reports = await session.scalar(
         select(func.count(TipOff.id)).where(TipOff.reporter_id == person_id,
-                                            TipOff.created_at > now - timedelta(hours=1))
+                                            TipOff.created_at > since)
     )
-    if (recent or 0) >= config.reports_per_hour:
+    additions = select(TipOffEvent.tipoff_id, TipOffEvent.at).distinct().join(
+        TipOff, TipOff.id == TipOffEvent.tipoff_id
+    ).where(TipOff.reporter_id == person_id, TipOffEvent.kind.in_(ADDITION_EVENTS),
+            TipOffEvent.at > since).subquery()
+    added = await session.scalar(select(func.count()).select_from(additions))
+    if (reports or 0) + (added or 0) >= config.reports_per_hour:
         return Refusal.TOO_MANY
     return None
 
