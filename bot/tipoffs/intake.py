@@ -208,7 +208,7 @@ def summary(draft: TipOffDraft, _: Translate, place_name: str | None) -> str:
     ]
     if draft.voice_file_id and draft.anonymous:
         lines.append(_("🎤 The team will hear your voice message. If you would rather not be "
-                       "recognised by your voice, press “Cancel” and type it instead."))
+                       "recognised by your voice, press “Type it instead”."))
     lines += ["", _("Shall I send it?")]
     return "\n".join(lines)
 
@@ -217,7 +217,9 @@ async def _ask_confirm(message: Message, context: BotContext, draft: TipOffDraft
     _ = context._
     async with context.services.session_factory() as session:
         place_name = await service.place_name(session, area_id=draft.area_id)
-    await message.reply_text(summary(draft, _, place_name), reply_markup=keyboards.confirm(_))
+    await message.reply_text(summary(draft, _, place_name),
+                             reply_markup=keyboards.confirm(
+                                 _, has_voice=draft.voice_file_id is not None))
 
 
 async def on_message(update: Update, context: BotContext) -> None:
@@ -253,7 +255,8 @@ async def on_message(update: Update, context: BotContext) -> None:
 
 
 async def _description(message: Message, context: BotContext) -> None:
-    """Store the text or voice, then ask for photos."""
+    """Store the text or voice, then ask for photos — or, when the reporter came back from
+    the summary to type instead of speaking, show the summary again."""
     _ = context._
     text = message.text
     voice = message.voice
@@ -275,13 +278,21 @@ async def _description(message: Message, context: BotContext) -> None:
         else:
             draft.description = None
             draft.voice_file_id = voice.file_id  # type: ignore[union-attr]
-        service.advance(draft, DraftStep.AWAITING_PHOTOS, now)
+        # Anonymity is chosen after the description: set, it was chosen already.
+        back_to_summary = draft.anonymous is not None
+        service.advance(draft, DraftStep.AWAITING_CONFIRM if back_to_summary
+                        else DraftStep.AWAITING_PHOTOS, now)
         category = draft.category
     emergency = urgent_words_in(text)
     advice = None
     if emergency is not None and emergency_for(category, None) != emergency:
         advice = render.emergency_advice(emergency, _)
-    await _ask_photos(message, _, advice)
+    if not back_to_summary:
+        await _ask_photos(message, _, advice)
+        return
+    if advice:
+        await message.reply_text(advice)
+    await _ask_confirm(message, context, draft)
 
 
 async def _photo_payload(message: Message, context: BotContext) -> dict[str, Any] | str:
@@ -441,6 +452,8 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
     voice: str | None = None
     if message.voice is not None:
         voice = message.voice.file_id
+        if await _hold_voice(message, context, voice):
+            return
     elif message.photo or message.document is not None:
         if len(draft.photos or []) >= service.MAX_PHOTOS:
             return  # the rest of a flood: the album collected so far goes on as it is
@@ -480,10 +493,33 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
                            photo=photo, voice=voice)
 
 
+async def _hold_voice(message: Message, context: BotContext, voice: str) -> bool:
+    """An anonymous reporter's added voice note waits on the draft until they choose to
+    send it or to type instead: their voice may be recognised. False when not anonymous."""
+    _ = context._
+    async with transaction(context.services.session_factory) as session:
+        draft = await service.find_draft(session, telegram_id=message.chat.id)
+        view = (await service.load_view(session, tipoff_id=draft.tipoff_id)
+                if draft is not None and draft.tipoff_id is not None else None)
+        if draft is None or view is None or not view.anonymous:
+            return False
+        draft.voice_file_id = voice
+        draft.updated_at = current_time(context)
+    await message.reply_text(_("🎤 The team will hear your voice, and someone may recognise "
+                               "it. Send it anyway, or type what you want to add instead?"),
+                             reply_markup=keyboards.voice_or_type(_))
+    return True
+
+
 async def _addition_album_done(context: BotContext) -> None:
-    """The album for an addition stopped growing: pass all its photos on at once."""
+    """The album for an addition stopped growing: pass all its photos on at once (unless a
+    held voice note waits for the reporter's choice, which then passes the album on too)."""
     job = context.job
     if job is None or job.chat_id is None:
+        return
+    async with context.services.session_factory() as session:
+        draft = await service.find_draft(session, telegram_id=job.chat_id)
+    if draft is not None and draft.voice_file_id is not None:
         return
     await _finish_addition(context, job.chat_id, context.tr(str(job.data)))
 
@@ -571,9 +607,15 @@ async def on_button(update: Update, context: BotContext) -> None:
             "cat": DraftStep.AWAITING_CATEGORY, "done": DraftStep.AWAITING_PHOTOS,
             "skip": None, "area": DraftStep.AWAITING_PLACE,
             "anon": DraftStep.AWAITING_ANONYMITY, "send": DraftStep.AWAITING_CONFIRM,
+            "voice": DraftStep.AWAITING_ADDITION,
         }.get(press.what)
         if press.what == "skip":
             ok = draft.step in (DraftStep.AWAITING_PHOTOS, DraftStep.AWAITING_PLACE)
+        elif press.what == "type":
+            ok = (draft.step in (DraftStep.AWAITING_CONFIRM, DraftStep.AWAITING_ADDITION)
+                  and draft.voice_file_id is not None)
+        elif press.what == "voice":
+            ok = draft.step is expected and draft.voice_file_id is not None
         else:
             ok = expected is not None and draft.step is expected
         if not ok:
@@ -602,6 +644,13 @@ async def on_button(update: Update, context: BotContext) -> None:
                 return
             draft.area_id = area_id
             next_step = DraftStep.AWAITING_ANONYMITY
+        elif press.what == "type":
+            # Only the voice note goes: photos, place and anonymity stay as given.
+            draft.voice_file_id = None
+            next_step = (DraftStep.AWAITING_DESCRIPTION if draft.step
+                         is DraftStep.AWAITING_CONFIRM else DraftStep.AWAITING_ADDITION)
+        elif press.what == "voice":
+            held_voice = draft.voice_file_id
         elif press.what == "anon":
             draft.anonymous = press.value == "1"
             draft.share_phone = press.value == "2"
@@ -641,6 +690,13 @@ async def on_button(update: Update, context: BotContext) -> None:
         emergency = emergency_for(draft.category, None)
         advice = render.emergency_advice(emergency, _) if emergency is not None else None
         await _ask_description(message, _, advice)
+    elif press.what == "voice":
+        await _finish_addition(context, user_id, _, voice=held_voice)
+    elif press.what == "type":
+        await message.reply_text(
+            _("All right, please type what you saw: what, where exactly, and when.")
+            if next_step is DraftStep.AWAITING_DESCRIPTION
+            else _("All right, please type what you would like to add."))
     elif next_step is DraftStep.AWAITING_PLACE:
         await _ask_place(message, context, draft)
     elif next_step is DraftStep.AWAITING_ANONYMITY:
