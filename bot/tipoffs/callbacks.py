@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.tipoffs.categories import Category, parse_category
 
 DRAFT_PATTERN = re.compile(
-    r"^tr:(new|cat|done|skip|area|anon|send|cancel|add|back)(?::([a-z_0-9]{1,24}))?$"
+    r"^tr:(new|cat|done|skip|area|anon|send|cancel|add|back|type|voice)(?::([a-z_0-9]{1,24}))?$"
 )
 CARD_PATTERN = re.compile(r"^tp:([cspxrt]):(\d{1,12})(?::(\d{1,12}))?$")
 ROUTING_PATTERN = re.compile(r"^tq:(cat|area|team):([a-z_]{1,24})(?::(\d{1,12}))?(?::(\d{1,12}))?$")

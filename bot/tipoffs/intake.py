@@ -142,6 +142,10 @@ async def cancel(update: Update, context: BotContext) -> None:
                              reply_markup=ReplyKeyboardRemove())
 
 
+#: Additions share the per-person limit with new reports.
+TOO_MANY_ADDITIONS = N_("You have sent a lot in the last hour. Please wait a little before "
+                        "adding more. If there is danger now, call 110.")
+
 ALREADY_CLOSED = N_("{reference} has already been dealt with, so I cannot add to it any more. "
                     "If something new has happened, please send /report.")
 
@@ -185,10 +189,8 @@ async def _ask_anonymity(message: Message, context: BotContext, draft: TipOffDra
 
 
 def summary(draft: TipOffDraft, _: Translate, place_name: str | None) -> str:
-    place = [p for p in (place_name, draft.address) if p]
-    if draft.latitude is not None and draft.longitude is not None:
-        place.append(_("map pin {lat:.5f}, {lon:.5f}").format(lat=draft.latitude,
-                                                              lon=draft.longitude))
+    place = render.describe_place(_, place=place_name, address=draft.address,
+                                  latitude=draft.latitude, longitude=draft.longitude)
     if draft.anonymous:
         who = _("anonymous")
     elif draft.share_phone:
@@ -201,26 +203,23 @@ def summary(draft: TipOffDraft, _: Translate, place_name: str | None) -> str:
         _("What happened: {description}").format(
             description=draft.description or _("(voice message)")),
         _("Photos: {count}").format(count=len(draft.photos or [])),
-        _("Place: {place}").format(place=" · ".join(place) if place else _("not given")),
+        _("Place: {place}").format(place=place),
         _("Sent: {who}").format(who=who),
     ]
     if draft.voice_file_id and draft.anonymous:
         lines.append(_("🎤 The team will hear your voice message. If you would rather not be "
-                       "recognised by your voice, press “Cancel” and type it instead."))
+                       "recognised by your voice, press “Type it instead”."))
     lines += ["", _("Shall I send it?")]
     return "\n".join(lines)
 
 
 async def _ask_confirm(message: Message, context: BotContext, draft: TipOffDraft) -> None:
     _ = context._
-    place_name = None
-    if draft.area_id is not None:
-        async with context.services.session_factory() as session:
-            from bot.directory.models import Area
-
-            area = await session.get(Area, draft.area_id)
-            place_name = area.name if area else None
-    await message.reply_text(summary(draft, _, place_name), reply_markup=keyboards.confirm(_))
+    async with context.services.session_factory() as session:
+        place_name = await service.place_name(session, area_id=draft.area_id)
+    await message.reply_text(summary(draft, _, place_name),
+                             reply_markup=keyboards.confirm(
+                                 _, has_voice=draft.voice_file_id is not None))
 
 
 async def on_message(update: Update, context: BotContext) -> None:
@@ -256,7 +255,8 @@ async def on_message(update: Update, context: BotContext) -> None:
 
 
 async def _description(message: Message, context: BotContext) -> None:
-    """Store the text or voice, then ask for photos."""
+    """Store the text or voice, then ask for photos — or, when the reporter came back from
+    the summary to type instead of speaking, show the summary again."""
     _ = context._
     text = message.text
     voice = message.voice
@@ -278,13 +278,21 @@ async def _description(message: Message, context: BotContext) -> None:
         else:
             draft.description = None
             draft.voice_file_id = voice.file_id  # type: ignore[union-attr]
-        service.advance(draft, DraftStep.AWAITING_PHOTOS, now)
+        # Anonymity is chosen after the description: set, it was chosen already.
+        back_to_summary = draft.anonymous is not None
+        service.advance(draft, DraftStep.AWAITING_CONFIRM if back_to_summary
+                        else DraftStep.AWAITING_PHOTOS, now)
         category = draft.category
     emergency = urgent_words_in(text)
     advice = None
     if emergency is not None and emergency_for(category, None) != emergency:
         advice = render.emergency_advice(emergency, _)
-    await _ask_photos(message, _, advice)
+    if not back_to_summary:
+        await _ask_photos(message, _, advice)
+        return
+    if advice:
+        await message.reply_text(advice)
+    await _ask_confirm(message, context, draft)
 
 
 async def _photo_payload(message: Message, context: BotContext) -> dict[str, Any] | str:
@@ -348,6 +356,10 @@ async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> N
                                  reply_markup=keyboards.photos_done(
                                      _, have_photos=bool(draft.photos)))
         return
+    if len(draft.photos or []) >= service.MAX_PHOTOS:
+        # The reporter was told when it filled up (`_photos_ack`): a flood of photos is
+        # answered once, not once per photo.
+        return
     payload = await _photo_payload(message, context)
     if isinstance(payload, str):
         await message.reply_text(payload)
@@ -359,10 +371,7 @@ async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> N
             return
         added = service.add_draft_photo(fresh, payload, now)
         count = len(fresh.photos)
-    if not added:
-        await message.reply_text(_("That is already {count} photos, the most I can pass on. "
-                                   "Please press “Done”.").format(count=count),
-                                 reply_markup=keyboards.photos_done(_, have_photos=True))
+    if not added:  # filled up meanwhile (an album): its acknowledgement says so
         return
     if message.media_group_id and context.job_queue is not None:
         # Named by the album alone: a job name is logged, and must not say who reports.
@@ -377,9 +386,13 @@ async def _photo(message: Message, context: BotContext, draft: TipOffDraft) -> N
 
 
 async def _photos_ack(context: BotContext, chat_id: int, _: Translate, count: int) -> None:
-    await context.bot.send_message(
-        chat_id, _("Got it: {count} photo(s) so far. Send more, or press “Done”.").format(
-            count=count), reply_markup=keyboards.photos_done(_, have_photos=True))
+    if count >= service.MAX_PHOTOS:
+        text = _("That is already {count} photos, the most I can pass on. Please press "
+                 "“Done”.")
+    else:
+        text = _("Got it: {count} photo(s) so far. Send more, or press “Done”.")
+    await context.bot.send_message(chat_id, text.format(count=count),
+                                   reply_markup=keyboards.photos_done(_, have_photos=True))
 
 
 async def _album_done(context: BotContext) -> None:
@@ -439,7 +452,11 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
     voice: str | None = None
     if message.voice is not None:
         voice = message.voice.file_id
+        if await _hold_voice(message, context, voice):
+            return
     elif message.photo or message.document is not None:
+        if len(draft.photos or []) >= service.MAX_PHOTOS:
+            return  # the rest of a flood: the album collected so far goes on as it is
         payload = await _photo_payload(message, context)
         if isinstance(payload, str):
             await message.reply_text(payload)
@@ -476,10 +493,33 @@ async def _addition(message: Message, context: BotContext, draft: TipOffDraft) -
                            photo=photo, voice=voice)
 
 
+async def _hold_voice(message: Message, context: BotContext, voice: str) -> bool:
+    """An anonymous reporter's added voice note waits on the draft until they choose to
+    send it or to type instead: their voice may be recognised. False when not anonymous."""
+    _ = context._
+    async with transaction(context.services.session_factory) as session:
+        draft = await service.find_draft(session, telegram_id=message.chat.id)
+        view = (await service.load_view(session, tipoff_id=draft.tipoff_id)
+                if draft is not None and draft.tipoff_id is not None else None)
+        if draft is None or view is None or not view.anonymous:
+            return False
+        draft.voice_file_id = voice
+        draft.updated_at = current_time(context)
+    await message.reply_text(_("🎤 The team will hear your voice, and someone may recognise "
+                               "it. Send it anyway, or type what you want to add instead?"),
+                             reply_markup=keyboards.voice_or_type(_))
+    return True
+
+
 async def _addition_album_done(context: BotContext) -> None:
-    """The album for an addition stopped growing: pass all its photos on at once."""
+    """The album for an addition stopped growing: pass all its photos on at once (unless a
+    held voice note waits for the reporter's choice, which then passes the album on too)."""
     job = context.job
     if job is None or job.chat_id is None:
+        return
+    async with context.services.session_factory() as session:
+        draft = await service.find_draft(session, telegram_id=job.chat_id)
+    if draft is not None and draft.voice_file_id is not None:
         return
     await _finish_addition(context, job.chat_id, context.tr(str(job.data)))
 
@@ -489,10 +529,16 @@ async def _finish_addition(context: BotContext, chat_id: int, _: Translate, *,
                            voice: str | None = None) -> None:
     """Pass the addition (with any album photos collected on the draft) on to the team,
     close the draft and tell the reporter."""
+    now = current_time(context)
+    ok = False
     async with transaction(context.services.session_factory) as session:
         draft = await service.find_draft(session, telegram_id=chat_id)
         if draft is None or draft.step is not DraftStep.AWAITING_ADDITION:
             return
+        # Checked where the addition is counted: an "add" press may have been let through
+        # just before other additions were.
+        refusal = await service.may_report(session, person_id=draft.person_id, now=now,
+                                           config=config(context))
         photos = list(draft.photos or [])
         if photo is not None:
             photos.append(photo)
@@ -504,17 +550,19 @@ async def _finish_addition(context: BotContext, chat_id: int, _: Translate, *,
 
         async def add(**what: Any) -> bool:
             return view is not None and await service.add_to_report(
-                session, tipoff_id=view.id, reporter_id=person_id, now=current_time(context),
+                session, tipoff_id=view.id, reporter_id=person_id, now=now,
                 default_language=context.services.settings.default_language, **what)
 
-        if voice is not None and photos:
+        if refusal is None and voice is not None and photos:
             # A voice note right after an album: the album goes first, then the voice note.
             ok = await add(photos=photos, comment=comment) and await add(voice=voice)
-        else:
+        elif refusal is None:
             ok = await add(photos=photos, comment=comment, voice=voice)
         await service.discard_draft(session, telegram_id=chat_id)
     index(context).ids.discard(chat_id)
-    if ok:
+    if refusal is not None:
+        await context.bot.send_message(chat_id, _(_addition_refusal(refusal)))
+    elif ok:
         wake(context)
         await context.bot.send_message(chat_id, _("Thank you, I have passed that on to the "
                                                   "team."))
@@ -559,9 +607,15 @@ async def on_button(update: Update, context: BotContext) -> None:
             "cat": DraftStep.AWAITING_CATEGORY, "done": DraftStep.AWAITING_PHOTOS,
             "skip": None, "area": DraftStep.AWAITING_PLACE,
             "anon": DraftStep.AWAITING_ANONYMITY, "send": DraftStep.AWAITING_CONFIRM,
+            "voice": DraftStep.AWAITING_ADDITION,
         }.get(press.what)
         if press.what == "skip":
             ok = draft.step in (DraftStep.AWAITING_PHOTOS, DraftStep.AWAITING_PLACE)
+        elif press.what == "type":
+            ok = (draft.step in (DraftStep.AWAITING_CONFIRM, DraftStep.AWAITING_ADDITION)
+                  and draft.voice_file_id is not None)
+        elif press.what == "voice":
+            ok = draft.step is expected and draft.voice_file_id is not None
         else:
             ok = expected is not None and draft.step is expected
         if not ok:
@@ -590,6 +644,13 @@ async def on_button(update: Update, context: BotContext) -> None:
                 return
             draft.area_id = area_id
             next_step = DraftStep.AWAITING_ANONYMITY
+        elif press.what == "type":
+            # Only the voice note goes: photos, place and anonymity stay as given.
+            draft.voice_file_id = None
+            next_step = (DraftStep.AWAITING_DESCRIPTION if draft.step
+                         is DraftStep.AWAITING_CONFIRM else DraftStep.AWAITING_ADDITION)
+        elif press.what == "voice":
+            held_voice = draft.voice_file_id
         elif press.what == "anon":
             draft.anonymous = press.value == "1"
             draft.share_phone = press.value == "2"
@@ -629,12 +690,23 @@ async def on_button(update: Update, context: BotContext) -> None:
         emergency = emergency_for(draft.category, None)
         advice = render.emergency_advice(emergency, _) if emergency is not None else None
         await _ask_description(message, _, advice)
+    elif press.what == "voice":
+        await _finish_addition(context, user_id, _, voice=held_voice)
+    elif press.what == "type":
+        await message.reply_text(
+            _("All right, please type what you saw: what, where exactly, and when.")
+            if next_step is DraftStep.AWAITING_DESCRIPTION
+            else _("All right, please type what you would like to add."))
     elif next_step is DraftStep.AWAITING_PLACE:
         await _ask_place(message, context, draft)
     elif next_step is DraftStep.AWAITING_ANONYMITY:
         await _ask_anonymity(message, context, draft)
     elif next_step is DraftStep.AWAITING_CONFIRM:
         await _ask_confirm(message, context, draft)
+
+
+def _addition_refusal(refusal: service.Refusal) -> str:
+    return TOO_MANY_ADDITIONS if refusal is service.Refusal.TOO_MANY else REFUSALS[refusal]
 
 
 async def _start_addition(update: Update, context: BotContext, value: str | None) -> None:
@@ -650,8 +722,10 @@ async def _start_addition(update: Update, context: BotContext, value: str | None
         if view is None or view.reporter_id != person.id:
             await query.answer(_("This button is no longer valid."))
             return
-        if await service.is_blocked(session, person_id=person.id):
-            await query.answer(_(REFUSALS[service.Refusal.BLOCKED]), show_alert=True)
+        refusal = await service.may_report(session, person_id=person.id, now=now,
+                                           config=config(context))
+        if refusal is not None:
+            await query.answer(_(_addition_refusal(refusal)), show_alert=True)
             return
         if view.status not in OPEN_STATUSES:
             await query.answer()

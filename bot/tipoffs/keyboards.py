@@ -76,11 +76,25 @@ def anonymity(_: Translate, *, has_phone: bool) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-def confirm(_: Translate) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(_("✅ Send the report"),
-                                                       callback_data=cb.draft("send"))],
-                                 [InlineKeyboardButton(_("✖️ Cancel"),
-                                                       callback_data=cb.draft("cancel"))]])
+def _type_instead(_: Translate) -> InlineKeyboardButton:
+    return InlineKeyboardButton(_("⌨️ Type it instead"), callback_data=cb.draft("type"))
+
+
+def confirm(_: Translate, *, has_voice: bool = False) -> InlineKeyboardMarkup:
+    """Send or cancel; with a voice description, also "type it instead" (keeping the rest)."""
+    rows = [[InlineKeyboardButton(_("✅ Send the report"), callback_data=cb.draft("send"))]]
+    if has_voice:
+        rows.append([_type_instead(_)])
+    rows.append([InlineKeyboardButton(_("✖️ Cancel"), callback_data=cb.draft("cancel"))])
+    return InlineKeyboardMarkup(rows)
+
+
+def voice_or_type(_: Translate) -> InlineKeyboardMarkup:
+    """An anonymous reporter's added voice note: send it after all, or type instead."""
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(_("🎤 Send the voice message"), callback_data=cb.draft("voice"))],
+        [_type_instead(_)],
+    ])
 
 
 def add_to(_: Translate, open_tips: list[tuple[int, str]]) -> InlineKeyboardMarkup | None:

@@ -62,12 +62,19 @@ def local_time(at: datetime, tz: ZoneInfo) -> str:
     return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def place_text(facts: CardFacts, _: Translate) -> str:
-    parts = [p for p in (facts.place, facts.address) if p]
-    if facts.latitude is not None and facts.longitude is not None:
-        parts.append(_("map pin {lat:.5f}, {lon:.5f}").format(lat=facts.latitude,
-                                                              lon=facts.longitude))
+def describe_place(_: Translate, *, place: str | None, address: str | None,
+                   latitude: float | None, longitude: float | None) -> str:
+    """The place as one line: the card and the reporter's summary both use it, so what
+    the reporter confirms is what the team reads."""
+    parts = [p for p in (place, address) if p]
+    if latitude is not None and longitude is not None:
+        parts.append(_("map pin {lat:.5f}, {lon:.5f}").format(lat=latitude, lon=longitude))
     return " · ".join(parts) if parts else _("not given")
+
+
+def place_text(facts: CardFacts, _: Translate) -> str:
+    return describe_place(_, place=facts.place, address=facts.address,
+                          latitude=facts.latitude, longitude=facts.longitude)
 
 
 def card_text(facts: CardFacts, _: Translate, tz: ZoneInfo) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit import record
@@ -79,16 +79,30 @@ async def is_blocked(session: AsyncSession, *, person_id: int) -> bool:
     return await session.get(ReporterBlock, person_id) is not None
 
 
+#: What the reporter adds to an open report (comments, photos, voice notes).
+ADDITION_EVENTS = (TipOffEventKind.COMMENT, TipOffEventKind.PHOTO_ADDED,
+                   TipOffEventKind.VOICE_ADDED)
+
+
 async def may_report(
     session: AsyncSession, *, person_id: int, now: datetime, config: TipoffConfig
 ) -> Refusal | None:
+    """Reports and additions in the last hour share one limit per person. An addition is
+    counted once however many events it made (an album's photos and caption share their
+    time)."""
     if await is_blocked(session, person_id=person_id):
         return Refusal.BLOCKED
-    recent = await session.scalar(
+    since = now - timedelta(hours=1)
+    reports = await session.scalar(
         select(func.count(TipOff.id)).where(TipOff.reporter_id == person_id,
-                                            TipOff.created_at > now - timedelta(hours=1))
+                                            TipOff.created_at > since)
     )
-    if (recent or 0) >= config.reports_per_hour:
+    additions = select(TipOffEvent.tipoff_id, TipOffEvent.at).distinct().join(
+        TipOff, TipOff.id == TipOffEvent.tipoff_id
+    ).where(TipOff.reporter_id == person_id, TipOffEvent.kind.in_(ADDITION_EVENTS),
+            TipOffEvent.at > since).subquery()
+    added = await session.scalar(select(func.count()).select_from(additions))
+    if (reports or 0) + (added or 0) >= config.reports_per_hour:
         return Refusal.TOO_MANY
     return None
 
@@ -145,22 +159,29 @@ class PlaceChoice:
     name: str
 
 
+async def community_path(session: AsyncSession, path: str | None) -> str | None:
+    """The path of the community an area lies in (the area's own path when it lies above
+    any community)."""
+    if not path:
+        return None
+    parts = [p for p in path.strip("/").split("/") if p]
+    ancestors = ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+    return await session.scalar(
+        select(Area.path).where(Area.path.in_(ancestors), Area.kind == "community")
+    ) or path
+
+
 async def place_choices(session: AsyncSession, *, home_area_id: int | None,
                         limit: int = 12) -> list[PlaceChoice]:
     """Buildings and grids around the reporter's home (under their community), or the
     communities when we do not know where they live."""
-    community_path: str | None = None
+    community_path_: str | None = None
     if home_area_id is not None:
-        path = await session.scalar(select(Area.path).where(Area.id == home_area_id))
-        if path:
-            parts = [p for p in path.strip("/").split("/") if p]
-            ancestors = ["/" + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
-            community_path = await session.scalar(
-                select(Area.path).where(Area.path.in_(ancestors), Area.kind == "community")
-            ) or path
-    if community_path is not None:
+        community_path_ = await community_path(
+            session, await session.scalar(select(Area.path).where(Area.id == home_area_id)))
+    if community_path_ is not None:
         stmt = (select(Area.id, Area.name)
-                .where(Area.path.startswith(community_path), Area.archived.is_(False),
+                .where(Area.path.startswith(community_path_), Area.archived.is_(False),
                        Area.kind.in_(["grid", "building"]))
                 .order_by(Area.path).limit(limit))
     else:
@@ -194,7 +215,10 @@ async def submit(
 ) -> Submitted:
     """Turn a finished draft into a report, route it and queue it for the team."""
     person = await session.get_one(Person, draft.person_id)
-    area_id = draft.area_id or person.area_id
+    # The report's place is only what the reporter chose (and confirmed in the summary).
+    # Without one it is routed by where they live, but their home is not kept on the report,
+    # so no card can show an anonymous reporter's building.
+    area_id = draft.area_id
     category = draft.category or "other"
     urgent = emergency_for(category, draft.description) is not None
     tipoff = TipOff(
@@ -216,7 +240,7 @@ async def submit(
             local_path=photo.get("local_path"), created_at=now,
         ))
     session.add(TipOffEvent(tipoff_id=tipoff.id, kind=TipOffEventKind.CREATED, at=now))
-    chosen = await route(session, category=category, area_id=area_id)
+    chosen = await route(session, category=category, area_id=area_id or person.area_id)
     tipoff.team_id = chosen.team_id
     session.add(TipOffEvent(tipoff_id=tipoff.id, kind=TipOffEventKind.ROUTED,
                             team_id=chosen.team_id, note=chosen.via, at=now))
@@ -229,6 +253,25 @@ async def submit(
 
 
 # -- what the team sees --------------------------------------------------------------
+async def place_name(session: AsyncSession, *, area_id: int | None) -> str | None:
+    """A chosen area as the team sees it (with its parent: "3网格 · 12栋"), and as the
+    reporter's summary shows it, so both say the same."""
+    if area_id is None:
+        return None
+    area = await session.get(Area, area_id)
+    if area is None:
+        return None
+    parent = await session.get(Area, area.parent_id) if area.parent_id is not None else None
+    return f"{parent.name} · {area.name}" if parent is not None else area.name
+
+
+async def _scope_area_id(session: AsyncSession, tipoff: TipOff) -> int | None:
+    """The report's place, else its team's area: where its cadres are looked for."""
+    if tipoff.area_id is not None or tipoff.team_id is None:
+        return tipoff.area_id
+    return await session.scalar(select(Team.area_id).where(Team.id == tipoff.team_id))
+
+
 async def card_facts(session: AsyncSession, *, tipoff_id: int) -> render.CardFacts:
     """The card's facts. The reporter's name is read only for a report that is not anonymous."""
     tipoff = await session.get_one(TipOff, tipoff_id)
@@ -237,15 +280,7 @@ async def card_facts(session: AsyncSession, *, tipoff_id: int) -> render.CardFac
         reporter = await session.get_one(Person, tipoff.reporter_id)
         reporter_name = reporter.name
         reporter_phone = reporter.phone if tipoff.share_phone else None
-    place = None
-    if tipoff.area_id is not None:
-        area = await session.get(Area, tipoff.area_id)
-        if area is not None:
-            place = area.name
-            if area.parent_id is not None:
-                parent = await session.get(Area, area.parent_id)
-                if parent is not None:
-                    place = f"{parent.name} · {area.name}"
+    place = await place_name(session, area_id=tipoff.area_id)
     team_name = None
     if tipoff.team_id is not None:
         team_name = await session.scalar(select(Team.name).where(Team.id == tipoff.team_id))
@@ -324,7 +359,8 @@ async def deliver_to_team(
 ) -> list[tuple[int, str]]:
     """Queue the photos (an album) and then the card with its buttons, for the team."""
     tipoff = await session.get_one(TipOff, tipoff_id)
-    recipients = await _recipients_for(session, team_id=tipoff.team_id, area_id=tipoff.area_id,
+    recipients = await _recipients_for(session, team_id=tipoff.team_id,
+                                       area_id=await _scope_area_id(session, tipoff),
                                        default_language=default_language)
     if not recipients:
         logger.warning("Tip-off %s has nobody to go to", tipoff.reference,
@@ -539,21 +575,39 @@ class TeamChoice:
     name: str
 
 
-async def reassign_choices(session: AsyncSession, *, tipoff_id: int,
-                           limit: int = 12) -> list[TeamChoice]:
-    """Other teams whose area contains the report's (or all in its community), nearest first."""
-    tipoff = await session.get_one(TipOff, tipoff_id)
+async def _reassign_targets(session: AsyncSession, *, tipoff_id: int,
+                            within: str | None) -> Select[tuple[int, str]] | None:
+    """The other teams of the report's community (and, for staff, inside `within`, their
+    own scope); None when the report has no place to go by."""
+    tipoff = await session.get(TipOff, tipoff_id)
     view = await load_view(session, tipoff_id=tipoff_id)
-    path = view.scope_path if view else None
+    community = await community_path(session, view.scope_path if view else None)
+    if tipoff is None or community is None:
+        return None
     stmt = (select(Team.id, Team.name).join(Area, Area.id == Team.area_id)
-            .where(Team.archived.is_(False)))
+            .where(Team.archived.is_(False), Area.path.startswith(community)))
+    if within is not None:
+        stmt = stmt.where(Area.path.startswith(within))
     if tipoff.team_id is not None:
         stmt = stmt.where(Team.id != tipoff.team_id)
-    if path:
-        top = "/" + path.strip("/").split("/")[0] + "/"
-        stmt = stmt.where(Area.path.startswith(top))
+    return stmt
+
+
+async def reassign_choices(session: AsyncSession, *, tipoff_id: int, within: str | None,
+                           limit: int = 12) -> list[TeamChoice]:
+    """The teams a report may be passed to, nearest first."""
+    stmt = await _reassign_targets(session, tipoff_id=tipoff_id, within=within)
+    if stmt is None:
+        return []
     stmt = stmt.order_by(func.length(Area.path).desc(), Team.name).limit(limit)
     return [TeamChoice(i, n) for i, n in (await session.execute(stmt)).all()]
+
+
+async def may_reassign_to(session: AsyncSession, *, tipoff_id: int, team_id: int,
+                          within: str | None) -> bool:
+    """Whether `team_id` is one of `reassign_choices` (a press carries any team id)."""
+    stmt = await _reassign_targets(session, tipoff_id=tipoff_id, within=within)
+    return stmt is not None and await session.scalar(stmt.where(Team.id == team_id)) is not None
 
 
 # -- prompts (a typed note completes resolve / reject) -------------------------------
@@ -614,7 +668,8 @@ async def add_to_report(
     tipoff = await session.get(TipOff, tipoff_id)
     if tipoff is None or tipoff.reporter_id != reporter_id or tipoff.status not in OPEN_STATUSES:
         return False
-    recipients = await _recipients_for(session, team_id=tipoff.team_id, area_id=tipoff.area_id,
+    recipients = await _recipients_for(session, team_id=tipoff.team_id,
+                                       area_id=await _scope_area_id(session, tipoff),
                                        default_language=default_language)
     if photos:
         photos = list(photos)[:MAX_PHOTOS]
@@ -726,7 +781,8 @@ async def run_scan(
 async def _escalate(session: AsyncSession, *, tipoff_id: int, now: datetime,
                     config: TipoffConfig, default_language: str, tz: ZoneInfo) -> None:
     tipoff = await session.get_one(TipOff, tipoff_id)
-    cadres = await cadres_for(session, area_id=tipoff.area_id)
+    scope_area_id = await _scope_area_id(session, tipoff)
+    cadres = await cadres_for(session, area_id=scope_area_id)
     recipients = (await team_recipients(session, team_id=cadres,
                                         default_language=default_language)
                   if cadres is not None else [])
@@ -749,7 +805,7 @@ async def _escalate(session: AsyncSession, *, tipoff_id: int, now: datetime,
         # The card points at the photos and voice "just above": the cadres get them first,
         # as the team did (those who got them with the team's delivery get only the card).
         team_side = {chat_id for chat_id, _language in await _recipients_for(
-            session, team_id=tipoff.team_id, area_id=tipoff.area_id,
+            session, team_id=tipoff.team_id, area_id=scope_area_id,
             default_language=default_language)}
         await _enqueue_delivery(
             session, tipoff=tipoff, facts=facts, recipients=recipients,
@@ -844,7 +900,7 @@ class Revealed:
     telegram_id: int | None
 
 
-async def reveal_reporter(session: AsyncSession, *, tipoff_id: int, actor_id: int | None,
+async def reveal_reporter(session: AsyncSession, *, tipoff_id: int, actor_id: int,
                           reason: str) -> Revealed:
     """Who reported it, for an admin, with the reason written to the audit log."""
     tipoff = await session.get_one(TipOff, tipoff_id)

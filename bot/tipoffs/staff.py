@@ -6,10 +6,12 @@ from sqlalchemy import func, select
 from telegram import Message, Update
 from telegram.constants import ChatType
 
+from bot.audit import record
 from bot.auth import Permission, can
 from bot.context import BotContext
 from bot.db import transaction
 from bot.directory.models import Area, Team
+from bot.handler_utils import acting_person_id
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import keyboards, render, routing, service
 from bot.tipoffs.references import normalize_reference
@@ -101,11 +103,10 @@ async def on_routing_button(update: Update, context: BotContext) -> None:
                 actor, Permission.MANAGE_DIRECTORY, area_path=team_path):
             await query.answer(_("This button is no longer valid."))
             return
+        actor_id = await acting_person_id(session, actor, query.from_user)
         rule = await routing.set_rule(session, category=press.category.value, area_id=area_id,
-                                      team_id=team.id, created_by_id=actor.person_id)
-        from bot.audit import record
-
-        await record(session, actor_id=actor.person_id, action="tipoff.routing_rule",
+                                      team_id=team.id, created_by_id=actor_id)
+        await record(session, actor_id=actor_id, action="tipoff.routing_rule",
                      object_type="routing_rule", object_id=rule.id,
                      after={"category": press.category.value, "area_id": area_id,
                             "team_id": team.id})
@@ -164,9 +165,11 @@ async def block(update: Update, context: BotContext) -> None:
     if found is None or context.actor is None:
         return
     message, view, reason = found
+    assert update.effective_user is not None
     async with transaction(context.services.session_factory) as session:
-        await service.block_reporter(session, tipoff_id=view.id,
-                                     actor_id=context.actor.person_id, reason=reason or None)
+        actor_id = await acting_person_id(session, context.actor, update.effective_user)
+        await service.block_reporter(session, tipoff_id=view.id, actor_id=actor_id,
+                                     reason=reason or None)
     await _reload_drafts(context)  # the blocked person's draft is gone
     await message.reply_text(context._(
         "The person who sent {reference} can no longer send reports. "
@@ -185,9 +188,10 @@ async def unblock(update: Update, context: BotContext) -> None:
     if found is None or context.actor is None:
         return
     message, view, _reason = found
+    assert update.effective_user is not None
     async with transaction(context.services.session_factory) as session:
-        await service.unblock_reporter(session, tipoff_id=view.id,
-                                       actor_id=context.actor.person_id)
+        actor_id = await acting_person_id(session, context.actor, update.effective_user)
+        await service.unblock_reporter(session, tipoff_id=view.id, actor_id=actor_id)
     await message.reply_text(context._("The person who sent {reference} can send reports "
                                        "again.").format(reference=view.reference))
 
@@ -213,9 +217,11 @@ async def reveal(update: Update, context: BotContext) -> None:
                                    "{reference} police asked for a witness statement").format(
                                        reference=view.reference))
         return
+    assert update.effective_user is not None
     async with transaction(context.services.session_factory) as session:
-        who = await service.reveal_reporter(session, tipoff_id=view.id,
-                                            actor_id=context.actor.person_id, reason=reason)
+        actor_id = await acting_person_id(session, context.actor, update.effective_user)
+        who = await service.reveal_reporter(session, tipoff_id=view.id, actor_id=actor_id,
+                                            reason=reason)
     text = _("{reference} was sent by {name}.").format(reference=view.reference, name=who.name)
     if who.phone:
         text += "\n" + _("Phone: {phone}").format(phone=who.phone)

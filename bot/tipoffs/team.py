@@ -11,7 +11,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import filters
 
-from bot.auth import Permission, can
+from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
 from bot.i18n import Translate
@@ -42,6 +42,12 @@ REPLIES_TO_PROMPT = _RepliesToPrompt(name="replies_to_tipoff_prompt")
 def _allowed(context: BotContext, view: service.TipOffView) -> bool:
     return can(context.actor, Permission.HANDLE_TIPOFF, team_id=view.team_id or -1,
                area_path=view.scope_path)
+
+
+def _staff_scope(context: BotContext) -> str | None:
+    """Staff pass reports only to teams inside their own scope (admins: anywhere)."""
+    scope = directory_scope(context.actor)
+    return None if scope == "/" else scope
 
 
 async def _edit_card(message: Message | None, facts: render.CardFacts | None,
@@ -123,8 +129,9 @@ async def on_card_button(update: Update, context: BotContext) -> None:
                                          default_language=settings.default_language)
         elif action is cb.CardAction.REASSIGN_TO:
             assert press.team_id is not None
-            choices = await service.reassign_choices(session, tipoff_id=view.id, limit=100)
-            if press.team_id not in {c.id for c in choices}:
+            if not await service.may_reassign_to(session, tipoff_id=view.id,
+                                                 team_id=press.team_id,
+                                                 within=_staff_scope(context)):
                 await query.answer(_("This button is no longer valid."))
                 return
             result = await service.reassign(session, tipoff_id=view.id, team_id=press.team_id,
@@ -132,7 +139,8 @@ async def on_card_button(update: Update, context: BotContext) -> None:
                                             default_language=settings.default_language,
                                             tz=settings.tz)
         elif action is cb.CardAction.REASSIGN:
-            choices = await service.reassign_choices(session, tipoff_id=view.id)
+            choices = await service.reassign_choices(session, tipoff_id=view.id,
+                                                     within=_staff_scope(context))
             result = None
         else:  # resolve / reject: ask for the note first
             result = None
