@@ -42,7 +42,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from tests.fake_telegram import FakeTelegram, FakeUser, Limits, SendLimiter
+from tests.fake_telegram import FakeTelegram, FakeUser, Limits, ManualClock, SendLimiter
 from tests.fake_telegram.objects import make_jpeg
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -323,11 +323,15 @@ async def test_flood_for_one_chat_only(fake: FakeTelegram, bot: Bot) -> None:
 
 async def test_slow_response_times_out(fake: FakeTelegram) -> None:
     alice = started(fake)
-    fake.faults.slow(0.5, times=1)
+    fake.hold()  # answered only after the client gave up, however slow the machine
     request = HTTPXRequest(read_timeout=0.1)
     async with Bot(fake.token, base_url=fake.base_url, request=request) as slow_bot:
         with pytest.raises(TimedOut):
             await slow_bot.send_message(alice.id, "late")
+    assert alice.messages == []
+    fake.release()
+    await fake.wait_for(lambda: fake.in_flight == 0)
+    assert [m.text for m in alice.messages] == ["late"]  # a timed-out send may be delivered
 
 
 async def test_lost_answer_makes_duplicate(fake: FakeTelegram, bot: Bot) -> None:
@@ -363,18 +367,33 @@ async def test_storm_is_seeded(fake: FakeTelegram, bot: Bot) -> None:
 
 
 # -- flood limits --------------------------------------------------------------------------------
+def frozen(fake: FakeTelegram) -> ManualClock:
+    """Default limits whose buckets refill only when the test moves the clock."""
+    clock = ManualClock()
+    fake.set_limits(Limits(), clock)
+    return clock
+
+
 async def test_limits_enforced_for_quick_sends(fake: FakeTelegram, bot: Bot) -> None:
+    clock = frozen(fake)
     users = [started(fake, f"U{i}") for i in range(40)]
     results = await asyncio.gather(
         *(bot.send_message(u.id, "alert") for u in users), return_exceptions=True
     )
-    refused = [r for r in results if isinstance(r, RetryAfter)]
-    assert 5 <= len(refused) <= 12  # 30 tokens overall
-    assert fake.stats.delivered == 40 - len(refused)
-    assert fake.stats.answered_429 == len(refused)
+    refused = [u for u, r in zip(users, results, strict=True) if isinstance(r, RetryAfter)]
+    assert len(refused) == 10  # 30 tokens overall
+    assert all(seconds(r.retry_after) == 1 for r in results if isinstance(r, RetryAfter))
+    assert fake.stats.delivered == 30 and fake.stats.answered_429 == 10
+    clock.advance(1 / 3)  # 10 tokens drip back in
+    for user in refused:
+        await bot.send_message(user.id, "alert")
+    assert fake.stats.delivered == 40
+    with pytest.raises(RetryAfter):
+        await bot.send_message(users[0].id, "one too many")
 
 
 async def test_within_limits_no_429(fake: FakeTelegram, bot: Bot) -> None:
+    clock = frozen(fake)
     users = [started(fake, f"U{i}") for i in range(20)]
     for u in users:
         await bot.send_message(u.id, "tip")
@@ -384,9 +403,13 @@ async def test_within_limits_no_429(fake: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(RetryAfter) as info:  # 4th in a second to one private chat
         await bot.send_message(users[0].id, "fourth")
     assert seconds(info.value.retry_after) == 1
+    clock.advance(1)
+    await bot.send_message(users[0].id, "fourth")
+    assert [m.text for m in users[0].messages][-1] == "fourth"
 
 
 async def test_group_limit_20_per_minute(fake: FakeTelegram, bot: Bot) -> None:
+    clock = frozen(fake)
     alice = started(fake)
     group = fake.group("四队", members=[alice])
     await fake.add_bot(group, by=alice)
@@ -395,18 +418,25 @@ async def test_group_limit_20_per_minute(fake: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(RetryAfter) as info:
         await bot.send_message(group.id, "m20")
     assert seconds(info.value.retry_after) == 3  # one token refills in 60/20 s
+    clock.advance(3)
+    await bot.send_message(group.id, "m20")
 
 
 async def test_in_flight_cap(fake: FakeTelegram) -> None:
     fake.set_limits(Limits(max_in_flight=2, overall_per_s=1000, chat_burst=100))
     users = [started(fake, f"U{i}") for i in range(6)]
-    fake.faults.slow(0.3, times=6)
-    request = HTTPXRequest(connection_pool_size=10)
+    fake.hold()  # the first two stay in flight until every other one was refused
+    request = HTTPXRequest(connection_pool_size=10, read_timeout=None)
     async with Bot(fake.token, base_url=fake.base_url, request=request) as wide:
-        results = await asyncio.gather(
+        sends = asyncio.gather(
             *(wide.send_message(u.id, "x") for u in users), return_exceptions=True
         )
+        await fake.wait_for(lambda: fake.stats.answered_429 == 4, timeout=60)
+        assert fake.in_flight == 2
+        fake.release()
+        results = await sends
     assert sum(isinstance(r, RetryAfter) for r in results) == 4
+    assert fake.stats.delivered == 2
 
 
 def test_token_bucket_model() -> None:
