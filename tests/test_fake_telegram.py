@@ -127,7 +127,8 @@ async def test_callback_data_is_limited_to_64_bytes(fake: FakeTelegram, bot: Bot
 
 async def test_photo_upload_get_file_and_download(fake: FakeTelegram, bot: Bot) -> None:
     alice = started(fake)
-    msg = await bot.send_photo(alice.id, make_jpeg(1000, 600, exif_gps=True), caption="现场")
+    original = make_jpeg(1000, 600, exif_gps=True)
+    msg = await bot.send_photo(alice.id, original, caption="现场")
     sizes = [(p.width, p.height) for p in msg.photo]
     assert sizes[-1] == (1000, 600) and sizes[0][0] <= 90
     file = await bot.get_file(msg.photo[-1].file_id)
@@ -136,6 +137,8 @@ async def test_photo_upload_get_file_and_download(fake: FakeTelegram, bot: Bot) 
     with Image.open(io.BytesIO(data)) as image:
         assert image.size == (1000, 600)
         assert not image.getexif()  # a photo sent as a photo loses its EXIF
+    # ...but the fake keeps what the bot uploaded, for tests about what the bot sent
+    assert {fake.files[p.file_id].uploaded for p in msg.photo} == {original}
     again = await bot.send_photo(alice.id, msg.photo[-1].file_id)  # by file_id
     assert again.photo[-1].file_unique_id == msg.photo[-1].file_unique_id
 
@@ -147,6 +150,7 @@ async def test_document_keeps_bytes(fake: FakeTelegram, bot: Bot) -> None:
     assert msg.document is not None and msg.document.file_name == "scene.jpg"
     file = await bot.get_file(msg.document.file_id)
     assert bytes(await file.download_as_bytearray()) == original
+    assert fake.files[msg.document.file_id].uploaded == original
 
 
 async def test_media_group_shares_id(fake: FakeTelegram, bot: Bot) -> None:
