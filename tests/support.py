@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import BotApplication, build_application
 from bot.settings import Settings
 from tests.fake_telegram import FakeTelegram
+
+#: A one-shot job due this soon (an album's collection window, a debounced status edit), or
+#: any job running, is the bot still at work: stories wait for it rather than for a quiet
+#: spell long enough on a fast machine. Later ones (a draft's 15-minute timeout) are not.
+DUE_SOON = timedelta(seconds=5)
 
 
 @dataclass
@@ -25,10 +39,15 @@ class BotRunner:
     fake: FakeTelegram
     application: BotApplication | None = None
     console: list[str] = field(default_factory=list)
+    running_jobs: int = 0
 
     async def start(self, **overrides: Any) -> BotApplication:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
         application = build_application(settings, session_factory=self.session_factory)
+        self.running_jobs = 0
+        if application.job_queue is not None:
+            application.job_queue.scheduler.add_listener(
+                self._count_jobs, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         await application.initialize()
         if application.post_init is not None:
             await application.post_init(application)
@@ -45,7 +64,20 @@ class BotRunner:
         return application is not None and (
             not application.update_queue.empty()
             or application.update_processor.current_concurrent_updates > 0
+            or self.running_jobs > 0
+            or self._job_due_soon()
         )
+
+    def _count_jobs(self, event: JobSubmissionEvent | JobExecutionEvent) -> None:
+        self.running_jobs += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+
+    def _job_due_soon(self) -> bool:
+        queue = self.application.job_queue if self.application is not None else None
+        if queue is None:
+            return False
+        horizon = datetime.now(UTC) + DUE_SOON
+        return any(isinstance(job.job.trigger, DateTrigger) and job.next_t is not None
+                   and job.next_t <= horizon for job in queue.jobs())
 
     async def stop(self) -> None:
         application = self.application

@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from bot.alerts import drafts, render
 from bot.alerts.handlers import CLOCK_KEY, SCAN_JOB
-from bot.alerts.models import Alert, AlertRecipient, AlertStatus
+from bot.alerts.models import Alert, AlertRecipient, AlertStatus, AlertStep
+from bot.alerts.service import AlertConfig
 from bot.db import transaction, utcnow
 from bot.directory.models import Chat, ChatStatus, Person, Role, Team, TeamKind
+from bot.i18n import translator
 from tests.factories import Tree, add_to_team, make_person, make_team, make_tree
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
 from tests.support import BotRunner
@@ -165,11 +168,11 @@ async def test_alert_goes_groups_first_and_counts_each_person_once(
             AlertRecipient.alert_id == alert.id))
     assert (acked, people) == (3, 31)
 
-    # The live status message (the staff member's confirm message, edited) shows 3 / 31.
-    await fake.settle(quiet=1.3)
+    # The live status message (the staff member's confirm message, edited, at most once a
+    # second, so the last edit comes a little later) shows 3 / 31.
     await _scan(bot, fake, dispatcher)
     status = fake.message(town.staff.id, alert.status_message_id)
-    assert "3 / 31" in status.text and "33 / 33" in status.text, status.text
+    await fake.wait_for(lambda: "3 / 31" in status.text and "33 / 33" in status.text)
 
     # Re-notify after 10 minutes: exactly the 28 who have not acknowledged.
     clock.advance(11)
@@ -272,3 +275,50 @@ async def test_resident_and_other_community_staff_cannot_alert(
             Person.telegram_id.in_([town.resident.id, town.other_staff.id])))
     assert alert.status is AlertStatus.OPEN and acked == 0 and residents == 0
     assert town.pin_group.pinned != []
+
+
+async def test_an_alert_too_long_for_its_heading_is_refused_while_typing(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    town = await _town(bot, fake, session_factory)
+    dispatcher = await _dispatcher(bot, session_factory)
+    clock = Clock()
+    bot.application.bot_data["services"].extras[CLOCK_KEY] = clock
+    _ = translator("zh-CN")
+    limit = render.text_limit(_, photo=False, renotify_max=AlertConfig().renotify_max)
+    caption_limit = render.text_limit(_, photo=True, renotify_max=AlertConfig().renotify_max)
+    assert 3800 < limit < 4000 and 800 < caption_limit < 1000
+    staff = town.staff
+    await staff.send("/alert")
+    await staff.press(data=f"al:a:{town.tree.community.id}")
+    await staff.press(data="al:ok")
+
+    # Told at once how long it may be and how long theirs is; nothing is kept.
+    replies = await staff.send("注" * 4000)
+    assert [m.text for m in replies] == [
+        f"通知最多只能写 {limit} 个字，您写了 4000 个字。请改短一些再发一次。"]
+    replies = await staff.send_photo(caption="注" * 1000)
+    assert [m.text for m in replies] == [
+        f"带照片的通知，文字最多 {caption_limit} 个字，您写了 1000 个字。"
+        "请给照片配上短一些的文字，再发一次。"]
+    async with session_factory() as session:
+        draft = await drafts.load_draft(session, telegram_id=staff.id)
+    assert draft is not None and draft.step is AlertStep.AWAITING_TEXT
+    assert draft.text is None and draft.photo is None
+
+    # Exactly as long as allowed: the preview, every copy and a reminder all fit.
+    text = "注" * limit
+    replies = await staff.send(text)
+    assert [m.text for m in replies] == ["情况有多紧急？"]
+    await staff.press(data="al:s:e")
+    await staff.press(data="al:r:1")
+    assert text in staff.last_message.text and staff.last_message.buttons
+    await staff.press(data="al:go")
+    await _settle(fake, dispatcher)
+    alert = await _alert(session_factory)
+    assert alert.text == text
+    assert all(text in _alert_copies(u)[0].text for u in town.people)
+    clock.advance(11)
+    await _scan(bot, fake, dispatcher)
+    assert all(len(_alert_copies(u)) == 2 for u in town.people)
+    assert [r.description for r in fake.requests if r.status == 400] == []

@@ -42,7 +42,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from tests.fake_telegram import FakeTelegram, FakeUser, Limits, SendLimiter
+from tests.fake_telegram import FakeTelegram, FakeUser, Limits, ManualClock, SendLimiter
 from tests.fake_telegram.objects import make_jpeg
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -127,7 +127,8 @@ async def test_callback_data_is_limited_to_64_bytes(fake: FakeTelegram, bot: Bot
 
 async def test_photo_upload_get_file_and_download(fake: FakeTelegram, bot: Bot) -> None:
     alice = started(fake)
-    msg = await bot.send_photo(alice.id, make_jpeg(1000, 600, exif_gps=True), caption="现场")
+    original = make_jpeg(1000, 600, exif_gps=True)
+    msg = await bot.send_photo(alice.id, original, caption="现场")
     sizes = [(p.width, p.height) for p in msg.photo]
     assert sizes[-1] == (1000, 600) and sizes[0][0] <= 90
     file = await bot.get_file(msg.photo[-1].file_id)
@@ -136,6 +137,8 @@ async def test_photo_upload_get_file_and_download(fake: FakeTelegram, bot: Bot) 
     with Image.open(io.BytesIO(data)) as image:
         assert image.size == (1000, 600)
         assert not image.getexif()  # a photo sent as a photo loses its EXIF
+    # ...but the fake keeps what the bot uploaded, for tests about what the bot sent
+    assert {fake.files[p.file_id].uploaded for p in msg.photo} == {original}
     again = await bot.send_photo(alice.id, msg.photo[-1].file_id)  # by file_id
     assert again.photo[-1].file_unique_id == msg.photo[-1].file_unique_id
 
@@ -147,6 +150,7 @@ async def test_document_keeps_bytes(fake: FakeTelegram, bot: Bot) -> None:
     assert msg.document is not None and msg.document.file_name == "scene.jpg"
     file = await bot.get_file(msg.document.file_id)
     assert bytes(await file.download_as_bytearray()) == original
+    assert fake.files[msg.document.file_id].uploaded == original
 
 
 async def test_media_group_shares_id(fake: FakeTelegram, bot: Bot) -> None:
@@ -323,11 +327,15 @@ async def test_flood_for_one_chat_only(fake: FakeTelegram, bot: Bot) -> None:
 
 async def test_slow_response_times_out(fake: FakeTelegram) -> None:
     alice = started(fake)
-    fake.faults.slow(0.5, times=1)
+    fake.hold()  # answered only after the client gave up, however slow the machine
     request = HTTPXRequest(read_timeout=0.1)
     async with Bot(fake.token, base_url=fake.base_url, request=request) as slow_bot:
         with pytest.raises(TimedOut):
             await slow_bot.send_message(alice.id, "late")
+    assert alice.messages == []
+    fake.release()
+    await fake.wait_for(lambda: fake.in_flight == 0)
+    assert [m.text for m in alice.messages] == ["late"]  # a timed-out send may be delivered
 
 
 async def test_lost_answer_makes_duplicate(fake: FakeTelegram, bot: Bot) -> None:
@@ -382,18 +390,33 @@ async def test_a_storm_loses_answers_of_delivered_messages(fake: FakeTelegram) -
 
 
 # -- flood limits --------------------------------------------------------------------------------
+def frozen(fake: FakeTelegram) -> ManualClock:
+    """Default limits whose buckets refill only when the test moves the clock."""
+    clock = ManualClock()
+    fake.set_limits(Limits(), clock)
+    return clock
+
+
 async def test_limits_enforced_for_quick_sends(fake: FakeTelegram, bot: Bot) -> None:
+    clock = frozen(fake)
     users = [started(fake, f"U{i}") for i in range(40)]
     results = await asyncio.gather(
         *(bot.send_message(u.id, "alert") for u in users), return_exceptions=True
     )
-    refused = [r for r in results if isinstance(r, RetryAfter)]
-    assert 5 <= len(refused) <= 12  # 30 tokens overall
-    assert fake.stats.delivered == 40 - len(refused)
-    assert fake.stats.answered_429 == len(refused)
+    refused = [u for u, r in zip(users, results, strict=True) if isinstance(r, RetryAfter)]
+    assert len(refused) == 10  # 30 tokens overall
+    assert all(seconds(r.retry_after) == 1 for r in results if isinstance(r, RetryAfter))
+    assert fake.stats.delivered == 30 and fake.stats.answered_429 == 10
+    clock.advance(1 / 3)  # 10 tokens drip back in
+    for user in refused:
+        await bot.send_message(user.id, "alert")
+    assert fake.stats.delivered == 40
+    with pytest.raises(RetryAfter):
+        await bot.send_message(users[0].id, "one too many")
 
 
 async def test_within_limits_no_429(fake: FakeTelegram, bot: Bot) -> None:
+    clock = frozen(fake)
     users = [started(fake, f"U{i}") for i in range(20)]
     for u in users:
         await bot.send_message(u.id, "tip")
@@ -403,9 +426,13 @@ async def test_within_limits_no_429(fake: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(RetryAfter) as info:  # 4th in a second to one private chat
         await bot.send_message(users[0].id, "fourth")
     assert seconds(info.value.retry_after) == 1
+    clock.advance(1)
+    await bot.send_message(users[0].id, "fourth")
+    assert [m.text for m in users[0].messages][-1] == "fourth"
 
 
 async def test_group_limit_20_per_minute(fake: FakeTelegram, bot: Bot) -> None:
+    clock = frozen(fake)
     alice = started(fake)
     group = fake.group("四队", members=[alice])
     await fake.add_bot(group, by=alice)
@@ -414,18 +441,25 @@ async def test_group_limit_20_per_minute(fake: FakeTelegram, bot: Bot) -> None:
     with pytest.raises(RetryAfter) as info:
         await bot.send_message(group.id, "m20")
     assert seconds(info.value.retry_after) == 3  # one token refills in 60/20 s
+    clock.advance(3)
+    await bot.send_message(group.id, "m20")
 
 
 async def test_in_flight_cap(fake: FakeTelegram) -> None:
     fake.set_limits(Limits(max_in_flight=2, overall_per_s=1000, chat_burst=100))
     users = [started(fake, f"U{i}") for i in range(6)]
-    fake.faults.slow(0.3, times=6)
-    request = HTTPXRequest(connection_pool_size=10)
+    fake.hold()  # the first two stay in flight until every other one was refused
+    request = HTTPXRequest(connection_pool_size=10, read_timeout=None)
     async with Bot(fake.token, base_url=fake.base_url, request=request) as wide:
-        results = await asyncio.gather(
+        sends = asyncio.gather(
             *(wide.send_message(u.id, "x") for u in users), return_exceptions=True
         )
+        await fake.wait_for(lambda: fake.stats.answered_429 == 4, timeout=60)
+        assert fake.in_flight == 2
+        fake.release()
+        results = await sends
     assert sum(isinstance(r, RetryAfter) for r in results) == 4
+    assert fake.stats.delivered == 2
 
 
 def test_token_bucket_model() -> None:

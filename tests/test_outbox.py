@@ -414,8 +414,11 @@ def test_a_few_429s_in_a_busy_second_do_not_slow_down() -> None:
 async def test_acquire_waits_for_its_slot() -> None:
     import time
 
-    limiter = Limiter(Limits(overall_per_s=1000, chat_per_s=20, chat_burst=1, headroom=0))
+    clock = Clock()  # stands still: the slots are at +0, +0.05 and +0.1 s
+    limiter = Limiter(Limits(overall_per_s=1000, chat_per_s=20, chat_burst=1, headroom=0), clock)
     start = time.monotonic()
     for _ in range(3):
         await limiter.acquire(9)
-    assert 0.09 <= time.monotonic() - start < 0.5
+    # It slept 0.05 + 0.1 s for them (how much longer is up to the machine).
+    assert time.monotonic() - start >= 0.14
+    assert limiter.delays(9)[1] == pytest.approx(0.15)

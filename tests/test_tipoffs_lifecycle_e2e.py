@@ -204,14 +204,16 @@ async def test_a_photo_sent_as_a_file_reaches_the_team_without_its_gps(
     await alice.press(text="✅ 发送")
     await fake.wait_for(lambda: card_in(scene.group.messages) is not None)
 
-    # The team got a photo (not the file), and its bytes carry no EXIF at all.
+    # The team got a photo (not the file) whose bytes, as the bot uploaded them (before
+    # Telegram's recompression, which alone would drop EXIF), carry no EXIF or GPS.
     photos = [m for m in scene.group.messages if m.photo]
     assert len(photos) == 1
     assert not any(m.document for m in scene.group.messages)
-    received = fake.files[photos[0].photo[-1]["file_id"]].data
-    assert Image.open(io.BytesIO(received)).getexif() == {}
-    # What the bot uploaded was already clean (the fake recompresses photos, Telegram
-    # too, so check the bot's own copy): the photo it showed Alice is the team's.
+    uploaded = fake.files[photos[0].photo[-1]["file_id"]].uploaded
+    assert uploaded != original and _gps_of(uploaded) == {}
+    with Image.open(io.BytesIO(uploaded)) as image:
+        assert image.getexif() == {} and "exif" not in image.info
+    # The photo the bot showed Alice is the team's.
     async with session_factory() as session:
         stored = await session.scalar(select(TipOffPhoto))
     assert stored.stripped and stored.team_file_id != stored.file_id

@@ -89,8 +89,7 @@ async def _banner(context: BotContext) -> str:
             session, area_path=actor.area_path if actor else None, now=clock(context))
     if period is None:
         return ""
-    return context._("🔴 Sensitive period: reminders go out every {m} minutes.").format(
-        m=period.renotify_minutes) + "\n\n"
+    return render.banner(context._, renotify_minutes=period.renotify_minutes)
 
 
 # -- the draft, kept in the database --------------------------------------------------------
@@ -287,6 +286,18 @@ async def on_text(update: Update, context: BotContext) -> AlertStep | int:
     if not draft.text:
         await message.reply_text(_("Please write a few words for the alert."))
         return await _save(context, user.id, draft, AlertStep.AWAITING_TEXT)
+    limit = render.text_limit(_, photo=draft.photo is not None,
+                              renotify_max=config(context).renotify_max)
+    if len(draft.text) > limit:  # Telegram would refuse the preview or the copies
+        if draft.photo is not None:
+            refusal = _("With a photo, the alert's words can be at most {limit} characters "
+                        "long, and yours are {length}. Please send the photo again with "
+                        "shorter words.")
+        else:
+            refusal = _("An alert can be at most {limit} characters long, and yours is "
+                        "{length}. Please send a shorter one.")
+        await message.reply_text(refusal.format(limit=limit, length=len(draft.text)))
+        return AlertStep.AWAITING_TEXT  # nothing stored: the draft still waits for its text
     step = await _save(context, user.id, draft, AlertStep.AWAITING_SEVERITY)
     await message.reply_text(_("How serious is it?"), reply_markup=keyboards.severity(_))
     return step
@@ -299,12 +310,9 @@ async def _ask_confirm(update: Update, context: BotContext, draft: AlertDraft) -
     _ = context._
     async with context.services.session_factory() as session:
         count = await count_audience(session, draft.spec())
-    text = await _banner(context) + _(
-        "Please check:\n\n{severity}\n{text}\n\nThis reaches {people} people and {groups} "
-        "group chats. {ack}").format(
-        severity=_(render.SEVERITY_LABELS[draft.severity]), text=draft.text,
-        people=count.people, groups=count.groups,
-        ack=_("They will be asked to press “Received”.") if draft.ack_required else "")
+    text = render.preview_text(_, banner=await _banner(context), severity=draft.severity,
+                               text=draft.text or "", people=count.people, groups=count.groups,
+                               ack_required=draft.ack_required)
     await query.edit_message_text(text, reply_markup=keyboards.confirm(_))
 
 

@@ -16,12 +16,50 @@ SEVERITY_LABELS = {
     Severity.WARNING: N_("⚠️ Warning"),
     Severity.EMERGENCY: N_("🚨 Emergency"),
 }
+#: Telegram's limits for a message's text and a photo's caption, in code points.
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+#: Room kept for figures not yet known while the author types: audience counts and
+#: reminder minutes (a preview's numbers are at most this long).
+_ROOM_FOR_NUMBER = 9_999_999
 
 
 def summary(text: str, limit: int = 30) -> str:
     """The first words of an alert, to name it in reminders and lists."""
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def banner(_: Translate, *, renotify_minutes: int) -> str:
+    """The sensitive-period line above the compose steps."""
+    return _("🔴 Sensitive period: reminders go out every {m} minutes.").format(
+        m=renotify_minutes) + "\n\n"
+
+
+def preview_text(_: Translate, *, banner: str, severity: Severity, text: str, people: int,
+                 groups: int, ack_required: bool) -> str:
+    """What the author checks before pressing Send."""
+    return banner + _(
+        "Please check:\n\n{severity}\n{text}\n\nThis reaches {people} people and {groups} "
+        "group chats. {ack}").format(
+        severity=_(SEVERITY_LABELS[severity]), text=text, people=people, groups=groups,
+        ack=_("They will be asked to press “Received”.") if ack_required else "")
+
+
+def text_limit(_: Translate, *, photo: bool, renotify_max: int) -> int:
+    """How long the author's own text may be, known while they type it (before severity,
+    acknowledgement and audience size are chosen): every copy — any language, a reminder,
+    the “Received” line — must fit a message, or a caption with a photo, and the author's
+    preview (shown as a message) too."""
+    empty = [alert_text(translator(lang), severity=severity, text="", ack_required=True,
+                        reminder=(renotify_max, renotify_max))
+             for lang in LANGUAGES for severity in Severity]
+    previews = [preview_text(_, banner=banner(_, renotify_minutes=_ROOM_FOR_NUMBER),
+                             severity=severity, text="", people=_ROOM_FOR_NUMBER,
+                             groups=_ROOM_FOR_NUMBER, ack_required=True)
+                for severity in Severity]
+    copy_limit = CAPTION_LIMIT if photo else MESSAGE_LIMIT
+    return min(copy_limit - max(map(len, empty)), MESSAGE_LIMIT - max(map(len, previews)))
 
 
 def alert_text(_: Translate, *, severity: Severity, text: str, ack_required: bool,

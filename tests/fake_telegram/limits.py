@@ -24,7 +24,9 @@ nothing is delivered, and the answer is 429 with
 ``retry_after = max(1, ceil(max over buckets of deficit / refill_rate))``.
 
 ``Limits(enforce=False)`` turns all of it off; :meth:`Limits.scaled` multiplies
-every rate (a benchmark uses ×10).
+every rate (a benchmark uses ×10). Buckets refill by a clock (``time.monotonic``
+by default); a test gives a :class:`ManualClock` so what is refused does not
+depend on how fast the machine sends.
 """
 
 from __future__ import annotations
@@ -65,6 +67,20 @@ class Limits:
             group_per_min=self.group_per_min * factor,
             max_in_flight=int(self.max_in_flight * factor),
         )
+
+
+class ManualClock:
+    """A clock that stands still until the test moves it: the buckets refill only on ``advance``."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass."""
+        self.now += seconds
 
 
 @dataclass

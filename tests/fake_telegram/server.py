@@ -123,6 +123,7 @@ class FakeTelegram(Story):
         bot_name: str = "平安测试",
         privacy_mode: bool = True,
         quiet: float = 0.15,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(bot_username, bot_id, bot_name, privacy_mode)
         self.token = token or f"{bot_id}:TEST-token"
@@ -132,7 +133,9 @@ class FakeTelegram(Story):
         self.busy_checks: list[Callable[[], bool]] = []
         self.limits = limits or Limits()
         self.faults = Faults()
-        self.limiter = SendLimiter(self.limits)
+        self.clock = clock
+        self.limiter = SendLimiter(self.limits, clock)
+        self._gate: asyncio.Event | None = None
         self.requests: list[RequestRecord] = []
         self.internal_errors: list[str] = []  # bugs in the fake itself; tests assert empty
         self.in_flight = 0
@@ -196,13 +199,30 @@ class FakeTelegram(Story):
         """
         self.clear_world()
         self.faults.clear()
+        self.release()
         self.set_limits(limits or self.limits)
         self.requests.clear()
 
-    def set_limits(self, limits: Limits) -> None:
-        """New flood-limit parameters with full buckets."""
+    def set_limits(self, limits: Limits, clock: Callable[[], float] | None = None) -> None:
+        """New flood-limit parameters with full buckets, refilled by ``clock`` if given."""
         self.limits = limits
-        self.limiter = SendLimiter(limits)
+        self.limiter = SendLimiter(limits, clock or self.clock)
+
+    def hold(self) -> None:
+        """Keep every send (flood-counted method) waiting, in flight, until :meth:`release`.
+
+        Requests refused before the handler (in-flight cap, injected faults) are
+        still answered. A test holds requests open as long as it needs instead of
+        betting on a delay being long enough.
+        """
+        if self._gate is None:
+            self._gate = asyncio.Event()
+
+    def release(self) -> None:
+        """Let held requests go on (and new ones through)."""
+        if self._gate is not None:
+            self._gate.set()
+            self._gate = None
 
     # -- the story API ----------------------------------------------------------------
     def user(
@@ -396,6 +416,8 @@ class FakeTelegram(Story):
                 raise server_error(rule.status)
             elif rule.kind == "drop":
                 raise _Drop
+        if self._gate is not None and is_counted(name):
+            await self._gate.wait()
         handler = METHODS.get(name)
         if handler is None:
             return True, rule

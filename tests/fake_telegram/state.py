@@ -192,6 +192,9 @@ class FileRecord:
     file_path: str
     mime_type: str | None = None
     file_name: str | None = None
+    #: The bytes exactly as uploaded: a photo's before Telegram recompressed them (what
+    #: the bot sent is what a privacy test must check); for any other file, ``data``.
+    uploaded: bytes = b""
 
 
 @dataclass

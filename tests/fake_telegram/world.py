@@ -280,8 +280,12 @@ class World:
         ext: str,
         mime_type: str | None = None,
         file_name: str | None = None,
+        uploaded: bytes | None = None,
     ) -> FileRecord:
-        """Keep bytes under a fresh file_id / file_unique_id / file_path."""
+        """Keep bytes under a fresh file_id / file_unique_id / file_path.
+
+        ``uploaded`` is what was sent when Telegram keeps something else (``data``).
+        """
         n = next(self._file_ids)
         record = FileRecord(
             file_id=_token("AgACAgUAAxk", n, "id"),
@@ -290,16 +294,20 @@ class World:
             file_path=f"{folder}/file_{n}.{ext}",
             mime_type=mime_type,
             file_name=file_name,
+            uploaded=data if uploaded is None else uploaded,
         )
         self.files[record.file_id] = record
         self.files_by_path[record.file_path] = record
         return record
 
     def store_photo(self, data: bytes) -> list[dict[str, Any]]:
-        """A photo as Telegram keeps it: several recompressed sizes (PhotoSize list)."""
+        """A photo as Telegram keeps it: several recompressed sizes (PhotoSize list).
+
+        Every size also keeps the bytes as uploaded (``FileRecord.uploaded``).
+        """
         sizes = []
         for width, height, jpeg in photo_variants(data):
-            record = self.store_file(jpeg, "photos", "jpg", "image/jpeg")
+            record = self.store_file(jpeg, "photos", "jpg", "image/jpeg", uploaded=data)
             sizes.append(
                 {
                     "file_id": record.file_id,
