@@ -200,3 +200,23 @@ async def test_damaged_files_get_a_message_naming_the_problem(
                             "名单.csv", caption="/import")
     assert lee.last_message.text.startswith("这个 CSV 文件在第 2 行附近有损坏")
     assert await _pending_uploads(session_factory) == 0
+
+
+# -- the reader's budgets, without Telegram ------------------------------------------------
+
+def test_reading_stops_when_the_time_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tables, "PARSE_SECONDS", 0.0)  # spent before the first line
+    with pytest.raises(tables.TableError) as refused:
+        read_table("name,phone,team\n王芳,13812345678,治安巡逻队\n".encode(), "r.csv")
+    assert refused.value.problem is tables.TableProblem.TOO_BIG
+
+
+def test_files_too_big_to_read_are_refused_before_reading() -> None:
+    oversized = b"name\n" + b"x\n" * (tables.MAX_FILE_BYTES // 2)
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", bytes(tables.MAX_UNZIPPED_BYTES + 1))
+    for data, name in ((oversized, "r.csv"), (zipped.getvalue(), "r.xlsx")):
+        with pytest.raises(tables.TableError) as refused:
+            read_table(data, name)
+        assert refused.value.problem is tables.TableProblem.TOO_BIG
