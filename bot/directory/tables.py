@@ -172,7 +172,7 @@ def _check_unzipped_size(data: bytes) -> None:
 def read_xlsx(data: bytes) -> list[TableRow]:
     """The first sheet's rows. openpyxl's read-only mode pads every row to the sheet's
     declared dimension (a 5 KB file can declare A1:XFD60000), so the dimension is dropped
-    and columns are capped while iterating."""
+    and only one column past the cap is read, enough to tell a sheet that is too wide."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -185,7 +185,7 @@ def read_xlsx(data: bytes) -> list[TableRow]:
         if not workbook.worksheets:
             raise TableError(TableProblem.EMPTY, "no worksheet")
         sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()  # type: ignore[union-attr]
+        sheet.reset_dimensions()
         return _rows(_bounded(sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)))
     except TableError:
         raise
