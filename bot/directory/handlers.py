@@ -4,6 +4,7 @@ call a service, render."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import io
 import logging
@@ -45,7 +46,13 @@ from bot.directory.people import (
     search_people,
     settle_confirmation,
 )
-from bot.directory.tables import TableError, TableRow, read_table
+from bot.directory.tables import (
+    MAX_FILE_BYTES,
+    TableError,
+    TableProblem,
+    TableRow,
+    read_table,
+)
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import identity_of
 from bot.i18n import LANGUAGE_NAMES, N_, Translate
@@ -53,7 +60,6 @@ from bot.start.registration import TOPIC_LABELS
 
 logger = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
 PREVIEW_LINES = 30
 CONVERSATION_TIMEOUT = 600
 
@@ -77,6 +83,26 @@ TREE_PROBLEM_TEXT = {
     "bad_name": N_("a name is too long"),
     "out_of_scope": N_("outside your area"),
     "duplicate": N_("the same path is already in the file"),
+}
+TABLE_PROBLEM_TEXT = {
+    TableProblem.NOT_A_TABLE: N_("I could not read this file. Please send a .csv or .xlsx file, "
+                                 "or /cancel."),
+    TableProblem.NOT_TEXT: N_("I could not read the text of this CSV file. Please save it from "
+                              "Excel as “CSV UTF-8” and send it again, or /cancel."),
+    TableProblem.EMPTY: N_("This file is empty. Please send the filled-in table, or /cancel."),
+    TableProblem.BROKEN_CSV: N_("This CSV file is damaged near line {line} (perhaps a quotation "
+                                "mark that is never closed, or a very long cell). Please save "
+                                "it again from Excel and send it, or /cancel."),
+    TableProblem.BROKEN_XLSX: N_("This Excel file is damaged, so I could not open it. Please "
+                                 "open it in Excel, save it again as .xlsx and send it, or "
+                                 "/cancel."),
+    TableProblem.TOO_BIG: N_("This file holds too much for me to read. Please keep only the "
+                             "rows and columns I need and send it again, or /cancel."),
+    TableProblem.TOO_MANY_ROWS: N_("This file has more than {limit} rows. Please split it into "
+                                   "smaller files and send them one at a time, or /cancel."),
+    TableProblem.TOO_MANY_COLUMNS: N_("This file has more than {limit} columns. Please delete "
+                                      "the columns I do not need and send it again, or "
+                                      "/cancel."),
 }
 STATUS_TEXT = {
     PersonStatus.PENDING: N_("not yet on Telegram"),
@@ -370,12 +396,13 @@ async def _scoped_table(
     if downloaded is None:
         return waiting
     try:
-        return scope, read_table(*downloaded)
+        # Off the event loop, so the outbox keeps sending alerts while a big file is read.
+        return scope, await asyncio.to_thread(read_table, *downloaded)
     except TableError as exc:
         logger.info("Unreadable upload: %s", exc)
         assert update.effective_message is not None
         await update.effective_message.reply_text(context._(
-            "I could not read this file. Please send a .csv or .xlsx file, or /cancel."))
+            TABLE_PROBLEM_TEXT[exc.problem]).format(line=exc.line, limit=exc.limit))
         return waiting
 
 

@@ -295,6 +295,18 @@ async def _description(message: Message, context: BotContext) -> None:
     await _ask_confirm(message, context, draft)
 
 
+PHOTO_PROBLEM_TEXT = {
+    media.PhotoProblem.NOT_AN_IMAGE: N_("Sorry, I can only take pictures (JPG or PNG). That "
+                                        "file is not a picture, so I did not add it."),
+    media.PhotoProblem.TOO_LARGE: N_("Sorry, that picture is larger than 10 MB, so I did not "
+                                     "add it. Please send it as a normal photo instead of as a "
+                                     "file."),
+    media.PhotoProblem.TOO_MANY_PIXELS: N_("Sorry, that picture is too large (or too long and "
+                                           "thin) to pass on, so I did not add it. Please send "
+                                           "it as a normal photo instead of as a file."),
+}
+
+
 async def _photo_payload(message: Message, context: BotContext) -> dict[str, Any] | str:
     """The photo entry for a draft, or the text of a refusal."""
     _ = context._
@@ -314,17 +326,15 @@ async def _photo_payload(message: Message, context: BotContext) -> dict[str, Any
                                                             doc.file_id, False, None)
     else:
         return _("Please send a photo (or press “Done” when you have sent them all).")
-    if problem is media.PhotoProblem.NOT_AN_IMAGE:
-        return _("Sorry, I can only take pictures (JPG or PNG). That file is not a picture, "
-                 "so I did not add it.")
-    if problem is media.PhotoProblem.TOO_LARGE:
-        return _("Sorry, that picture is larger than 10 MB, so I did not add it. Please send "
-                 "it as a normal photo instead of as a file.")
+    if problem is not None:
+        return _(PHOTO_PROBLEM_TEXT[problem])
     if message.document is not None:
         # A file keeps EXIF and GPS: the team gets a re-encoded copy without them.
         try:
             data = bytes(await (await message.document.get_file()).download_as_bytearray())
             clean = await asyncio.to_thread(media.strip_metadata, data)
+        except media.PhotoRefused as exc:
+            return _(PHOTO_PROBLEM_TEXT[exc.problem])
         except (TelegramError, ValueError):
             return _("Sorry, I could not open that picture. Please send it as a normal photo.")
         sent = await message.reply_photo(

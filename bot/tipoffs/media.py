@@ -10,6 +10,9 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024  # sendPhoto's upload limit: bigger would not reach the team
+# sendPhoto also wants width + height <= 10,000 and a ratio of at most 20.
+MAX_SIDES = 10_000
+MAX_RATIO = 20
 IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic",
                               "image/heif"})
 
@@ -17,6 +20,15 @@ IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/he
 class PhotoProblem(enum.StrEnum):
     NOT_AN_IMAGE = "not_an_image"
     TOO_LARGE = "too_large"
+    TOO_MANY_PIXELS = "too_many_pixels"
+
+
+class PhotoRefused(ValueError):
+    """A picture we will not decode or pass on; `problem` says why."""
+
+    def __init__(self, problem: PhotoProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
 
 
 def check_upload(*, mime_type: str | None, file_size: int | None,
@@ -38,13 +50,28 @@ def has_metadata(data: bytes) -> bool:
         return False
 
 
+def _check_dimensions(width: int, height: int) -> None:
+    if (width + height > MAX_SIDES or min(width, height) < 1
+            or max(width, height) > MAX_RATIO * min(width, height)):
+        raise PhotoRefused(PhotoProblem.TOO_MANY_PIXELS)
+
+
 def strip_metadata(data: bytes) -> bytes:
-    """A JPEG copy with every piece of metadata gone (orientation applied to the pixels)."""
+    """A JPEG copy with every piece of metadata gone (orientation applied to the pixels).
+
+    Blocking: run it in a worker thread. The size comes from the header before any pixel
+    is decoded (`Image.open` is lazy), so a small file declaring a huge picture costs
+    nothing; one Telegram could not show as a photo is refused the same way."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise PhotoRefused(PhotoProblem.TOO_LARGE)
     try:
         with Image.open(io.BytesIO(data)) as image:
+            _check_dimensions(*image.size)
             upright = ImageOps.exif_transpose(image)
             clean = Image.new("RGB", upright.size)
             clean.paste(upright.convert("RGB"))
+    except Image.DecompressionBombError as exc:  # Image.open itself refuses the largest
+        raise PhotoRefused(PhotoProblem.TOO_MANY_PIXELS) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError("not an image Pillow can read") from exc
     out = io.BytesIO()
