@@ -42,7 +42,6 @@ from bot.directory.people import (
     leave,
     load_actor,
     profile,
-    register_person,
     search_people,
     settle_confirmation,
 )
@@ -54,7 +53,7 @@ from bot.directory.tables import (
     read_table,
 )
 from bot.directory.uploads import open_upload, save_upload
-from bot.handler_utils import identity_of
+from bot.handler_utils import acting_person_id
 from bot.i18n import LANGUAGE_NAMES, N_, Translate
 from bot.start.registration import TOPIC_LABELS
 
@@ -372,17 +371,6 @@ async def _download(update: Update, context: BotContext) -> tuple[bytes, str] | 
     return bytes(await file.download_as_bytearray()), document.file_name or "file"
 
 
-async def _person_id(context: BotContext, update: Update) -> int:
-    """Admins from ADMIN_IDS may have no row yet: give them one to own the upload."""
-    actor = context.actor
-    if actor is not None and actor.person_id is not None:
-        return actor.person_id
-    assert update.effective_user is not None
-    async with transaction(context.services.session_factory) as session:
-        person = await register_person(session, identity=identity_of(update.effective_user))
-        return person.id
-
-
 async def _scoped_table(
     update: Update, context: BotContext, *, waiting: UploadState
 ) -> tuple[str, list[TableRow]] | int:
@@ -415,8 +403,9 @@ async def roster_file(update: Update, context: BotContext) -> int:
     if not isinstance(table, tuple):
         return table
     scope, rows = table
-    person_id = await _person_id(context, update)
+    assert context.actor is not None and update.effective_user is not None
     async with transaction(context.services.session_factory) as session:
+        person_id = await acting_person_id(session, context.actor, update.effective_user)
         preview = await roster_service.check_roster(session, rows=rows, scope_path=scope)
         upload = None
         if preview.good:
@@ -454,8 +443,9 @@ async def area_file(update: Update, context: BotContext) -> int:
     if not isinstance(table, tuple):
         return table
     scope, rows = table
-    person_id = await _person_id(context, update)
+    assert context.actor is not None and update.effective_user is not None
     async with transaction(context.services.session_factory) as session:
+        person_id = await acting_person_id(session, context.actor, update.effective_user)
         plan = await area_service.plan_tree(session, rows=rows, scope_path=scope)
         upload = None
         if plan.paths and plan.new_nodes:
