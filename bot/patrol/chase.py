@@ -34,6 +34,8 @@ MEMBER_PRIORITY = Priority.REPORTER_UPDATE
 #: The leader's notice of a missed sign-in is as pressing as a routed tip-off.
 LEADER_PRIORITY = Priority.TIPOFF
 BATCH = 500
+#: A leader still hears of a missed shift this long after its end (a bot down for a while).
+STALE_NOTICE = timedelta(hours=6)
 
 
 def language_of(person: Person, default_language: str) -> str:
@@ -71,26 +73,30 @@ async def run_chase(session: AsyncSession, *, now: datetime, tz: ZoneInfo,
         .order_by(PatrolDuty.next_due_at).limit(BATCH))).all()
     for duty, person, post, shift in rows:
         stage = duty.stage
+        # After a long stop (the bot was down) a message whose moment has passed is skipped.
         if stage is DutyStage.REMIND:
-            await _remind(session, duty, person, post, shift, tz=tz, config=config,
-                          default_language=default_language)
-            duty.reminded_at = now
+            if now < duty.starts_at:
+                await _remind(session, duty, person, post, shift, tz=tz, config=config,
+                              default_language=default_language)
+                duty.reminded_at = now
             duty.stage = DutyStage.NUDGE
             duty.next_due_at = duty.starts_at + timedelta(seconds=duty.grace_s)
-            result.reminded += 1
+            result.reminded += duty.reminded_at == now
         elif stage is DutyStage.NUDGE:
-            await _nudge(session, duty, person, post, shift, tz=tz,
-                         default_language=default_language)
-            duty.nudged_at = now
+            if now < duty.ends_at:
+                await _nudge(session, duty, person, post, shift, tz=tz,
+                             default_language=default_language)
+                duty.nudged_at = now
             duty.stage = DutyStage.TELL_LEADER
             duty.next_due_at = now + timedelta(seconds=duty.grace_s)
-            result.nudged += 1
+            result.nudged += duty.nudged_at == now
         elif stage is DutyStage.TELL_LEADER:
-            await _tell_leaders(session, duty, person, post, shift, tz=tz,
-                                default_language=default_language)
-            duty.leader_told_at = now
+            if now < duty.ends_at + STALE_NOTICE:
+                await _tell_leaders(session, duty, person, post, shift, tz=tz,
+                                    default_language=default_language)
+                duty.leader_told_at = now
             duty.stage, duty.next_due_at = DutyStage.DONE, None
-            result.leaders_told += 1
+            result.leaders_told += duty.leader_told_at == now
         elif stage is DutyStage.SIGN_OUT:
             if duty.signed_out_at is None:
                 duty.signed_out_at = duty.ends_at

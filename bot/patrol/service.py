@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.alerts.service import active_period
 from bot.directory.areas import subtree
@@ -546,7 +547,9 @@ async def duty_lines(session: AsyncSession, *, now: datetime, person_id: int | N
                      team_ids: Sequence[int] = (), since: datetime,
                      until: datetime) -> list[DutyLine]:
     """Duties starting in [since, until): one person's, or those of some teams."""
-    cover = select(Person.name).where(Person.id == PatrolDuty.covered_by_id).scalar_subquery()
+    coverer = aliased(Person)
+    cover = (select(coverer.name).where(coverer.id == PatrolDuty.covered_by_id)
+             .scalar_subquery())
     query = (select(PatrolDuty, PatrolPost.name, PatrolShift.name, Person.name, cover)
              .join(PatrolPost, PatrolPost.id == PatrolDuty.post_id)
              .join(PatrolShift, PatrolShift.id == PatrolDuty.shift_id)
