@@ -47,6 +47,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("today", N_("Today's patrol board: who is on duty, late, missing"),
                 Standing.LEADER),
     CommandSpec("posts", N_("Patrol posts and their QR sign-in signs"), Standing.LEADER),
+    CommandSpec("shifts", N_("Patrol shifts and the duty roster (排班表)"), Standing.LEADER),
     # Staff: messages, schedules, the directory, tip-off handling.
     CommandSpec("broadcast", N_("Send a tip, notice or task to teams and residents"),
                 Standing.STAFF),

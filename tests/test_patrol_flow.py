@@ -5,11 +5,12 @@ shift, and refusals of a resident and another community's leader."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.db import transaction
 from bot.directory.models import Chat, ChatStatus, Person, Role, Team, TeamKind
@@ -359,3 +360,89 @@ async def test_a_campaigns_extra_shift_runs_only_inside_its_window(
     await _scan(bot, fake)
     wednesday = [m for m in await p.zhang.send("/duty") if m.text.startswith("您的巡逻排班")]
     assert "加密巡逻" not in wednesday[-1].text and "敏感时期" not in wednesday[-1].text
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+async def test_a_roster_file_is_checked_row_by_row_then_imported_and_exported(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    screen = await p.leader.send("/shifts")
+    assert "20:00–22:00 晚班 · 东门岗" in screen[-1].text
+    await p.leader.press(text="📥 导入排班表")
+    prompt = p.leader.messages[-1]
+    data = _xlsx([
+        ["日期", "班次", "岗点", "姓名"],
+        ["2026-03-03", "晚班", "东门岗", "张队员"],
+        ["2026-03-03", "晚班", "东门岗", "张队员"],
+        ["2026-02-27", "晚班", "东门岗", "李队员"],
+        ["2026-03-04", "夜班", "东门岗", "李队员"],
+        ["2026-03-04", "晚班", "东门岗", "路人甲"],
+        ["三月四日", "晚班", None, "李队员"],
+        [datetime(2026, 3, 4), "晚班", None, "李队员"],
+    ])
+    # A file sent as a reply to the question (what ForceReply opens on the phone).
+    document = fake.store_document(
+        data, "排班表.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    checked = await fake.user_message(p.leader.record, fake.chats[p.leader.id], None, 10.0,
+                                      document=document, reply_to=prompt)
+    text = checked[-1].text
+    assert "共检查了 7 行：2 行没问题，5 行需要修改" in text, text
+    for line in ("第 3 行（张队员）：文件里已经有同样的一行", "第 4 行（李队员）：日期已经过去了",
+                 "第 5 行（李队员）：本队没有这个班次", "第 6 行（路人甲）：队里没有叫这个名字的人",
+                 "第 7 行（李队员）：日期格式不对"):
+        assert line in text, line
+    async with session_factory() as session:
+        assert await session.scalar(select(func.count(PatrolDuty.id)).where(
+            PatrolDuty.on_date > MONDAY)) == 0  # a dry run
+    upload_data = checked[-1].button_data[0][0]
+    await p.resident.send("/duty")
+    await p.resident.press(data=upload_data, forged=True, message=p.resident.messages[-1])
+    assert p.resident.last_callback_answer.text == "这个按钮已经失效了。"
+    await p.leader.press(text="导入 2 条排班")
+    assert p.leader.messages[-1].text == "完成：已排上 2 个班。"
+    async with session_factory() as session:
+        imported = sorted((d.on_date, d.person_id) for d in await session.scalars(
+            select(PatrolDuty).where(PatrolDuty.on_date > MONDAY)))
+    assert imported == [(date(2026, 3, 3), p.ids[p.zhang.id]),
+                        (date(2026, 3, 4), p.ids[p.li.id])]
+
+    await p.leader.send("/shifts")
+    exported = await p.leader.press(text="📤 导出")
+    document = exported[-1].document
+    assert document is not None and document["file_name"].endswith(".xlsx")
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(fake.files[document["file_id"]].data)).active
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0] == ["日期", "班次", "岗点", "姓名", "时间"]
+    assert ["2026-03-02", "晚班", "东门岗", "张队员", "20:00-22:00"] in rows
+    assert ["2026-03-03", "晚班", "东门岗", "张队员", "20:00-22:00"] in rows
+    assert ["2026-03-04", "晚班", "东门岗", "李队员", "20:00-22:00"] in rows
+
+
+async def test_the_weekly_rotation_is_set_with_buttons(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await p.leader.send("/shifts")
+    await p.leader.press(text="👥 晚班 · 东门岗")
+    screen = p.leader.messages[-1]
+    assert "每周一" in screen.text and "✅ 张队员" in str(screen.buttons)
+    await p.leader.press(text="▫️ 王队长")
+    await p.leader.press(text="✅ 张队员")
+    async with session_factory() as session:
+        tonight = set(await session.scalars(select(PatrolDuty.person_id).where(
+            PatrolDuty.on_date == MONDAY)))
+    assert tonight == {p.ids[p.leader.id], p.ids[p.li.id]}

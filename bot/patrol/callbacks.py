@@ -3,12 +3,12 @@
 - the leader's notice of a missed sign-in: `pt:cv:<duty>` (who covered?),
   `pt:cb:<duty>:<person>` (covered by), `pt:ex:<duty>` (excused)
 - the evening all-clear: `pt:ok:<report>` (all normal), `pt:is:<report>` (something to report)
-- on duty: `pt:fs:<duty>` (found something), `pt:out:<duty>` (sign out),
-  `pt:sw:<duty>` (swap: pick a teammate), `pt:sp:<duty>:<person>` (swap with)
+- on duty: `pt:fs:<duty>` (found something), `pt:out:<duty>` (sign out)
 - /posts: `pt:pp:<team>` (the team's posts), `pt:ps:<post>` (a post), `pt:pq:<post>` (its
   sign), `pt:pn:<team>` (a new post), `pt:pl:<post>` (its location), `pt:pr:<post>:<metres>`
-- the roster: `pt:rt:<team>` (shifts), `pt:rs:<shift>:<weekday>` (who, that day),
-  `pt:rp:<shift>:<weekday>:<person>` (put on / take off), `pt:rn:<post>:<preset>` (new shift)
+- /shifts: `pt:rs:<shift>:<weekday>` (who, that day), `pt:rp:<shift>:<weekday>:<person>`
+  (put on / take off), `pt:ri:<team>` (import a 排班表), `pt:re:<team>` (export),
+  `pt:ry:<upload>` / `pt:rn:<upload>` (import the checked file, or not)
 
 Everything fits in 64 bytes (ids have at most 12 digits).
 """

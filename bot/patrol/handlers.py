@@ -25,7 +25,7 @@ from telegram.ext import (
 from bot.context import BotContext
 from bot.db import transaction
 from bot.patrol import callbacks as cb
-from bot.patrol import chase, daily, evening, leader, member, posts, prompts, service
+from bot.patrol import chase, daily, evening, leader, member, posts, prompts, rota, service
 from bot.patrol.common import clock, config, wake
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         await member.sign_out_pressed(update, context, first)
     elif action in ("ps", "pq", "pl", "pr", "pn"):
         await posts.post_pressed(update, context, action, press.ids)
+    elif action in ("rs", "rp", "ri", "re", "ry", "rn"):
+        await rota.rota_pressed(update, context, action, press.ids)
     else:
         await query.answer(context._("This button is no longer valid."))
 
@@ -67,7 +69,8 @@ async def on_prompt_reply(update: Update, context: BotContext) -> None:
         await message.reply_text(context._("This question is no longer open."))
         return
     handle = {prompts.POST_NAME: posts.name_given, prompts.POST_PIN: posts.pin_given,
-              prompts.DAY_NOTE: evening.note_given}[prompt.action]
+              prompts.DAY_NOTE: evening.note_given,
+              prompts.ROSTER_FILE: rota.roster_file_given}[prompt.action]
     if await handle(message, context, prompt.target_id):
         await prompts.close_prompt(context, prompt)
 
@@ -120,9 +123,11 @@ def handlers(prompt_index: prompts.PromptIndex) -> list[BaseHandler[Any, Any, An
         CommandHandler("duty", member.duty_command),
         CommandHandler("today", leader.today_command),
         CommandHandler("posts", posts.posts_command),
+        CommandHandler("shifts", rota.shifts_command),
         CallbackQueryHandler(on_button, pattern=cb.PATTERN),
         MessageHandler(private & prompt_index.filter()
-                       & (filters.TEXT | filters.LOCATION | filters.PHOTO) & ~filters.COMMAND,
+                       & (filters.TEXT | filters.LOCATION | filters.PHOTO | filters.Document.ALL)
+                       & ~filters.COMMAND,
                        on_prompt_reply),
         MessageHandler(private & filters.LOCATION & filters.UpdateType.MESSAGE, member.location),
     ]

@@ -16,6 +16,7 @@ from bot.patrol.models import PatrolPrompt
 POST_NAME = "post_name"
 POST_PIN = "post_pin"
 DAY_NOTE = "day_note"
+ROSTER_FILE = "roster_file"
 INDEX_KEY = "patrol.prompts"
 
 
