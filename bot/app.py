@@ -27,6 +27,7 @@ from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
 from bot.directory import handlers as directory_handlers
+from bot.patrol import handlers as patrol_handlers
 from bot.schedules import handlers as schedule_handlers
 from bot.sending import AiohttpRequest, SharedRateLimiter, TelegramSender
 from bot.settings import Settings
@@ -113,6 +114,8 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(TypeHandler(Update, middleware.ignore_other_bots), group=-2)
     application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)
     # 0: the features.
+    # A patrol post's QR sign opens `/start post_<token>`: it must come before /start.
+    application.add_handler(patrol_handlers.deep_link())
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers,
                     broadcasting_handlers):
@@ -120,6 +123,7 @@ def register_handlers(application: BotApplication) -> None:
     tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
+    patrol_handlers.install(application)  # patrol: posts, duty, sign-in, evening; timer scan
     # Last in group 0, so it runs only when no feature took the message: a kind pointer
     # to /help instead of silence.
     application.add_handler(

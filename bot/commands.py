@@ -33,6 +33,8 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("language", N_("Change language")),
     CommandSpec("me", N_("My teams, area and subscriptions"), Standing.RESIDENT),
     CommandSpec("leave", N_("Stop receiving messages"), Standing.RESIDENT),
+    # Patrol members: their shifts and signing in.
+    CommandSpec("duty", N_("My patrol shifts; sign in at my post"), Standing.MEMBER),
     # Team leaders: their team, its group chat, alerts to it.
     CommandSpec("alert", N_("Send an emergency alert (with “Received” confirmations)"),
                 Standing.LEADER),
@@ -42,6 +44,10 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("link", N_("Link a group chat to a team or area (send it in the group)"),
                 Standing.LEADER),
     CommandSpec("unlink", N_("Unlink a group chat (send it in the group)"), Standing.LEADER),
+    CommandSpec("today", N_("Today's patrol board: who is on duty, late, missing"),
+                Standing.LEADER),
+    CommandSpec("posts", N_("Patrol posts and their QR sign-in signs"), Standing.LEADER),
+    CommandSpec("shifts", N_("Patrol shifts and the duty roster (排班表)"), Standing.LEADER),
     # Staff: messages, schedules, the directory, tip-off handling.
     CommandSpec("broadcast", N_("Send a tip, notice or task to teams and residents"),
                 Standing.STAFF),

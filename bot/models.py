@@ -14,6 +14,16 @@ from bot.directory.models import (
     Subscription,
     Team,
 )
+from bot.patrol.models import (
+    PatrolDayReport,
+    PatrolDaySummary,
+    PatrolDuty,
+    PatrolPost,
+    PatrolPrompt,
+    PatrolRotation,
+    PatrolShift,
+    PatrolTimes,
+)
 from bot.replays import SeenUpdate
 from bot.schedules.models import Campaign, Schedule
 from bot.setup.models import SetupCode
@@ -38,6 +48,14 @@ __all__ = [
     "Invite",
     "Membership",
     "PastMembership",
+    "PatrolDayReport",
+    "PatrolDaySummary",
+    "PatrolDuty",
+    "PatrolPost",
+    "PatrolPrompt",
+    "PatrolRotation",
+    "PatrolShift",
+    "PatrolTimes",
     "PendingUpload",
     "Person",
     "QuietHoursSetting",

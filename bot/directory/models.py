@@ -210,6 +210,7 @@ class Invite(Base):
 class PendingUploadKind(enum.StrEnum):
     ROSTER = "roster"
     AREAS = "areas"
+    DUTY_ROSTER = "duty_roster"  # a patrol team's 排班表 (bot/patrol/roster.py)
 
 
 class PendingUpload(Base):
