@@ -3,6 +3,8 @@ a voice message, not only mentioned on the card), and the outbox carries voice e
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
@@ -199,8 +201,8 @@ async def test_an_album_with_a_held_voice_note_waits_and_goes_with_it(
         tipoff = await session.scalar(select(TipOff))
     await alice.send("/mytips")
     await alice.press(text=f"➕ 补充 {tipoff.reference}")
-    await alice.send_album(count=2)
-    await alice.send_voice(duration=3)
+    # Sent together: the voice note arrives while the album is still being collected.
+    await asyncio.gather(alice.send_album(count=2), alice.send_voice(duration=3))
     await fake.settle(quiet=1.5)  # past the album window: the album waits for her choice
     assert not any(m.photo or m.voice for m in group.messages)
     await alice.press(text="🎤 照样发送语音")
