@@ -276,12 +276,15 @@ class FakeTelegram(Story):
             time.monotonic() - self._last_poll_end < SETTLE_POLL_GRACE
         )
 
-    async def wait_polling(self, timeout: float = 10.0) -> None:
+    async def wait_polling(self, timeout: float = 30.0) -> None:
         """Until a bot has a getUpdates pending (call after starting a bot)."""
         await self.wait_for(lambda: self._poll is not None, timeout)
 
-    async def settle(self, quiet: float | None = None, timeout: float = 10.0) -> None:
+    async def settle(self, quiet: float | None = None, timeout: float = 30.0) -> None:
         """Until no request but getUpdates was in flight or made for ``quiet`` seconds.
+
+        The timeouts here and in the user helpers are generous upper bounds (30 s): a shared,
+        busy machine is slow, and no test asserts how fast the bot is.
 
         While a bot is polling, queued updates must also have been fetched.
         """
@@ -300,7 +303,7 @@ class FakeTelegram(Story):
             await asyncio.sleep(0.01)
 
     async def wait_for(
-        self, predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01
+        self, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.01
     ) -> None:
         """Until ``predicate()`` is true (TimeoutError otherwise)."""
         deadline = time.monotonic() + timeout

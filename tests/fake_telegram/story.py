@@ -22,7 +22,7 @@ class Story(World):
 
     quiet: float = 0.15
 
-    async def settle(self, quiet: float | None = None, timeout: float = 10.0) -> None:
+    async def settle(self, quiet: float | None = None, timeout: float = 30.0) -> None:
         """Implemented by the server: wait until the bot is quiet."""
         raise NotImplementedError
 
@@ -135,7 +135,7 @@ class Story(World):
         user: UserRecord,
         chat: ChatRecord | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         wait: bool = True,
         **content: Any,
     ) -> list[RecordedMessage]:
@@ -214,7 +214,7 @@ class Story(World):
         message: RecordedMessage | None = None,
         chat: ChatRecord | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         forged: bool = False,
     ) -> list[RecordedMessage]:
         """A callback_query for the button; returns the bot's new messages in that chat.

@@ -117,7 +117,7 @@ class FakeUser:
         chat: FakeGroup | None = None,
         reply_to: RecordedMessage | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[RecordedMessage]:
         """Write a text or command; returns the bot's new messages in that chat."""
         record = self._chat(chat)
@@ -133,7 +133,7 @@ class FakeUser:
         as_document: bool = False,
         chat: FakeGroup | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[RecordedMessage]:
         """A photo (recompressed, no EXIF) or, ``as_document``, the file with EXIF/GPS."""
         content = self.fake.photo_content(image, as_document)
@@ -148,7 +148,7 @@ class FakeUser:
         caption: str | None = None,
         chat: FakeGroup | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[RecordedMessage]:
         """``count`` photos as separate updates sharing a media_group_id.
 
@@ -164,7 +164,7 @@ class FakeUser:
         longitude: float,
         chat: FakeGroup | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[RecordedMessage]:
         """Share a map point."""
         location = {"latitude": latitude, "longitude": longitude}
@@ -178,7 +178,7 @@ class FakeUser:
         own: bool = True,
         first_name: str | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[RecordedMessage]:
         """Share a contact: one's own (``contact.user_id`` == sender) or someone else's."""
         contact: dict[str, Any] = {
@@ -197,7 +197,7 @@ class FakeUser:
         caption: str | None = None,
         chat: FakeGroup | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[RecordedMessage]:
         """A file (CSV, XLSX…) kept byte for byte; the MIME type follows the file name."""
         mime = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
@@ -211,7 +211,7 @@ class FakeUser:
         duration: int = 5,
         chat: FakeGroup | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
     ) -> list[RecordedMessage]:
         """A voice note (OGG/Opus bytes are fake but downloadable)."""
         rec = self.fake.store_file(b"OggS" + bytes(64), "voice", "oga", "audio/ogg")
@@ -233,7 +233,7 @@ class FakeUser:
         message: RecordedMessage | None = None,
         chat: FakeGroup | None = None,
         quiet: float | None = None,
-        timeout: float = 10.0,
+        timeout: float = 30.0,
         forged: bool = False,
     ) -> list[RecordedMessage]:
         """Press an inline button (by text or callback data) on the newest message with it;

@@ -133,7 +133,7 @@ class World:
         self.updates_changed.set()
         return update_id
 
-    async def wait_fetched(self, update_id: int, timeout: float = 10.0) -> None:
+    async def wait_fetched(self, update_id: int, timeout: float = 30.0) -> None:
         """Until the bot has fetched (or been denied by allowed_updates) ``update_id``."""
         deadline = time.monotonic() + timeout
         while self.handled_update_id < update_id:
