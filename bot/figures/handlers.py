@@ -208,7 +208,7 @@ async def send_report(context: BotContext, *, chat_id: int, report: service.Repo
         pngs = []
     if pngs:
         await context.bot.send_media_group(chat_id, [
-            InputMediaPhoto(InputFile(png, filename=f"figures-{i + 1}.png"))
+            InputMediaPhoto(png, filename=f"figures-{i + 1}.png")
             for i, png in enumerate(pngs)])
     data = await asyncio.to_thread(workbook.build_workbook, report, scope_name=name,
                                    language=language, tz=tz)
