@@ -64,6 +64,8 @@ async def test_staff_get_message_charts_and_workbook(bot, fake, session_factory)
     assert document.document["file_name"] == "figures-2026-11.xlsx"
     book = load_workbook(io.BytesIO(fake.files[document.document["file_id"]].data))
     assert len(list(book["反映明细"].iter_rows(min_row=2))) == 5
+    months = list(book["按月"].iter_rows(min_row=2, values_only=True))
+    assert months[-1] == ("2026年11月", 5) and len(months) == 12
     values = {str(c.value) for sheet in book for row in sheet.iter_rows() for c in row}
     assert not [v for v in values if "陈阿姨" in v or "13800000009" in v]
 

@@ -49,6 +49,10 @@ def test_months_back_ends_with_the_running_month() -> None:
     months = periods.months_back(count=12, tz=TZ, now=NOW)
     assert [(m.year, m.month) for m in months][:2] == [(2026, 1), (2026, 2)]
     assert (months[-1].month, months[-1].complete) == (12, False)
+    # Twelve months up to a month picked in the past end with that month.
+    picked = periods.months_back(count=12, tz=TZ, now=NOW, ending=NOVEMBER)
+    assert [(m.year, m.month) for m in (picked[0], picked[-1])] == [(2025, 12), (2026, 11)]
+    assert picked[-1] == NOVEMBER
 
 
 @pytest.mark.parametrize(("values", "p", "expected"), [

@@ -190,7 +190,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         report = await service.collect(
             session, scope=resolved.scope, period=period,
             previous=periods.previous(period, tz=settings.tz),
-            months=periods.months_back(count=12, tz=settings.tz, now=min(now, period.end)))
+            months=periods.months_back(count=12, tz=settings.tz, now=now, ending=period))
     await send_report(context, chat_id=query.from_user.id, report=report, name=resolved.name,
                       language=context.language, tz=settings.tz)
 

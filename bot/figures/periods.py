@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -92,9 +92,14 @@ def previous(period: Period, *, tz: ZoneInfo) -> Period:
                   start, max(end, start), period.complete)
 
 
-def months_back(*, count: int, tz: ZoneInfo, now: datetime) -> list[Period]:
-    """The last `count` calendar months, oldest first, the current one (until `now`) last."""
-    local = now.astimezone(tz)
+def months_back(*, count: int, tz: ZoneInfo, now: datetime,
+                ending: Period | None = None) -> list[Period]:
+    """`count` calendar months, oldest first, ending with the month `ending` ends in (a
+    year: its last month so far), else with the current one (until `now`)."""
+    last = now
+    if ending is not None:
+        last = ending.end - timedelta(microseconds=1) if ending.complete else ending.end
+    local = last.astimezone(tz)
     out = []
     for back in range(count - 1, -1, -1):
         year, month = _add_months(local.year, local.month, -back)
