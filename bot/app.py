@@ -27,6 +27,7 @@ from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
 from bot.directory import handlers as directory_handlers
+from bot.figures import handlers as figures_handlers
 from bot.patrol import handlers as patrol_handlers
 from bot.schedules import handlers as schedule_handlers
 from bot.sending import AiohttpRequest, SharedRateLimiter, TelegramSender
@@ -118,7 +119,7 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(patrol_handlers.deep_link())
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers,
-                    broadcasting_handlers):
+                    broadcasting_handlers, figures_handlers):
         application.add_handlers(feature.handlers())
     tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan

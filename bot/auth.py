@@ -110,7 +110,8 @@ def can(
     if team_id is not None:
         if actor.standing >= Standing.STAFF and area_path is not None:
             return in_scope(actor, area_path)
-        if permission in {Permission.MANAGE_TEAM, Permission.SEND_ALERT}:
+        if permission in {Permission.MANAGE_TEAM, Permission.SEND_ALERT,
+                          Permission.VIEW_FIGURES}:
             return team_id in actor.led_team_ids
         return team_id in actor.team_ids
     if area_path is not None:

@@ -41,6 +41,8 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("allclear", N_("End an alert: /allclear <number> [message]"), Standing.LEADER),
     CommandSpec("team", N_("My team: members and leaders"), Standing.LEADER),
     CommandSpec("invite", N_("Invite link and QR code for a team"), Standing.LEADER),
+    CommandSpec("figures", N_("Monthly figures: charts and a spreadsheet for the meeting"),
+                Standing.LEADER),
     CommandSpec("link", N_("Link a group chat to a team or area (send it in the group)"),
                 Standing.LEADER),
     CommandSpec("unlink", N_("Unlink a group chat (send it in the group)"), Standing.LEADER),

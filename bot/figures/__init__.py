@@ -1,0 +1,1 @@
+"""Figures for the monthly review: /figures with its charts and workbook."""

@@ -1,0 +1,141 @@
+"""The /figures workbook (XLSX): one sheet per group of figures and the rows behind them.
+
+Anonymised by construction: the rows carry no reporter, no description, no phone number
+and no name of a person at all — only references, categories, places, teams and times.
+Every text cell is written as text: a team or area named "=HYPERLINK(…)" (or starting
+with + - @) is shown as typed, never run as a formula.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from bot.directory.tables import as_text
+from bot.figures import render
+from bot.figures.counting import percentile
+from bot.figures.service import Report
+from bot.i18n import translator
+from bot.tipoffs.render import STATUS_LABELS
+
+
+def text_cell(sheet: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
+    """A cell that holds `value` as text whatever it starts with (the /export rule)."""
+    cell = WriteOnlyCell(sheet, value=as_text(value))
+    cell.data_type = "s"
+    return cell
+
+
+def _row(sheet: WriteOnlyWorksheet, values: Iterable[object]) -> None:
+    sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in values])
+
+
+def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """Spreadsheets know no time zones: local wall-clock time, as people read it."""
+    return moment.astimezone(tz).replace(tzinfo=None) if moment is not None else None
+
+
+def _hours(seconds: float | None) -> float | None:
+    return round(seconds / 3600, 2) if seconds is not None else None
+
+
+def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneInfo) -> bytes:
+    _ = translator(language)
+    t, tb = report.tipoffs, report.tipoffs_before
+    b, bb = report.broadcasts, report.broadcasts_before
+    a, ab = report.alerts, report.alerts_before
+    workbook = Workbook(write_only=True)
+
+    summary = workbook.create_sheet(_("Summary"))
+    _row(summary, [scope_name])
+    _row(summary, [_("Figure"), render.period_label(report.period, language),
+                   render.period_label(report.previous, language)])
+    for label, now, before in (
+        (_("Reports received"), t.received, tb.received),
+        (_("Taken on, median (hours)"), _hours(t.claim_median_s), _hours(tb.claim_median_s)),
+        (_("Taken on, 9 in 10 within (hours)"), _hours(t.claim_p90_s), _hours(tb.claim_p90_s)),
+        (_("Closed, median (hours)"), _hours(t.close_median_s), _hours(tb.close_median_s)),
+        (_("Closed, 9 in 10 within (hours)"), _hours(t.close_p90_s), _hours(tb.close_p90_s)),
+        (_("Escalated for waiting"), t.escalated, tb.escalated),
+        (_("Referred to police"), t.referred, tb.referred),
+        (_("Disputes closed"), t.mediation.closed, tb.mediation.closed),
+        (_("Disputes resolved"), t.mediation.resolved, tb.mediation.resolved),
+        (_("Mediation success rate"), t.mediation.rate, tb.mediation.rate),
+        (_("Messages sent"), b.sent, bb.sent),
+        (_("Recipients"), b.recipients, bb.recipients),
+        (_("Delivered"), b.delivered, bb.delivered),
+        (_("Unreachable"), b.unreachable, bb.unreachable),
+        (_("Emergency alerts"), a.sent, ab.sent),
+        (_("Asked to confirm"), a.expected, ab.expected),
+        (_("Confirmed “Received”"), a.acknowledged, ab.acknowledged),
+        (_("Reminders"), a.reminders, ab.reminders),
+        (_("Escalations"), a.escalated, ab.escalated),
+    ):
+        _row(summary, [label, now, before])
+
+    kinds = workbook.create_sheet(_("By kind"))
+    _row(kinds, [_("Kind"), render.period_label(report.period, language),
+                 render.period_label(report.previous, language)])
+    for category in sorted(set(t.by_category) | set(tb.by_category)):
+        _row(kinds, [render.category_name(category, _), t.by_category.get(category, 0),
+                     tb.by_category.get(category, 0)])
+    if report.by_area:
+        _row(kinds, [])
+        _row(kinds, [_("Place"), render.period_label(report.period, language)])
+        for name, count in report.by_area.items():
+            _row(kinds, [name or _("Elsewhere in the area"), count])
+
+    months = workbook.create_sheet(_("Per month"))
+    _row(months, [_("Month"), _("Reports received")])
+    for month, count in zip(report.months, report.monthly, strict=True):
+        _row(months, [render.period_label(month, language), count])
+
+    teams = workbook.create_sheet(_("Teams"))
+    _row(teams, [_("Team"), _("Taken on"), _("Taken on, median (hours)"),
+                 _("Taken on, 9 in 10 within (hours)"), _("Closed"),
+                 _("Closed, median (hours)"), _("Closed, 9 in 10 within (hours)")])
+    for times in report.team_times:
+        name = report.team_names.get(times.team_id, "") if times.team_id else _("No team")
+        _row(teams, [name, len(times.claims), _hours(percentile(times.claims, 50)),
+                     _hours(percentile(times.claims, 90)), len(times.closes),
+                     _hours(percentile(times.closes, 50)), _hours(percentile(times.closes, 90))])
+
+    reports = workbook.create_sheet(_("Reports"))
+    _row(reports, [_("Reference"), _("Received"), _("Kind"), _("Status"), _("Place"),
+                   _("Team"), _("Taken on"), _("Closed"), _("Escalated")])
+    for row in report.tipoff_rows:
+        _row(reports, [row.reference, _local(row.created_at, tz),
+                       render.category_name(row.category, _), _(STATUS_LABELS[row.status]),
+                       report.area_names.get(row.area_path or "", ""),
+                       report.team_names.get(row.team_id, "") if row.team_id else "",
+                       _local(row.claimed_at, tz), _local(row.closed_at, tz),
+                       _("yes") if row.escalated else ""])
+
+    messages = workbook.create_sheet(_("Messages"))
+    _row(messages, [_("Number"), _("Sent"), _("Kind"), _("Recipients"), _("Delivered"),
+                    _("Unreachable"), _("Failed"), _("Waiting")])
+    for broadcast in report.broadcast_rows:
+        _row(messages, [broadcast.id, _local(broadcast.created_at, tz), broadcast.kind,
+                        broadcast.recipients, broadcast.sent, broadcast.unreachable,
+                        broadcast.failed, broadcast.pending])
+
+    alerts = workbook.create_sheet(_("Emergency alerts"))
+    _row(alerts, [_("Number"), _("Sent"), _("Asked to confirm"), _("Confirmed “Received”"),
+                  _("Median minutes to confirm"), _("Reminders"), _("Escalated")])
+    for alert in report.alert_rows:
+        median = percentile(alert.ack_seconds, 50)
+        _row(alerts, [alert.id, _local(alert.created_at, tz),
+                      alert.expected if alert.ack_required else None, len(alert.ack_seconds),
+                      round(median / 60, 1) if median is not None else None, alert.reminders,
+                      _("yes") if alert.escalated else ""])
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
