@@ -32,6 +32,7 @@ from bot.sending import AiohttpRequest, SharedRateLimiter, TelegramSender
 from bot.settings import Settings
 from bot.setup import handlers as setup_handlers
 from bot.setup.service import admin_exists, issue_setup_code, revoke_setup_codes
+from bot.start import free_text
 from bot.start import handlers as start_handlers
 from bot.tipoffs import handlers as tipoff_handlers
 from broadcasts import Dispatcher, Limiter, Limits
@@ -120,11 +121,11 @@ def register_handlers(application: BotApplication) -> None:
     tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
-    # Last in group 0, so it runs only when no feature took the message: a kind pointer
-    # to /help instead of silence.
+    # Last in group 0, so it runs only when no feature took the message: useful choices
+    # (or a pointer to /help) instead of silence.
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
-                       middleware.not_understood)
+                       free_text.answer)
     )
     application.add_error_handler(middleware.report_error)
 
