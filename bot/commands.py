@@ -28,7 +28,8 @@ COMMANDS: list[CommandSpec] = [
     # Everyone: what a resident needs most comes first in the menu.
     CommandSpec("start", N_("Start and choose your language")),
     CommandSpec("report", N_("Report a problem (a photo helps; you can stay anonymous)")),
-    CommandSpec("mytips", N_("My reports and their status")),
+    CommandSpec("mytips", N_("My reports and questions")),
+    CommandSpec("ask", N_("Ask the community staff a question")),
     CommandSpec("help", N_("What I can do for you")),
     CommandSpec("language", N_("Change language")),
     CommandSpec("me", N_("My teams, area and subscriptions"), Standing.RESIDENT),

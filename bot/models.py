@@ -14,6 +14,7 @@ from bot.directory.models import (
     Subscription,
     Team,
 )
+from bot.questions.models import Question, QuestionPrompt
 from bot.replays import SeenUpdate
 from bot.schedules.models import Campaign, Schedule
 from bot.setup.models import SetupCode
@@ -40,6 +41,8 @@ __all__ = [
     "PastMembership",
     "PendingUpload",
     "Person",
+    "Question",
+    "QuestionPrompt",
     "QuietHoursSetting",
     "ReporterBlock",
     "RoutingRule",

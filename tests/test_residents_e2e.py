@@ -10,10 +10,12 @@ from bot.db import transaction, utcnow
 from bot.directory.audience import AudienceSpec
 from bot.directory.models import Area, Person, Subscription, SubscriptionTopic
 from bot.i18n import translator
+from bot.tipoffs.models import TipOff, TipOffDraft
 from broadcasts import Delivery
 from tests.factories import Cast, make_area, make_cast
 from tests.fake_telegram import FakeTelegram, FakeUser
 from tests.support import BotRunner
+from tests.tipoff_support import patrol_scene
 
 
 async def cast_with(session_factory, **users: FakeUser) -> Cast:
@@ -152,3 +154,45 @@ async def test_forged_me_and_area_presses_change_nothing(
     async with session_factory() as session:
         staff = await session.get(Person, cast.staff.id)
     assert staff.area_id == cast.tree.community.id
+
+
+async def test_free_text_becomes_a_report_in_two_taps(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    """A message outside any flow gets choices; “report it” keeps the text as the
+    description, so two taps (report it, the category) bring it to the report's next step."""
+    scene = await patrol_scene(fake, session_factory)
+    alice = fake.user("Alice", language_code="zh-hans")
+    said = "楼下有人一直在撬电动车的锁"
+    await alice.send(said)
+    choices = alice.last_message
+    assert choices.reply_to is not None and choices.reply_to.text == said
+    assert choices.buttons == [["📷 作为问题反映给社区"], ["💬 向社区干部咨询"],
+                               ["❓ 你还能做什么？"]]
+    await alice.press("📷 作为问题反映给社区")           # 1
+    await alice.press("👀 可疑人员或行为")               # 2
+    assert "照片" in alice.last_message.text  # the description is not asked again
+    await alice.press("⏭ 没有照片")
+    await alice.send_location(31.2304, 121.4737)
+    await alice.press("🙈 匿名")
+    assert said in alice.last_message.text  # the summary shows the message as the description
+    await alice.press("✅ 发送")
+    await fake.wait_for(lambda: any("🔔" in (m.text or "") for m in scene.group.messages))
+    async with session_factory() as session:
+        tipoff = await session.scalar(select(TipOff))
+    assert tipoff.description == said and tipoff.team_id == scene.town.patrol.id
+
+
+async def test_free_text_help_and_a_forged_choice(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    erin = fake.user("Erin", language_code="en")
+    await erin.send("hello?")
+    await erin.press("❓ What else can you do?")
+    assert "Here is what I can do for you" in erin.last_message.text
+    mallory = fake.user("Mallory", language_code="en")
+    await mallory.send("/language")  # no quoted message under this keyboard
+    await mallory.press(data="ft:report", forged=True)
+    assert mallory.last_callback_answer.text == "This button is no longer valid."
+    async with session_factory() as session:
+        assert await session.scalar(select(TipOffDraft)) is None

@@ -24,7 +24,7 @@ from bot.directory.people import (
 )
 from bot.handler_utils import identity_of
 from bot.i18n import N_
-from bot.start import me, registration
+from bot.start import free_text, me, registration
 from bot.start.callbacks import LANGUAGE_PATTERN, parse_language
 from bot.start.keyboards import language_keyboard
 from bot.tipoffs.keyboards import report_entry
@@ -189,4 +189,5 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CallbackQueryHandler(language_chosen, pattern=LANGUAGE_PATTERN),
         *registration.handlers(),
         *me.handlers(),
+        *free_text.handlers(),
     ]
