@@ -27,6 +27,7 @@ from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
 from bot.directory import handlers as directory_handlers
+from bot.privacy import handlers as privacy_handlers
 from bot.questions import handlers as question_handlers
 from bot.schedules import handlers as schedule_handlers
 from bot.sending import AiohttpRequest, SharedRateLimiter, TelegramSender
@@ -117,7 +118,7 @@ def register_handlers(application: BotApplication) -> None:
     # 0: the features.
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers,
-                    broadcasting_handlers, question_handlers):
+                    broadcasting_handlers, question_handlers, privacy_handlers):
         application.add_handlers(feature.handlers())
     tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan

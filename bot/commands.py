@@ -34,6 +34,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("language", N_("Change language")),
     CommandSpec("me", N_("My teams, area and subscriptions"), Standing.RESIDENT),
     CommandSpec("leave", N_("Stop receiving messages"), Standing.RESIDENT),
+    CommandSpec("mydata", N_("What you keep about me"), Standing.RESIDENT),
     # Team leaders: their team, its group chat, alerts to it.
     CommandSpec("alert", N_("Send an emergency alert (with “Received” confirmations)"),
                 Standing.LEADER),

@@ -47,6 +47,7 @@ from bot.directory.tables import TableError, TableRow, read_table
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import identity_of
 from bot.i18n import N_, Translate
+from bot.privacy.handlers import forget_button
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,8 @@ async def ask_leave(update: Update, context: BotContext) -> None:
     await message.reply_text(
         _("Do you really want to leave? You will receive nothing more from me. You can come "
           "back any time with /start."),
-        reply_markup=markup([[button(_("Yes, leave"), "lvy"), button(_("No, stay"), "lvn")]]))
+        reply_markup=markup([[button(_("Yes, leave"), "lvy"), button(_("No, stay"), "lvn")],
+                             [forget_button(_)]]))
 
 
 async def leave_pressed(update: Update, context: BotContext, press: DirCallback) -> None:
