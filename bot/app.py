@@ -29,11 +29,14 @@ from bot.db import create_engine, create_session_factory, transaction, utcnow
 from bot.directory import handlers as directory_handlers
 from bot.figures import handlers as figures_handlers
 from bot.patrol import handlers as patrol_handlers
+from bot.privacy import handlers as privacy_handlers
+from bot.questions import handlers as question_handlers
 from bot.schedules import handlers as schedule_handlers
 from bot.sending import AiohttpRequest, SharedRateLimiter, TelegramSender
 from bot.settings import Settings
 from bot.setup import handlers as setup_handlers
 from bot.setup.service import admin_exists, issue_setup_code, revoke_setup_codes
+from bot.start import free_text
 from bot.start import handlers as start_handlers
 from bot.tipoffs import handlers as tipoff_handlers
 from broadcasts import Dispatcher, Limiter, Limits
@@ -119,17 +122,18 @@ def register_handlers(application: BotApplication) -> None:
     application.add_handler(patrol_handlers.deep_link())
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers,
-                    broadcasting_handlers, figures_handlers):
+                    broadcasting_handlers, figures_handlers, question_handlers,
+                    privacy_handlers):
         application.add_handlers(feature.handlers())
     tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     patrol_handlers.install(application)  # patrol: posts, duty, sign-in, evening; timer scan
-    # Last in group 0, so it runs only when no feature took the message: a kind pointer
-    # to /help instead of silence.
+    # Last in group 0, so it runs only when no feature took the message: useful choices
+    # (or a pointer to /help) instead of silence.
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
-                       middleware.not_understood)
+                       free_text.answer)
     )
     application.add_error_handler(middleware.report_error)
 

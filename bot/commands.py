@@ -28,13 +28,15 @@ COMMANDS: list[CommandSpec] = [
     # Everyone: what a resident needs most comes first in the menu.
     CommandSpec("start", N_("Start and choose your language")),
     CommandSpec("report", N_("Report a problem (a photo helps; you can stay anonymous)")),
-    CommandSpec("mytips", N_("My reports and their status")),
+    CommandSpec("mytips", N_("My reports and questions")),
+    CommandSpec("ask", N_("Ask the community staff a question")),
     CommandSpec("help", N_("What I can do for you")),
     CommandSpec("language", N_("Change language")),
     CommandSpec("me", N_("My teams, area and subscriptions"), Standing.RESIDENT),
     CommandSpec("leave", N_("Stop receiving messages"), Standing.RESIDENT),
     # Patrol members: their shifts and signing in.
     CommandSpec("duty", N_("My patrol shifts; sign in at my post"), Standing.MEMBER),
+    CommandSpec("mydata", N_("What you keep about me"), Standing.RESIDENT),
     # Team leaders: their team, its group chat, alerts to it.
     CommandSpec("alert", N_("Send an emergency alert (with “Received” confirmations)"),
                 Standing.LEADER),

@@ -24,6 +24,7 @@ from bot.patrol.models import (
     PatrolShift,
     PatrolTimes,
 )
+from bot.questions.models import Question, QuestionPrompt
 from bot.replays import SeenUpdate
 from bot.schedules.models import Campaign, Schedule
 from bot.setup.models import SetupCode
@@ -58,6 +59,8 @@ __all__ = [
     "PatrolTimes",
     "PendingUpload",
     "Person",
+    "Question",
+    "QuestionPrompt",
     "QuietHoursSetting",
     "ReporterBlock",
     "RoutingRule",

@@ -40,8 +40,7 @@ async def test_resident_registers_with_buttons(bot, fake: FakeTelegram, session_
     await amy.press("简体中文")
     assert "您住在哪个社区" in amy.last_message.text
     await amy.press("龙江路社区")
-    await amy.press("3网格")
-    await amy.press("12栋")
+    await amy.press("12栋 · 3网格")  # the building directly, its grid as a hint
     assert "龙江路社区 · 3网格 · 12栋" in amy.last_message.text
     assert amy.last_message.buttons[0] == ["✅ 安全提示"]
     await amy.press("✅ 防诈骗提醒")

@@ -106,9 +106,11 @@ async def test_start_in_a_group_points_to_a_private_chat(
     assert "私聊" in group.last_message.text
 
 
-async def test_unknown_text_gets_a_pointer_to_help(bot: BotRunner, fake: FakeTelegram) -> None:
+async def test_a_message_that_is_not_text_gets_a_pointer_to_help(
+    bot: BotRunner, fake: FakeTelegram
+) -> None:
     erin = fake.user("Erin", language_code="en")
-    await erin.send("hello?")
+    await erin.send_location(31.2, 121.4)  # text gets choices (tests/test_residents_e2e.py)
     assert erin.last_message.text == (
         "Sorry, I did not understand that. Send /help to see what I can do."
     )

@@ -78,9 +78,11 @@ async def children(
 
 async def areas_of_kind(
     session: AsyncSession, *, kind: AreaKind, offset: int = 0, limit: int = 8,
-    scope_path: str = ROOT,
+    scope_path: str = ROOT, name_contains: str | None = None,
 ) -> tuple[list[Area], int]:
     condition = (Area.kind == kind) & Area.archived.is_(False) & subtree(Area.path, scope_path)
+    if name_contains:
+        condition = condition & Area.name.contains(name_contains, autoescape=True)
     total = await session.scalar(select(func.count()).select_from(Area).where(condition)) or 0
     rows = await session.scalars(
         select(Area).where(condition).order_by(Area.name, Area.id).offset(offset).limit(limit)

@@ -33,7 +33,6 @@ from bot.directory.models import (
     Person,
     PersonStatus,
     Role,
-    SubscriptionTopic,
 )
 from bot.directory.people import (
     AwaitingConfirmation,
@@ -41,7 +40,6 @@ from bot.directory.people import (
     awaiting_confirmation,
     leave,
     load_actor,
-    profile,
     search_people,
     settle_confirmation,
 )
@@ -54,8 +52,8 @@ from bot.directory.tables import (
 )
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import acting_person_id
-from bot.i18n import LANGUAGE_NAMES, N_, Translate
-from bot.start.registration import TOPIC_LABELS
+from bot.i18n import N_, Translate
+from bot.privacy.handlers import forget_button
 
 logger = logging.getLogger(__name__)
 
@@ -150,37 +148,7 @@ async def in_private(update: Update, context: BotContext) -> bool:
     return False
 
 
-# -- /me and /leave ---------------------------------------------------------------------
-
-async def show_me(update: Update, context: BotContext) -> None:
-    """What the directory knows about me: teams, area, subscriptions, language."""
-    message = update.effective_message
-    actor = context.actor
-    if message is None:
-        return
-    _ = context._
-    if actor is None or actor.person_id is None or actor.role is None:
-        await message.reply_text(_("I do not know you yet. Send /start to begin."))
-        return
-    async with context.services.session_factory() as session:
-        me = await profile(session, person_id=actor.person_id)
-        where = await area_service.label(session, path=me.area_path if me else None)
-    if me is None:
-        return
-    teams = "\n".join(f"  · {name}" + (f" ({_('leader')})" if leader else "")
-                      for name, leader in me.teams) or "  · " + _("none")
-    topics = ", ".join(_(TOPIC_LABELS[t]) for t in SubscriptionTopic if t in me.topics)
-    await message.reply_text("\n".join([
-        _("Name: {name}").format(name=me.name),
-        _("Role: {role}").format(role=_(ROLE_TEXT[actor.role])),
-        _("Area: {area}").format(area=where or _("not chosen yet")),
-        _("Teams:"), teams,
-        _("Receiving: {topics}").format(topics=topics or _("nothing for now")),
-        _("Language: {language}").format(language=LANGUAGE_NAMES.get(actor.language,
-                                                                      actor.language)),
-        "", _("To stop receiving everything, send /leave."),
-    ]))
-
+# -- /leave (/me is in bot.start.me) -----------------------------------------------------
 
 async def ask_leave(update: Update, context: BotContext) -> None:
     """Ask before stopping everything."""
@@ -194,7 +162,8 @@ async def ask_leave(update: Update, context: BotContext) -> None:
     await message.reply_text(
         _("Do you really want to leave? You will receive nothing more from me. You can come "
           "back any time with /start."),
-        reply_markup=markup([[button(_("Yes, leave"), "lvy"), button(_("No, stay"), "lvn")]]))
+        reply_markup=markup([[button(_("Yes, leave"), "lvy"), button(_("No, stay"), "lvn")],
+                             [forget_button(_)]]))
 
 
 async def leave_pressed(update: Update, context: BotContext, press: DirCallback) -> None:
@@ -603,7 +572,6 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         uploads,
         MessageHandler(filters.Document.ALL & CAPTION_COMMAND & filters.ChatType.PRIVATE,
                        file_with_caption),
-        CommandHandler("me", show_me),
         CommandHandler("leave", ask_leave),
         CommandHandler("people", find_people),
         CommandHandler("export", export_roster),

@@ -11,6 +11,7 @@ from telegram.constants import ChatType
 
 from bot.context import BotContext
 from bot.db import transaction
+from bot.middleware import not_understood
 from bot.patrol import render, service
 from bot.patrol.common import button, clock, config, markup
 from bot.patrol.models import PatrolDuty
@@ -101,12 +102,17 @@ async def location(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None or message.location is None:
         return
-    actor = context.actor
+    person_id = context.actor.person_id if context.actor else None
     async with transaction(context.services.session_factory) as session:
-        outcome = await service.sign_in_by_location(
-            session, person_id=actor.person_id if actor else None,
-            latitude=message.location.latitude, longitude=message.location.longitude,
-            now=clock(context), config=config(context))
+        if not await service.has_duties(session, person_id=person_id):
+            outcome = None
+        else:
+            outcome = await service.sign_in_by_location(
+                session, person_id=person_id, latitude=message.location.latitude,
+                longitude=message.location.longitude, now=clock(context), config=config(context))
+    if outcome is None:
+        await not_understood(update, context)
+        return
     await _tell(message, context, outcome)
 
 

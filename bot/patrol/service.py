@@ -432,6 +432,13 @@ async def sign_in_at_post(session: AsyncSession, *, token: str, person_id: int |
     return await _outcome(session, duty, SignInResult.SIGNED_IN, post)
 
 
+async def has_duties(session: AsyncSession, *, person_id: int | None) -> bool:
+    """Whether the person is on any duty roster at all (a pin from anyone else is not a
+    sign-in)."""
+    return person_id is not None and await session.scalar(
+        select(PatrolDuty.id).where(PatrolDuty.person_id == person_id).limit(1)) is not None
+
+
 async def current_duties(session: AsyncSession, *, person_id: int, now: datetime,
                          config: PatrolConfig) -> list[PatrolDuty]:
     """The person's duties one may sign in to now, not-yet-signed-in first."""

@@ -1,4 +1,5 @@
-"""Callback data of /start: `lang:<code>` and the resident registration `reg:…`.
+"""Callback data of /start: `lang:<code>`, the resident registration `reg:…`, the /me
+screen `me:…` and the answer to free text `ft:…`.
 
 Anything else is not ours."""
 
@@ -76,3 +77,30 @@ def parse_registration(data: str | None) -> RegistrationPress | None:
     if done:
         return RegistrationPress("done")
     return RegistrationPress("phone")
+
+
+# /me: the overview (`me:show`) and what can be changed from it.
+ME_PATTERN = re.compile(r"^me:(show|area|topics|lang)$")
+
+
+def me(what: str) -> str:
+    return f"me:{what}"
+
+
+def parse_me(data: str | None) -> str | None:
+    match = ME_PATTERN.match(data or "")
+    return match.group(1) if match else None
+
+
+# A private message outside any flow: report it, ask the committee, or help. The text
+# itself is the message the bot's question quotes (Telegram sends it back with the press).
+FREE_TEXT_PATTERN = re.compile(r"^ft:(report|ask|help)$")
+
+
+def free_text(what: str) -> str:
+    return f"ft:{what}"
+
+
+def parse_free_text(data: str | None) -> str | None:
+    match = FREE_TEXT_PATTERN.match(data or "")
+    return match.group(1) if match else None

@@ -24,7 +24,7 @@ from bot.directory.people import (
 )
 from bot.handler_utils import identity_of
 from bot.i18n import N_
-from bot.start import registration
+from bot.start import free_text, me, registration
 from bot.start.callbacks import LANGUAGE_PATTERN, parse_language
 from bot.start.keyboards import language_keyboard
 from bot.tipoffs.keyboards import report_entry
@@ -122,12 +122,16 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     context.chat_language = None
     _ = context.tr(language)
     await query.answer()
+    # One call to action at a time: where you live first (the report button follows when
+    # registration is done), else the report button at once.
+    registering = await registration.needs_home(context)
     await query.edit_message_text(
         _("Done! I will talk to you in English from now on. Send /help to see what I can do."),
-        reply_markup=report_entry(_),  # 📷 report a problem: starts /report
+        reply_markup=None if registering else report_entry(_),  # 📷 report: starts /report
     )
     await publish_personal_menu(context.bot, context.actor)
-    await registration.offer_registration(update, context)
+    if registering:
+        await registration.offer_registration(update, context)
 
 
 INVITE_REFUSALS = {
@@ -184,4 +188,6 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         CommandHandler("language", ask_language),
         CallbackQueryHandler(language_chosen, pattern=LANGUAGE_PATTERN),
         *registration.handlers(),
+        *me.handlers(),
+        *free_text.handlers(),
     ]

@@ -5,20 +5,23 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import LANGUAGE_NAMES, LANGUAGES
 from bot.start.callbacks import choose_language
 
+Back = tuple[str, str]  # (label, callback data) of a "« back" button
 
-def language_keyboard() -> InlineKeyboardMarkup:
+
+def language_keyboard(back: Back | None = None) -> InlineKeyboardMarkup:
     """Each language named in itself, so anyone can find theirs."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=choose_language(lang))]
-         for lang in LANGUAGES]
-    )
+    rows = [[InlineKeyboardButton(LANGUAGE_NAMES[lang], callback_data=choose_language(lang))]
+            for lang in LANGUAGES]
+    if back is not None:
+        rows.append([InlineKeyboardButton(back[0], callback_data=back[1])])
+    return InlineKeyboardMarkup(rows)
 
 
 def area_keyboard(
     areas: list[tuple[int, str]], *, parent_id: int | None, page: int, pages: int,
-    here_label: str | None, list_label: str | None,
+    here_label: str | None, list_label: str | None, back: Back | None = None,
 ) -> InlineKeyboardMarkup:
-    """Areas two to a row, then paging, then "here is fine" / "I am on a list"."""
+    """Areas two to a row, then paging, then "here is fine" / "I am on a list", then back."""
     from bot.start.callbacks import (
         REGISTRATION_PHONE,
         registration_area,
@@ -42,6 +45,8 @@ def area_keyboard(
         rows.append([InlineKeyboardButton(here_label, callback_data=registration_here(parent_id))])
     if list_label:
         rows.append([InlineKeyboardButton(list_label, callback_data=REGISTRATION_PHONE)])
+    if back is not None:
+        rows.append([InlineKeyboardButton(back[0], callback_data=back[1])])
     return InlineKeyboardMarkup(rows)
 
 
@@ -54,3 +59,22 @@ def topics_keyboard(toggles: list[tuple[str, str, bool]], done_label: str) -> In
             for topic, label, on in toggles]
     rows.append([InlineKeyboardButton(done_label, callback_data=REGISTRATION_DONE)])
     return InlineKeyboardMarkup(rows)
+
+
+def me_keyboard(*, area_label: str | None, topics_label: str, language_label: str
+                ) -> InlineKeyboardMarkup:
+    """The /me screen's changes, one per row (no area button for staff: it is their scope)."""
+    from bot.start.callbacks import me
+
+    rows = [[InlineKeyboardButton(area_label, callback_data=me("area"))]] if area_label else []
+    rows.append([InlineKeyboardButton(topics_label, callback_data=me("topics"))])
+    rows.append([InlineKeyboardButton(language_label, callback_data=me("lang"))])
+    return InlineKeyboardMarkup(rows)
+
+
+def free_text_keyboard(*, report: str, ask: str, help_: str) -> InlineKeyboardMarkup:
+    from bot.start.callbacks import free_text
+
+    return InlineKeyboardMarkup([[InlineKeyboardButton(report, callback_data=free_text("report"))],
+                                 [InlineKeyboardButton(ask, callback_data=free_text("ask"))],
+                                 [InlineKeyboardButton(help_, callback_data=free_text("help"))]])

@@ -4,7 +4,10 @@ then what to receive. Also: sharing one's phone to be matched with a roster entr
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -16,9 +19,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot.auth import Permission, Standing, can
 from bot.context import BotContext
-from bot.db import transaction
+from bot.db import transaction, utcnow
 from bot.directory import areas as area_service
-from bot.directory.models import AreaKind, Person, SubscriptionTopic
+from bot.directory.models import Area, AreaKind, Person, SubscriptionTopic
 from bot.directory.people import (
     confirm_by_own_phone,
     find_person,
@@ -30,8 +33,14 @@ from bot.directory.residents import set_home, subscriptions_of, toggle_subscript
 from bot.directory.roster import normalize_phone
 from bot.handler_utils import identity_of
 from bot.i18n import N_, Translate
-from bot.start.callbacks import REGISTRATION_PATTERN, parse_registration
+from bot.start.callbacks import (
+    REGISTRATION_PATTERN,
+    me,
+    parse_registration,
+    registration_page,
+)
 from bot.start.keyboards import area_keyboard, topics_keyboard
+from bot.tipoffs.keyboards import report_entry
 
 PAGE = 8
 TOPIC_LABELS = {
@@ -39,42 +48,119 @@ TOPIC_LABELS = {
     SubscriptionTopic.ANTI_FRAUD: N_("Anti-fraud alerts"),
     SubscriptionTopic.NOTICES: N_("Community notices"),
 }
+#: `user_data[SEARCH_KEY]`: (the area whose list was long, 0 for the communities; until when)
+#: — a name typed meanwhile searches that list. A hint for the next message only, so it may
+#: live in memory: lost, the typed name simply gets the free-text choices.
+SEARCH_KEY = "area_search"
+SEARCH_WINDOW = timedelta(minutes=10)
+
+
+def back_label(_: Translate) -> str:
+    return _("↩️ Back")
+
+
+async def _building_labels(session: AsyncSession, *, parent: Area, areas: list[Area]
+                           ) -> list[tuple[int, str]]:
+    """`12栋 · 3网格`: the building first, the levels between it and `parent` as a hint."""
+    between = {i for a in areas for i in area_service.ancestor_ids(a.path)[:-1]}
+    between -= set(area_service.ancestor_ids(parent.path))
+    names = dict((await session.execute(
+        select(Area.id, Area.name).where(Area.id.in_(between)))).all()) if between else {}
+    out = []
+    for area in areas:
+        hints = [names[i] for i in area_service.ancestor_ids(area.path)[:-1] if i in names]
+        out.append((area.id, " · ".join([area.name, *hints])))
+    return out
 
 
 async def area_page(
-    context: BotContext, parent_id: int | None, page: int
+    context: BotContext, parent_id: int | None, page: int, *, search: str | None = None,
 ) -> tuple[str, InlineKeyboardMarkup, int]:
-    """The text and keyboard for one page of communities, or of an area's children."""
+    """The text and keyboard for one page of communities, or of a community's buildings
+    (grids only as a hint; an area without buildings lists its parts), with « back.
+    A long list invites typing part of a name (`search`)."""
     _ = context._
+    offset, limit = (0, PAGE) if search else (page * PAGE, PAGE)
+    searchable = True
     async with context.services.session_factory() as session:
-        if parent_id is None:
+        parent = (await area_service.get_area(session, area_id=parent_id)
+                  if parent_id is not None else None)
+        if parent is None:
             areas, total = await area_service.areas_of_kind(
-                session, kind=AreaKind.COMMUNITY, offset=page * PAGE, limit=PAGE)
+                session, kind=AreaKind.COMMUNITY, offset=offset, limit=limit,
+                name_contains=search)
+            names = [(a.id, a.name) for a in areas]
             text = _("Which community do you live in?")
+            back = me("show")
         else:
-            areas, total = await area_service.children(session, parent_id=parent_id,
-                                                       offset=page * PAGE, limit=PAGE)
-            parent = await area_service.get_area(session, area_id=parent_id)
-            text = _("Which part of {area}?").format(area=parent.name if parent else "")
+            areas, total = await area_service.areas_of_kind(
+                session, kind=AreaKind.BUILDING, scope_path=parent.path, offset=offset,
+                limit=limit, name_contains=search)
+            if total or search:
+                names = await _building_labels(session, parent=parent, areas=areas)
+                text = _("Which building of {area} do you live in?").format(area=parent.name)
+            else:
+                areas, total = await area_service.children(session, parent_id=parent.id,
+                                                           offset=offset, limit=limit)
+                names = [(a.id, a.name) for a in areas]
+                text = _("Which part of {area}?").format(area=parent.name)
+                searchable = False
+            back = registration_page(
+                None if parent.kind is AreaKind.COMMUNITY else parent.parent_id, 0)
+    if search:
+        text = (_("Found for “{query}”:").format(query=search) if total else
+                _("Nothing found for “{query}”. Try a shorter part of the name.")
+                .format(query=search)) + "\n\n" + text
+    elif searchable and total > PAGE:
+        text += "\n\n" + _("Or type part of the name to find it.")
+        if context.user_data is not None:
+            context.user_data[SEARCH_KEY] = (parent_id or 0, utcnow() + SEARCH_WINDOW)
     keyboard = area_keyboard(
-        [(a.id, a.name) for a in areas], parent_id=parent_id, page=page,
-        pages=max(1, math.ceil(total / PAGE)),
+        names, parent_id=parent_id, page=0 if search else page,
+        pages=1 if search else max(1, math.ceil(total / PAGE)),
         here_label=_("None of these / skip") if parent_id else None,
         list_label=_("I am on a team's list") if parent_id is None else None,
+        back=(back_label(_), back),
     )
     return text, keyboard, total
 
 
-async def offer_registration(update: Update, context: BotContext) -> None:
-    """After the language: residents without a home area are asked where they live."""
+async def search_typed(update: Update, context: BotContext) -> bool:
+    """A name typed while a long list of areas was showing: the matches, as buttons.
+    False when no list was waiting (the text is something else)."""
+    message = update.effective_message
+    waiting = context.user_data.get(SEARCH_KEY) if context.user_data is not None else None
+    if message is None or not message.text or waiting is None:
+        return False
+    parent_id, until = waiting
+    if until < utcnow():
+        context.user_data.pop(SEARCH_KEY, None)  # type: ignore[union-attr]
+        return False
+    query = " ".join(message.text.split())[:50]
+    text, keyboard, _total = await area_page(context, parent_id or None, 0, search=query)
+    await message.reply_text(text, reply_markup=keyboard)
+    return True
+
+
+async def needs_home(context: BotContext) -> bool:
+    """Residents (and volunteers) without a home area are asked where they live, when
+    there is any community to choose."""
     actor = context.actor
-    chat = update.effective_chat
-    if (actor is None or actor.person_id is None or chat is None or actor.area_path is not None
+    if (actor is None or actor.person_id is None or actor.area_path is not None
             or actor.standing > Standing.RESIDENT):
+        return False
+    async with context.services.session_factory() as session:
+        _areas, total = await area_service.areas_of_kind(session, kind=AreaKind.COMMUNITY,
+                                                         limit=1)
+    return total > 0
+
+
+async def offer_registration(update: Update, context: BotContext) -> None:
+    """After the language: ask where the resident lives (the caller checked `needs_home`)."""
+    chat = update.effective_chat
+    if chat is None:
         return
-    text, keyboard, total = await area_page(context, None, 0)
-    if total == 0:
-        return
+    text, keyboard, _total = await area_page(context, None, 0)
     await context.bot.send_message(chat.id, text, reply_markup=keyboard)
 
 
@@ -111,6 +197,7 @@ async def registration_pressed(update: Update, context: BotContext) -> None:
             person = await register_person(session, identity=identity)
             has_children = press.kind == "area" and (await area_service.children(
                 session, parent_id=area.id, limit=1))[1] > 0
+            moved = person.area_id is not None
             if not has_children:
                 await set_home(session, person=person, area=area)
                 topics = await subscriptions_of(session, person_id=person.id)
@@ -119,6 +206,16 @@ async def registration_pressed(update: Update, context: BotContext) -> None:
         if has_children:
             text, keyboard, _total = await area_page(context, area.id, 0)
             await query.edit_message_text(text, reply_markup=keyboard)
+            return
+        if context.user_data is not None:
+            context.user_data.pop(SEARCH_KEY, None)
+        if moved:  # changed from /me: back to the overview, saying what changed
+            from bot.start.me import overview
+
+            text, keyboard = await overview(context, person.id)
+            await query.edit_message_text(
+                _("Saved. You now live in: {area}.").format(area=where) + "\n\n" + text,
+                reply_markup=keyboard)
             return
         await query.edit_message_text(
             _("Thank you! You live in: {area}.\n\nWhat would you like to receive? Tap to "
@@ -144,9 +241,11 @@ async def registration_pressed(update: Update, context: BotContext) -> None:
         await query.edit_message_reply_markup(reply_markup=topic_keyboard(context, topics))
         return
     chosen = ", ".join(_(TOPIC_LABELS[t]) for t in SubscriptionTopic if t in topics)
+    # The second call to action comes only now, once the first (where you live) is done.
     await query.edit_message_text(
         _("All set! You will receive: {topics}.\nSend /me to see or change this, "
-          "and /help to see what else I can do.").format(topics=chosen or _("nothing for now")))
+          "and /help to see what else I can do.").format(topics=chosen or _("nothing for now")),
+        reply_markup=report_entry(_))
 
 
 def topic_keyboard(context: BotContext, topics: set[SubscriptionTopic]) -> InlineKeyboardMarkup:

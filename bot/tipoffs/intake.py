@@ -27,6 +27,7 @@ from bot.directory.models import Person
 from bot.directory.people import register_person
 from bot.handler_utils import identity_of
 from bot.i18n import N_, Translate
+from bot.questions.service import QuestionStatus, my_questions
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import keyboards, media, render, service
 from bot.tipoffs.categories import CATEGORIES, emergency_for, parse_category, urgent_words_in
@@ -97,8 +98,10 @@ async def report(update: Update, context: BotContext) -> None:
     await _begin(context, update.effective_user, message)
 
 
-async def _begin(context: BotContext, user: User, message: Message) -> None:
-    """Open a fresh draft for `user` (unless refused) and ask for the category."""
+async def _begin(context: BotContext, user: User, message: Message,
+                 description: str | None = None) -> None:
+    """Open a fresh draft for `user` (unless refused) and ask for the category;
+    `description` is already said (the category step then goes on to the photos)."""
     _ = context._
     now = current_time(context)
     async with transaction(context.services.session_factory) as session:
@@ -106,7 +109,8 @@ async def _begin(context: BotContext, user: User, message: Message) -> None:
         refusal = await service.may_report(session, person_id=person.id, now=now,
                                            config=config(context))
         if refusal is None:
-            await service.start_draft(session, person=person, now=now)
+            draft = await service.start_draft(session, person=person, now=now)
+            draft.description = description
     if refusal is not None:
         await message.reply_text(_(REFUSALS[refusal]))
         return
@@ -115,6 +119,14 @@ async def _begin(context: BotContext, user: User, message: Message) -> None:
         _("Thank you for looking out for your neighbours. What would you like to report? "
           "Please choose one. (Send /cancel at any time to stop.)"),
         reply_markup=keyboards.categories(_))
+
+
+async def report_text(context: BotContext, user: User, message: Message, text: str) -> None:
+    """A message sent outside any flow, to be reported: /report with it as the description
+    (too long for one, it is asked for again)."""
+    text = text.strip()
+    await _begin(context, user, message,
+                 text if text and len(text) <= config(context).max_text else None)
 
 
 async def _start_from_button(update: Update, context: BotContext) -> None:
@@ -638,7 +650,8 @@ async def on_button(update: Update, context: BotContext) -> None:
                 await query.answer(_("This button is no longer valid."))
                 return
             draft.category = category.value
-            next_step = DraftStep.AWAITING_DESCRIPTION
+            described = draft.description is not None  # the report began from a message
+            next_step = DraftStep.AWAITING_PHOTOS if described else DraftStep.AWAITING_DESCRIPTION
         elif press.what in ("done", "skip") and draft.step is DraftStep.AWAITING_PHOTOS:
             next_step = DraftStep.AWAITING_PLACE
         elif press.what == "skip":
@@ -698,8 +711,13 @@ async def on_button(update: Update, context: BotContext) -> None:
         await query.edit_message_text(_("You chose: {category}").format(
             category=f"{info.emoji} {_(info.label)}"))
         emergency = emergency_for(draft.category, None)
+        if described and emergency is None:
+            emergency = urgent_words_in(draft.description)
         advice = render.emergency_advice(emergency, _) if emergency is not None else None
-        await _ask_description(message, _, advice)
+        if described:
+            await _ask_photos(message, _, advice)
+        else:
+            await _ask_description(message, _, advice)
     elif press.what == "voice":
         await _finish_addition(context, user_id, _, voice=held_voice)
     elif press.what == "type":
@@ -754,7 +772,7 @@ async def _start_addition(update: Update, context: BotContext, value: str | None
 
 # -- /mytips --------------------------------------------------------------------------
 async def my_tips(update: Update, context: BotContext) -> None:
-    """List the person's reports with their status."""
+    """List the person's reports and questions with their status (我的反映)."""
     message = update.effective_message
     if message is None or update.effective_user is None:
         return
@@ -765,16 +783,22 @@ async def my_tips(update: Update, context: BotContext) -> None:
     async with context.services.session_factory() as session:
         person = await service_person(session, update.effective_user.id)
         tips = await service.my_tipoffs(session, person_id=person.id) if person else []
-    if not tips:
+        questions = await my_questions(session, person_id=person.id) if person else []
+    if not tips and not questions:
         await message.reply_text(_("You have not sent any reports yet. Send /report to tell "
                                    "us about a problem."))
         return
     tz = context.services.settings.tz
-    lines = [_("Your reports:")]
+    lines = [_("Your reports:")] if tips else []
     for tip in tips:
         lines.append(f"{tip.reference} · {render.category_label(tip.category, _)} · "
                      f"{render.local_time(tip.created_at, tz)} · "
                      f"{_(render.STATUS_LABELS[tip.status])}")
+    if questions:
+        lines += ["", _("Your questions:")] if tips else [_("Your questions:")]
+        lines += [f"{q.reference} · {render.local_time(q.created_at, tz)} · "
+                  + (_("answered") if q.status is QuestionStatus.ANSWERED
+                     else _("waiting for an answer")) for q in questions]
     open_tips = [(t.id, t.reference) for t in tips if t.status in OPEN_STATUSES][:5]
     await message.reply_text("\n".join(lines), reply_markup=keyboards.add_to(_, open_tips))
 
