@@ -47,10 +47,10 @@ from bot.directory.people import (
 )
 from bot.directory.tables import (
     MAX_FILE_BYTES,
+    Table,
     TableError,
     TableProblem,
-    TableRow,
-    read_table,
+    load_table,
 )
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import acting_person_id
@@ -95,6 +95,9 @@ TABLE_PROBLEM_TEXT = {
     TableProblem.BROKEN_XLSX: N_("This Excel file is damaged, so I could not open it. Please "
                                  "open it in Excel, save it again as .xlsx and send it, or "
                                  "/cancel."),
+    TableProblem.OLD_XLS: N_("This is an old-style Excel file (.xls). Please open it in Excel, "
+                             "choose “Save As” → “Excel Workbook (.xlsx)” and send that, or "
+                             "/cancel."),
     TableProblem.TOO_BIG: N_("This file holds too much for me to read. Please keep only the "
                              "rows and columns I need and send it again, or /cancel."),
     TableProblem.TOO_MANY_ROWS: N_("This file has more than {limit} rows. Please split it into "
@@ -373,8 +376,8 @@ async def _download(update: Update, context: BotContext) -> tuple[bytes, str] | 
 
 async def _scoped_table(
     update: Update, context: BotContext, *, waiting: UploadState
-) -> tuple[str, list[TableRow]] | int:
-    """The sender's directory scope and the rows of the file they sent — or, when they may
+) -> tuple[str, Table] | int:
+    """The sender's directory scope and the table in the file they sent — or, when they may
     not upload or the file cannot be read, the state to go to (they were told why)."""
     scope = directory_scope(context.actor)
     if scope is None:
@@ -385,13 +388,25 @@ async def _scoped_table(
         return waiting
     try:
         # Off the event loop, so the outbox keeps sending alerts while a big file is read.
-        return scope, await asyncio.to_thread(read_table, *downloaded)
+        return scope, await asyncio.to_thread(load_table, *downloaded)
     except TableError as exc:
         logger.info("Unreadable upload: %s", exc)
         assert update.effective_message is not None
         await update.effective_message.reply_text(context._(
             TABLE_PROBLEM_TEXT[exc.problem]).format(line=exc.line, limit=exc.limit))
         return waiting
+
+
+def _columns_text(found: Table, _: Translate) -> list[str]:
+    """What the preview says about the header: the columns left out, and why."""
+    lines = []
+    if found.ignored:
+        lines.append(_("Not needed, left out: {columns}.").format(
+            columns="、".join(found.ignored)))
+    if found.unknown:
+        lines.append(_("Columns I do not know, left out: {columns}.").format(
+            columns="、".join(found.unknown)))
+    return lines
 
 
 async def roster_file(update: Update, context: BotContext) -> int:
@@ -402,11 +417,11 @@ async def roster_file(update: Update, context: BotContext) -> int:
     table = await _scoped_table(update, context, waiting=UploadState.AWAITING_ROSTER_FILE)
     if not isinstance(table, tuple):
         return table
-    scope, rows = table
+    scope, found = table
     assert context.actor is not None and update.effective_user is not None
     async with transaction(context.services.session_factory) as session:
         person_id = await acting_person_id(session, context.actor, update.effective_user)
-        preview = await roster_service.check_roster(session, rows=rows, scope_path=scope)
+        preview = await roster_service.check_roster(session, rows=found.rows, scope_path=scope)
         upload = None
         if preview.good:
             upload = await save_upload(session, kind=PendingUploadKind.ROSTER,
@@ -417,7 +432,8 @@ async def roster_file(update: Update, context: BotContext) -> int:
                                    "and send it again, or /cancel.")
                                  .format(columns=", ".join(preview.missing_columns)))
         return UploadState.AWAITING_ROSTER_FILE
-    lines = [_("I checked {total} rows: {good} are fine, {bad} need fixing. Nothing has been "
+    lines = [*_columns_text(found, _),
+             _("I checked {total} rows: {good} are fine, {bad} need fixing. Nothing has been "
                "saved yet.").format(total=len(preview.good) + len(preview.bad),
                                     good=len(preview.good), bad=len(preview.bad))]
     for bad in preview.bad[:PREVIEW_LINES]:
@@ -442,11 +458,11 @@ async def area_file(update: Update, context: BotContext) -> int:
     table = await _scoped_table(update, context, waiting=UploadState.AWAITING_AREA_FILE)
     if not isinstance(table, tuple):
         return table
-    scope, rows = table
+    scope, found = table
     assert context.actor is not None and update.effective_user is not None
     async with transaction(context.services.session_factory) as session:
         person_id = await acting_person_id(session, context.actor, update.effective_user)
-        plan = await area_service.plan_tree(session, rows=rows, scope_path=scope)
+        plan = await area_service.plan_tree(session, rows=found.rows, scope_path=scope)
         upload = None
         if plan.paths and plan.new_nodes:
             upload = await save_upload(session, kind=PendingUploadKind.AREAS,
