@@ -140,14 +140,15 @@ async def test_alert_goes_groups_first_and_counts_each_person_once(
     await _settle(fake, dispatcher)
     alert = await _alert(session_factory)
 
-    # Delivered: both groups, then the 30 people and the staff member themself.
+    # Delivered: both groups, then the 30 people (not the staff member who sent it).
     sends = [c.params.get("chat_id") for c in fake.calls("sendMessage")
              if "ak:" in str(c.params.get("reply_markup", ""))]
     sends = [int(s) for s in sends]
     # Sends run concurrently (16 on the wire), so arrival order can jitter by a place or
-    # two; groups-first puts both groups among the first few of 33, not near the end.
+    # two; groups-first puts both groups among the first few of 32, not near the end.
     assert sends.index(town.pin_group.id) < 4 and sends.index(town.plain_group.id) < 4
-    assert len(sends) == 33
+    assert len(sends) == 32
+    assert _alert_copies(town.staff) == []
     assert all(len(_alert_copies(u)) == 1 for u in town.people)
     assert [m.pinned for m in _alert_copies(town.pin_group)] == [True]
     assert [m.pinned for m in _alert_copies(town.plain_group)] == [False]
@@ -166,19 +167,19 @@ async def test_alert_goes_groups_first_and_counts_each_person_once(
             AlertRecipient.alert_id == alert.id, AlertRecipient.acknowledged_at.is_not(None)))
         people = await session.scalar(select(func.count()).where(
             AlertRecipient.alert_id == alert.id))
-    assert (acked, people) == (3, 31)
+    assert (acked, people) == (3, 30)
 
     # The live status message (the staff member's confirm message, edited, at most once a
-    # second, so the last edit comes a little later) shows 3 / 31.
+    # second, so the last edit comes a little later) shows 3 / 30.
     await _scan(bot, fake, dispatcher)
     status = fake.message(town.staff.id, alert.status_message_id)
-    await fake.wait_for(lambda: "3 / 31" in status.text and "33 / 33" in status.text)
+    await fake.wait_for(lambda: "3 / 30" in status.text and "32 / 32" in status.text)
 
-    # Re-notify after 10 minutes: exactly the 28 who have not acknowledged.
+    # Re-notify after 10 minutes: exactly the 27 who have not acknowledged.
     clock.advance(11)
     await _scan(bot, fake, dispatcher)
     reminded = {u.id for u in [town.staff, *town.people] if len(_alert_copies(u)) == 2}
-    expected = {u.id for u in [town.staff, *town.people] if u not in (p0, p1, p20)}
+    expected = {u.id for u in town.people if u not in (p0, p1, p20)}
     assert reminded == expected
     assert len(_alert_copies(town.pin_group)) == 1  # groups are not re-notified
 

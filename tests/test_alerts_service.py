@@ -71,10 +71,19 @@ async def _create(session_factory, world: World, spec, *, ack: bool = True,
     ("mediation", {"调解组长", "调解甲", "巡逻甲"}),
     ("both", {"巡逻组长", "巡逻甲", "巡逻乙", "调解组长", "调解甲"}),
     ("grid", {"巡逻组长", "巡逻甲", "巡逻乙", "调解组长", "调解甲", "居民"}),  # building below
-    ("community", {"李干部", "巡逻组长", "巡逻甲", "巡逻乙", "调解组长", "调解甲", "居民"}),
+    # The author (李干部, staff of the community) is not asked to acknowledge their own alert.
+    ("community", {"巡逻组长", "巡逻甲", "巡逻乙", "调解组长", "调解甲", "居民"}),
+    ("patrol-author", {"巡逻甲", "巡逻乙"}),  # the patrol's leader alerts their own team
 ])
 async def test_who_must_acknowledge(session_factory, audience: str, expected: set[str]) -> None:
     world = await _world(session_factory)
+    if audience == "patrol-author":
+        leader = world.people["巡逻组长"]
+        world.author = Actor(telegram_id=leader.telegram_id, name=leader.name, language="zh-CN",
+                             person_id=leader.id, role=Role.MEMBER, area_path=world.tree.grid.path,
+                             team_ids=frozenset({world.patrol.id}),
+                             led_team_ids=frozenset({world.patrol.id}))
+        audience = "patrol"
     teams = {"patrol": {world.patrol.id}, "mediation": {world.mediation.id},
              "both": {world.patrol.id, world.mediation.id}}.get(audience, set())
     areas = {"grid": {world.tree.grid.id},

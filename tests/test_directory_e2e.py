@@ -106,9 +106,11 @@ async def test_roster_is_previewed_then_imported_and_matched_by_phone(
     await cast_with(session_factory, staff=lee)
     await lee.send("/import")
     await lee.send_document(ROSTER.encode(), "名单.csv")
+    assert "队伍“不存在队”— 1 行" in lee.last_message.text
+    await lee.press("跳过这些行")
     preview = lee.last_message.text
-    for expected in ("第 3 行", "姓名", "第 4 行", "电话号码", "第 5 行", "没有这个队伍",
-                     "第 6 行", "重复"):
+    for expected in ("第 3 行", "姓名", "第 4 行", "电话号码", "第 5 行", "跳过",
+                     "第 6 行", "与第 2 行的电话重复"):
         assert expected in preview
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(Person).where(

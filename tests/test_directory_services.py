@@ -40,6 +40,7 @@ from bot.directory.people import (
     search_people,
 )
 from bot.directory.roster import (
+    MapKind,
     Problem,
     RosterRole,
     check_roster,
@@ -180,16 +181,19 @@ async def test_roster_dry_run_names_every_bad_row_and_writes_nothing(session_fac
                                      scope_path=scope)
         after = await session.scalar(select(func.count()).select_from(Person))
     assert before == after
-    assert [(g.line, g.name, g.role) for g in preview.good] == [
-        (2, "王芳", RosterRole.MEMBER), (3, "李强", RosterRole.LEADER)]
+    assert [(g.line, g.name, g.role, g.person_id is not None) for g in preview.good] == [
+        (2, "王芳", RosterRole.MEMBER, False), (3, "李强", RosterRole.LEADER, False),
+        (8, "吴军", RosterRole.MEMBER, True)]  # the same phone: updated
     assert preview.good[1].username == "liqiang"
-    assert [(b.line, b.problem) for b in preview.bad] == [
-        (4, Problem.MISSING_NAME), (5, Problem.BAD_PHONE), (6, Problem.UNKNOWN_TEAM),
-        (7, Problem.DUPLICATE_IN_FILE), (8, Problem.ALREADY_PRESENT), (9, Problem.BAD_ROLE)]
+    assert [(b.line, b.problem, b.detail) for b in preview.bad] == [
+        (4, Problem.MISSING_NAME, ""), (5, Problem.BAD_PHONE, "12345"),
+        (7, Problem.DUPLICATE_IN_FILE, "2")]
+    assert [(q.kind, q.text, q.lines) for q in preview.questions] == [
+        (MapKind.TEAM, "不存在队", [6]), (MapKind.ROLE, "boss", [9])]
 
     async with transaction(session_factory) as session:
-        result = await import_roster(session, rows=preview.good, scope_path=scope, actor_id=None)
-    assert result.created == 2 and result.skipped == []
+        result = await import_roster(session, preview=preview, scope_path=scope, actor_id=None)
+    assert (result.created, result.updated) == (2, 1)
     async with session_factory() as session:
         li = await session.scalar(select(Person).where(Person.name == "李强"))
         assert li.status is PersonStatus.PENDING and li.phone == "+8613912345678"
@@ -197,10 +201,11 @@ async def test_roster_dry_run_names_every_bad_row_and_writes_nothing(session_fac
         leader = await session.scalar(select(Membership.is_leader).where(
             Membership.person_id == li.id))
         assert leader is True
-    # Importing the same rows again skips them: they are now present.
+    # Checked again, the same rows are now updates of the people just added.
     async with transaction(session_factory) as session:
-        again = await import_roster(session, rows=preview.good, scope_path=scope, actor_id=None)
-    assert again.created == 0 and len(again.skipped) == 2
+        again = await check_roster(session, rows=read_table(ROSTER.encode(), "r.csv"),
+                                   scope_path=scope)
+    assert not again.added and len(again.updated) == 3
 
 
 async def test_roster_teams_of_another_community_are_unknown_to_its_staff(session_factory):
@@ -211,7 +216,7 @@ async def test_roster_teams_of_another_community_are_unknown_to_its_staff(sessio
             session, rows=read_table("name,phone,team\n王芳,13812345678,青石桥护校队\n".encode(),
                                      "r.csv"),
             scope_path=cast.tree.community.path)
-    assert [b.problem for b in preview.bad] == [Problem.UNKNOWN_TEAM]
+    assert [(q.kind, q.text) for q in preview.questions] == [(MapKind.TEAM, "青石桥护校队")]
 
 
 async def test_admin_roster_needs_the_area_when_team_names_repeat(session_factory):
@@ -228,7 +233,7 @@ async def test_missing_columns_are_reported(session_factory):
     async with transaction(session_factory) as session:
         preview = await check_roster(session, rows=read_table(b"name\nx\n", "r.csv"),
                                      scope_path="/")
-    assert preview.missing_columns == ["phone", "team"]
+    assert preview.missing_columns == ["phone", "team"]  # (a role column may stand in for team)
 
 
 async def test_export_is_limited_to_the_staff_community(session_factory):

@@ -146,7 +146,7 @@ async def test_a_sheet_declaring_a_huge_size_is_read_as_it_really_is(
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert "共检查了 1 行：1 行没问题" in checked
+    assert "共检查了 1 行：新增 1 人" in checked
     assert refused == ("这个文件超过了 5000 行。请拆成几个小文件，一个一个发，"
                        "或发送 /cancel 取消。")
     assert peak < 50 * 1024 * 1024

@@ -244,6 +244,8 @@ async def create_alert(
         if r.kind == "group":
             groups.append((r.chat_id, r.language))
             continue
+        if r.person_id == author.person_id:
+            continue  # the sender knows: never chased for, or listed as not having, an ack
         people.append({"alert_id": alert.id, "person_id": r.person_id, "telegram_id": r.chat_id,
                        "language": r.language, "private": True, "reminders": 0})
         if len(people) >= 2000:
@@ -263,7 +265,8 @@ async def create_alert(
             select(Person.id, Person.telegram_id, Person.language, Person.telegram_language)
             .join(Membership, Membership.person_id == Person.id)
             .where(Membership.team_id.in_(linked_teams), Person.status == PersonStatus.ACTIVE,
-                   Person.telegram_id.is_not(None)).distinct())).all()
+                   Person.telegram_id.is_not(None), Person.id != author.person_id)
+            .distinct())).all()
         if rows:
             await session.execute(insert, [
                 {"alert_id": alert.id, "person_id": pid, "telegram_id": tid,

@@ -22,8 +22,9 @@ ACTIONS = frozenset({
     # options (team, packed choice), make the link (team, packed choice),
     # active links (team, page), revoke (ask), revoke (yes)
     "it", "ir", "is", "io", "ig", "il", "ix", "ixy",
-    # roster: confirm import, cancel
-    "rok", "rno",
+    # roster: confirm import, cancel; answer a question (upload, choice·1000 + question tag):
+    # this team, a new team, skip the rows, this role, this area
+    "rok", "rno", "rmt", "rmn", "rms", "rmr", "rma",
     # leave: yes, no
     "lvy", "lvn",
     # a role from a roster matched by username: confirm, keep as member

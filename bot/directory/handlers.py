@@ -8,8 +8,9 @@ import asyncio
 import enum
 import io
 import logging
+import zlib
 
-from telegram import Document, Update
+from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import (
     BaseHandler,
@@ -45,10 +46,10 @@ from bot.directory.people import (
 )
 from bot.directory.tables import (
     MAX_FILE_BYTES,
+    Table,
     TableError,
     TableProblem,
-    TableRow,
-    read_table,
+    load_table,
 )
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import acting_person_id
@@ -71,9 +72,24 @@ PROBLEM_TEXT = {
                                               "community/grid"),
     roster_service.Problem.BAD_ROLE: N_("the role is not member, leader or staff"),
     roster_service.Problem.BAD_TELEGRAM: N_("the Telegram username or id is not valid"),
-    roster_service.Problem.DUPLICATE_IN_FILE: N_("the same person is already in the file"),
-    roster_service.Problem.ALREADY_PRESENT: N_("this person is already in the directory"),
+    roster_service.Problem.DUPLICATE_IN_FILE: N_("the same phone is already in row {row}"),
+    roster_service.Problem.ALREADY_PRESENT: N_("this Telegram account belongs to someone else "
+                                               "in the directory"),
+    roster_service.Problem.OUTSIDE_SCOPE: N_("this phone belongs to someone outside your area"),
+    roster_service.Problem.HAS_LEFT: N_("this person has left (/leave) and must come back "
+                                        "by themselves"),
+    roster_service.Problem.NO_BUILDING_HEADS: N_("there is no building heads' team here"),
+    roster_service.Problem.STAFF_NOT_ALLOWED: N_("you may not make community staff"),
+    roster_service.Problem.SKIPPED: N_("skipped, as you chose"),
 }
+# What an unknown role may be mapped to, in button order (staff only for who may grant it).
+MAP_ROLES = (
+    (roster_service.RosterRole.LEADER, N_("Leader")),
+    (roster_service.RosterRole.MEMBER, N_("Member")),
+    (roster_service.RosterRole.BUILDING_HEAD, N_("Building head")),
+    (roster_service.RosterRole.STAFF, N_("Community staff")),
+)
+MAP_ACTIONS = frozenset({"rmt", "rmn", "rms", "rmr", "rma"})
 TREE_PROBLEM_TEXT = {
     "missing_path": N_("the path is empty"),
     "too_deep": N_("too many levels (at most: street office/community/grid/building)"),
@@ -93,6 +109,9 @@ TABLE_PROBLEM_TEXT = {
     TableProblem.BROKEN_XLSX: N_("This Excel file is damaged, so I could not open it. Please "
                                  "open it in Excel, save it again as .xlsx and send it, or "
                                  "/cancel."),
+    TableProblem.OLD_XLS: N_("This is an old-style Excel file (.xls). Please open it in Excel, "
+                             "choose “Save As” → “Excel Workbook (.xlsx)” and send that, or "
+                             "/cancel."),
     TableProblem.TOO_BIG: N_("This file holds too much for me to read. Please keep only the "
                              "rows and columns I need and send it again, or /cancel."),
     TableProblem.TOO_MANY_ROWS: N_("This file has more than {limit} rows. Please split it into "
@@ -342,8 +361,8 @@ async def _download(update: Update, context: BotContext) -> tuple[bytes, str] | 
 
 async def _scoped_table(
     update: Update, context: BotContext, *, waiting: UploadState
-) -> tuple[str, list[TableRow]] | int:
-    """The sender's directory scope and the rows of the file they sent — or, when they may
+) -> tuple[str, Table] | int:
+    """The sender's directory scope and the table in the file they sent — or, when they may
     not upload or the file cannot be read, the state to go to (they were told why)."""
     scope = directory_scope(context.actor)
     if scope is None:
@@ -354,7 +373,7 @@ async def _scoped_table(
         return waiting
     try:
         # Off the event loop, so the outbox keeps sending alerts while a big file is read.
-        return scope, await asyncio.to_thread(read_table, *downloaded)
+        return scope, await asyncio.to_thread(load_table, *downloaded)
     except TableError as exc:
         logger.info("Unreadable upload: %s", exc)
         assert update.effective_message is not None
@@ -363,44 +382,119 @@ async def _scoped_table(
         return waiting
 
 
+def _columns_text(found: Table, _: Translate) -> list[str]:
+    """What the preview says about the header: the columns left out, and why."""
+    lines = []
+    if found.ignored:
+        lines.append(_("Not needed, left out: {columns}.").format(
+            columns="、".join(found.ignored)))
+    if found.unknown:
+        lines.append(_("Columns I do not know, left out: {columns}.").format(
+            columns="、".join(found.unknown)))
+    return lines
+
+
 async def roster_file(update: Update, context: BotContext) -> int:
-    """Check the roster (dry run), list the bad rows, offer Confirm for the good ones."""
+    """Check the roster (dry run): ask about the names that match nothing, then show what
+    will happen and offer Confirm."""
     message = update.effective_message
     assert message is not None
     _ = context._
     table = await _scoped_table(update, context, waiting=UploadState.AWAITING_ROSTER_FILE)
     if not isinstance(table, tuple):
         return table
-    scope, rows = table
+    scope, found = table
     assert context.actor is not None and update.effective_user is not None
+    raw = roster_service.raw_rows(found.rows)
     async with transaction(context.services.session_factory) as session:
         person_id = await acting_person_id(session, context.actor, update.effective_user)
-        preview = await roster_service.check_roster(session, rows=rows, scope_path=scope)
+        preview = await roster_service.check_roster(
+            session, rows=raw, scope_path=scope, staff_allowed=_may_grant_staff(context, scope))
         upload = None
-        if preview.good:
+        if not preview.missing_columns and (preview.good or preview.questions):
             upload = await save_upload(session, kind=PendingUploadKind.ROSTER,
-                                       created_by_id=person_id,
-                                       rows=roster_service.to_json(preview.good), now=utcnow())
+                                       created_by_id=person_id, rows=raw, now=utcnow())
+            upload.choices = {"plan": _plan_digest(preview)}
     if preview.missing_columns:
         await message.reply_text(_("The file needs these columns: {columns}. Please fix it "
                                    "and send it again, or /cancel.")
                                  .format(columns=", ".join(preview.missing_columns)))
         return UploadState.AWAITING_ROSTER_FILE
-    lines = [_("I checked {total} rows: {good} are fine, {bad} need fixing. Nothing has been "
-               "saved yet.").format(total=len(preview.good) + len(preview.bad),
-                                    good=len(preview.good), bad=len(preview.bad))]
+    text, keyboard = _roster_screen(context, preview, upload.id if upload else None, scope)
+    await message.reply_text("\n".join([*_columns_text(found, _), text]), reply_markup=keyboard)
+    return ConversationHandler.END
+
+
+def _may_grant_staff(context: BotContext, scope: str) -> bool:
+    return can(context.actor, Permission.MANAGE_DIRECTORY, area_path=scope)
+
+
+def _plan_digest(preview: roster_service.RosterPreview) -> int:
+    """What the uploader was shown, so Confirm can tell whether the directory changed."""
+    shown = [(g.line, g.person_id or 0) for g in preview.good] + [
+        (b.line, -1) for b in preview.bad]
+    return zlib.crc32(repr(sorted(shown)).encode())
+
+
+def _roster_screen(
+    context: BotContext, preview: roster_service.RosterPreview, upload_id: int | None,
+    scope: str,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The first open question with its buttons, or (none left) the dry run's outcome."""
+    _ = context._
+    total = len(preview.good) + len(preview.bad) + sum(len(q.lines) for q in preview.questions)
+    if preview.questions and upload_id is not None:
+        question = preview.questions[0]
+        lines = [_("I checked {total} rows. Some names in the file match nothing I know: "
+                   "tell me once, and I will remember them for the next file.").format(
+                       total=total), ""]
+        count = len(question.lines)
+        rows: list[list[InlineKeyboardButton]] = []
+        tag = question.tag
+        if question.kind is roster_service.MapKind.TEAM:
+            lines.append(_("Team “{name}” — {count} rows. Which team is it?").format(
+                name=question.text, count=count))
+            if question.suggestion:
+                rows.append([button(_("It is {team}").format(team=question.suggestion[1]),
+                                    "rmt", upload_id, question.suggestion[0] * 1000 + tag)])
+            if question.can_create:
+                rows.append([button(_("Create this team"), "rmn", upload_id, tag)])
+        elif question.kind is roster_service.MapKind.ROLE:
+            lines.append(_("Role “{name}” — {count} rows. What does it mean here?").format(
+                name=question.text, count=count))
+            rows += [[button(_(label), "rmr", upload_id, index * 1000 + tag)]
+                     for index, (role, label) in enumerate(MAP_ROLES)
+                     if role is not roster_service.RosterRole.STAFF
+                     or _may_grant_staff(context, scope)]
+        else:
+            lines.append(_("Area “{name}” — {count} rows. I do not know this area.").format(
+                name=question.text, count=count))
+            if question.suggestion:
+                rows.append([button(_("It is {area}").format(area=question.suggestion[1]),
+                                    "rma", upload_id, question.suggestion[0] * 1000 + tag)])
+            rows.append([button(_("Leave the area empty"), "rma", upload_id, tag)])
+        rows.append([button(_("Skip these rows"), "rms", upload_id, tag),
+                     button(_("Cancel"), "rno", upload_id)])
+        if len(preview.questions) > 1:
+            lines.append(_("({count} more questions after this one.)").format(
+                count=len(preview.questions) - 1))
+        return "\n".join(lines), markup(rows)
+    lines = [_("I checked {total} rows: {added} people to add, {updated} to update (same "
+               "phone), {bad} refused. Nothing has been saved yet.").format(
+                   total=total, added=len(preview.added), updated=len(preview.updated),
+                   bad=len(preview.bad))]
     for bad in preview.bad[:PREVIEW_LINES]:
         lines.append(_("Row {line} ({name}): {reason}").format(
-            line=bad.line, name=bad.name or "-", reason=_(PROBLEM_TEXT[bad.problem])))
+            line=bad.line, name=bad.name or "-",
+            reason=_(PROBLEM_TEXT[bad.problem]).format(row=bad.detail)))
     if len(preview.bad) > PREVIEW_LINES:
         lines.append(_("…and {count} more.").format(count=len(preview.bad) - PREVIEW_LINES))
     keyboard = None
-    if upload is not None:
+    if upload_id is not None and preview.good:
         keyboard = markup([[button(_("Import {count} people").format(count=len(preview.good)),
-                                   "rok", upload.id),
-                            button(_("Cancel"), "rno", upload.id)]])
-    await message.reply_text("\n".join(lines), reply_markup=keyboard)
-    return ConversationHandler.END
+                                   "rok", upload_id),
+                            button(_("Cancel"), "rno", upload_id)]])
+    return "\n".join(lines), keyboard
 
 
 async def area_file(update: Update, context: BotContext) -> int:
@@ -411,11 +505,11 @@ async def area_file(update: Update, context: BotContext) -> int:
     table = await _scoped_table(update, context, waiting=UploadState.AWAITING_AREA_FILE)
     if not isinstance(table, tuple):
         return table
-    scope, rows = table
+    scope, found = table
     assert context.actor is not None and update.effective_user is not None
     async with transaction(context.services.session_factory) as session:
         person_id = await acting_person_id(session, context.actor, update.effective_user)
-        plan = await area_service.plan_tree(session, rows=rows, scope_path=scope)
+        plan = await area_service.plan_tree(session, rows=found.rows, scope_path=scope)
         upload = None
         if plan.paths and plan.new_nodes:
             upload = await save_upload(session, kind=PendingUploadKind.AREAS,
@@ -475,13 +569,27 @@ async def upload_pressed(update: Update, context: BotContext, press: DirCallback
         if press.action == "rno":
             text = _("Cancelled. Nothing was saved.")
         elif upload.kind is PendingUploadKind.ROSTER:
+            choices = dict(upload.choices or {})
+            preview = await roster_service.check_roster(
+                session, rows=upload.rows, scope_path=scope, choices=choices,
+                staff_allowed=_may_grant_staff(context, scope))
+            if preview.questions or _plan_digest(preview) != choices.get("plan"):
+                # The directory changed since the check: show the new one, write nothing.
+                upload.done = False
+                upload.choices = {**choices, "plan": _plan_digest(preview)}
+                text, keyboard = _roster_screen(context, preview, upload.id, scope)
+                await query.answer()
+                await query.edit_message_text(
+                    _("Something changed since I checked the file. Here is the new check; "
+                      "nothing has been saved yet.") + "\n" + text, reply_markup=keyboard)
+                return
             result = await roster_service.import_roster(
-                session, rows=roster_service.from_json(upload.rows), scope_path=scope,
-                actor_id=actor.person_id)
+                session, preview=preview, scope_path=scope, actor_id=actor.person_id,
+                choices=choices)
             text = _("Done: {created} people imported.").format(created=result.created)
-            if result.skipped:
-                text += "\n" + _("{count} rows were skipped: they were added meanwhile.").format(
-                    count=len(result.skipped))
+            if result.updated:
+                text += "\n" + _("{count} people already known by their phone were "
+                                 "updated.").format(count=result.updated)
             text += "\n" + _("People without a Telegram account will be connected when they "
                              "share their phone number with me or follow an invite link.")
         else:
@@ -491,6 +599,70 @@ async def upload_pressed(update: Update, context: BotContext, press: DirCallback
             text = _("Done: {created} areas added.").format(created=created)
     await query.answer()
     await query.edit_message_text(text)
+
+
+async def map_pressed(update: Update, context: BotContext, press: DirCallback) -> None:
+    """An answer to a roster's question: this team, a new team, this role or area, or skip
+    the rows. The press names the question it answers (its tag) and only what was offered
+    counts; the uploader's scope is read afresh."""
+    query = update.callback_query
+    assert query is not None
+    actor = context.actor
+    scope = directory_scope(actor)
+    if scope is None or actor is None:
+        await refuse(update, context)
+        return
+    staff_allowed = _may_grant_staff(context, scope)
+    async with transaction(context.services.session_factory) as session:
+        upload = await open_upload(session, upload_id=press.a, created_by_id=actor.person_id,
+                                   now=utcnow())
+        if upload is None or upload.kind is not PendingUploadKind.ROSTER:
+            await stale(update, context)
+            return
+        choices = dict(upload.choices or {})
+        preview = await roster_service.check_roster(
+            session, rows=upload.rows, scope_path=scope, choices=choices,
+            staff_allowed=staff_allowed)
+        question = preview.questions[0] if preview.questions else None
+        answer = _answer(press, question, staff_allowed)
+        if question is None or answer is None:
+            await stale(update, context)
+            return
+        kind = question.kind.value
+        choices[kind] = {**choices.get(kind, {}), question.text: answer}
+        preview = await roster_service.check_roster(
+            session, rows=upload.rows, scope_path=scope, choices=choices,
+            staff_allowed=staff_allowed)
+        upload.choices = {**choices, "plan": _plan_digest(preview)}
+        text, keyboard = _roster_screen(context, preview, upload.id, scope)
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=keyboard)
+
+
+def _answer(press: DirCallback, question: roster_service.Question | None,
+            staff_allowed: bool) -> str | int | None:
+    """The choice a press makes for the open question, or None when it does not fit it."""
+    if question is None or press.b % 1000 != question.tag:
+        return None
+    target, kind = press.b // 1000, question.kind
+    if press.action == "rms" and target == 0:
+        return roster_service.SKIP
+    if press.action == "rmn" and kind is roster_service.MapKind.TEAM and question.can_create \
+            and target == 0:
+        return roster_service.NEW_TEAM
+    if press.action == "rmt" and kind is roster_service.MapKind.TEAM and question.suggestion \
+            and target == question.suggestion[0]:
+        return target
+    if press.action == "rma" and kind is roster_service.MapKind.AREA:
+        if target == 0:
+            return roster_service.NO_AREA
+        if question.suggestion and target == question.suggestion[0]:
+            return target
+    if press.action == "rmr" and kind is roster_service.MapKind.ROLE and target < len(MAP_ROLES):
+        role = MAP_ROLES[target][0]
+        if role is not roster_service.RosterRole.STAFF or staff_allowed:
+            return role.value
+    return None
 
 
 async def cancel(update: Update, context: BotContext) -> int:
@@ -531,6 +703,8 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
         await confirm_pressed(update, context, press)
     elif press.action in {"rok", "rno", "aok"}:
         await upload_pressed(update, context, press)
+    elif press.action in MAP_ACTIONS:
+        await map_pressed(update, context, press)
     elif press.action in INVITE_ACTIONS or (press.action == "tl" and press.a == 0):
         from bot.directory import invite_handlers
 

@@ -225,5 +225,30 @@ class PendingUpload(Base):
     kind: Mapped[PendingUploadKind] = mapped_column(enum_column(PendingUploadKind))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # A roster's answers to its questions (unknown team names, roles, areas) until Confirm.
+    choices: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportAliasKind(enum.StrEnum):
+    TEAM = "team"
+    ROLE = "role"
+    AREA = "area"
+
+
+class ImportAlias(Base):
+    """A name a roster used (法制宣传志愿服务队, 副组长, 第三网格) mapped by its uploader, so
+    the next file of that area with the same names needs no mapping. `text` is the name as
+    compared (bot.directory.roster.name_key); `target` a team or area id, or a role."""
+
+    __tablename__ = "import_aliases"
+    __table_args__ = (UniqueConstraint("scope_path", "kind", "text"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope_path: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[ImportAliasKind] = mapped_column(enum_column(ImportAliasKind))
+    text: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(32))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

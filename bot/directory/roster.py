@@ -1,34 +1,45 @@
 """Roster import (dry run, then confirm) and export. No Telegram.
 
 Columns: name, phone, team, role, area, optional telegram (username or numeric id).
-A dry run names every bad row with its reason and writes nothing; the import
-checks the good rows again, since the directory may have changed meanwhile.
+A dry run names every bad row with its reason and writes nothing. Team names, roles and
+areas that match nothing are asked once (`Question`); the answers ride with the upload and,
+on Confirm, are kept as aliases for the next file. Confirm checks the file again against
+the directory and writes everything in the caller's one transaction.
 """
 
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
+import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.audit import record
 from bot.directory.areas import ancestor_ids, split_path, subtree
 from bot.directory.models import (
     Area,
+    ImportAlias,
+    ImportAliasKind,
     Membership,
     Person,
     PersonStatus,
     Role,
     Team,
+    TeamKind,
 )
 from bot.directory.tables import TableRow, write_xlsx
+from bot.directory.teams import create_team
 
-REQUIRED_COLUMNS = ("name", "phone", "team")
+REQUIRED_COLUMNS = ("name", "phone")
+KEPT_COLUMNS = ("name", "phone", "team", "role", "area", "telegram")
 
 
 class Problem(enum.StrEnum):
@@ -45,27 +56,84 @@ class Problem(enum.StrEnum):
     BAD_TELEGRAM = "bad_telegram"
     DUPLICATE_IN_FILE = "duplicate_in_file"
     ALREADY_PRESENT = "already_present"
+    OUTSIDE_SCOPE = "outside_scope"
+    HAS_LEFT = "has_left"
+    NO_BUILDING_HEADS = "no_building_heads"
+    STAFF_NOT_ALLOWED = "staff_not_allowed"
+    SKIPPED = "skipped"
 
 
 class RosterRole(enum.StrEnum):
     MEMBER = "member"
     LEADER = "leader"
     STAFF = "staff"
+    BUILDING_HEAD = "building_head"  # a member of the community's building heads' team
 
+
+MapKind = ImportAliasKind  # what a name in the file may need mapping to
+
+SKIP = "skip"  # a choice: refuse the rows with this name
+NEW_TEAM = "new"  # a choice: create a team of this name on Confirm
+NO_AREA = "none"  # a choice: leave the area empty (the team's area is used)
 
 ROLE_WORDS = {
-    "": RosterRole.MEMBER, "member": RosterRole.MEMBER, "队员": RosterRole.MEMBER,
-    "隊員": RosterRole.MEMBER, "成员": RosterRole.MEMBER, "成員": RosterRole.MEMBER,
+    "": RosterRole.MEMBER, "member": RosterRole.MEMBER, "volunteer": RosterRole.MEMBER,
+    "队员": RosterRole.MEMBER, "隊員": RosterRole.MEMBER, "成员": RosterRole.MEMBER,
+    "成員": RosterRole.MEMBER, "志愿者": RosterRole.MEMBER, "志願者": RosterRole.MEMBER,
     "leader": RosterRole.LEADER, "组长": RosterRole.LEADER, "組長": RosterRole.LEADER,
-    "队长": RosterRole.LEADER, "隊長": RosterRole.LEADER,
+    "队长": RosterRole.LEADER, "隊長": RosterRole.LEADER, "负责人": RosterRole.LEADER,
+    "負責人": RosterRole.LEADER,
     "staff": RosterRole.STAFF, "cadre": RosterRole.STAFF, "干部": RosterRole.STAFF,
     "幹部": RosterRole.STAFF, "社区干部": RosterRole.STAFF, "社區幹部": RosterRole.STAFF,
+    "网格员": RosterRole.STAFF, "網格員": RosterRole.STAFF,
+    "楼长": RosterRole.BUILDING_HEAD, "楼栋长": RosterRole.BUILDING_HEAD,
+    "樓長": RosterRole.BUILDING_HEAD, "樓棟長": RosterRole.BUILDING_HEAD,
+    "buildinghead": RosterRole.BUILDING_HEAD,
 }
+# Endings of team names that say "a team" in many words: 法制宣传志愿服务队 is 法制宣传.
+_TEAM_ENDINGS = ("志愿者服务队", "志愿服务队", "志願服務隊", "志愿者队", "志愿队", "志願隊",
+                 "服务队", "服務隊", "小分队", "分队", "队伍", "小组", "隊伍", "小組", "队", "隊",
+                 "组", "組")
+_NUMERALS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5,
+             "六": 6, "七": 7, "八": 8, "九": 9}
+_CHINESE_NUMBER = re.compile(r"[零〇一二两兩三四五六七八九十]+")
+_BUILDING = re.compile(r"(号楼|號樓|幢|号|號|楼|樓)$")
+
+
+def name_key(text: str) -> str:
+    """A name as compared: full-width folded, no spaces, lower case."""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def _chinese_number(text: str) -> str:
+    """三 → 3, 十二 → 12, 二十一 → 21 (what grids and buildings are numbered up to)."""
+    if "十" not in text:
+        return "".join(str(_NUMERALS[ch]) for ch in text)
+    tens, _, units = text.partition("十")
+    return str((_NUMERALS.get(tens, 1) if tens else 1) * 10 + (_NUMERALS.get(units, 0)
+                                                              if units else 0))
+
+
+def area_key(name: str) -> str:
+    """第三网格, 三网格, 第3网格 and 3网格 are one; 12号楼 and 12幢 are 12栋."""
+    key = name_key(name).removeprefix("第")
+    key = _CHINESE_NUMBER.sub(lambda m: _chinese_number(m.group()), key)
+    if key[:1].isdigit():
+        key = _BUILDING.sub("栋", key)
+    return key
+
+
+def team_core(name: str) -> str:
+    key = name_key(name)
+    for ending in _TEAM_ENDINGS:
+        if key.endswith(ending) and len(key) > len(ending):
+            return key[: -len(ending)]
+    return key
 
 
 def normalize_phone(text: str, region: str = "CN") -> str | None:
     """The number in E.164 (`+8613812345678`), or None if it is not a valid phone number."""
-    text = text.strip()
+    text = unicodedata.normalize("NFKC", text).strip()
     if not text:
         return None
     try:
@@ -91,15 +159,22 @@ def parse_telegram(text: str) -> tuple[str | None, int | None] | None:
 
 @dataclass(frozen=True)
 class GoodRow:
+    """A row that will be written: a new person (`person_id` None) or an update of the
+    person who already has this phone. `team_id` None with `new_team` set: the team is
+    created on Confirm, in `new_team_area_id`."""
+
     line: int
     name: str
     phone: str
-    team_id: int
-    team_name: str
-    area_id: int
+    team_id: int | None
+    area_id: int | None
     role: RosterRole
     username: str | None = None
     telegram_id: int | None = None
+    person_id: int | None = None
+    new_team: str | None = None
+    new_team_area_id: int | None = None
+    also_team_id: int | None = None  # the building heads' team, for a 楼栋长
 
 
 @dataclass(frozen=True)
@@ -111,30 +186,163 @@ class BadRow:
 
 
 @dataclass
+class Question:
+    """A name the file uses that matches nothing we know: asked once, with buttons."""
+
+    kind: MapKind
+    text: str
+    lines: list[int] = field(default_factory=list)
+    suggestion: tuple[int, str] | None = None  # closest team or area: (id, label)
+    can_create: bool = False  # a new team of this name can be made
+
+    @property
+    def tag(self) -> int:
+        """A short fingerprint, so a press answers the question it was shown with."""
+        return zlib.crc32(f"{self.kind}:{self.text}".encode()) % 1000
+
+
+@dataclass
 class RosterPreview:
     good: list[GoodRow] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
 
+    @property
+    def added(self) -> list[GoodRow]:
+        return [g for g in self.good if g.person_id is None]
 
-async def _resolve_area(
-    session: AsyncSession, text: str, scope_path: str
-) -> Area | Problem | None:
-    """An area named by its name or a tail of its path (`龙江路社区/3网格`), inside the scope."""
-    names = split_path(text)
-    if not names:
-        return None
-    candidates = list(await session.scalars(
-        select(Area).where(Area.name == names[-1], Area.archived.is_(False),
-                           subtree(Area.path, scope_path))
-    ))
-    if len(names) > 1 and candidates:
-        ids = {i for a in candidates for i in ancestor_ids(a.path)}
-        id_names = dict((await session.execute(
-            select(Area.id, Area.name).where(Area.id.in_(ids)))).all())
-        wanted = names[:-1]
+    @property
+    def updated(self) -> list[GoodRow]:
+        return [g for g in self.good if g.person_id is not None]
+
+
+Choices = dict[str, dict[str, Any]]  # kind → the file's text → team/area id or a word
+
+
+@dataclass(frozen=True)
+class _AreaInfo:
+    id: int
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class _TeamInfo:
+    id: int
+    name: str
+    kind: TeamKind
+    area: _AreaInfo
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A person who already has a phone or Telegram id the file uses."""
+
+    id: int
+    phone: str | None
+    telegram_id: int | None
+    status: PersonStatus
+    in_scope: bool
+
+
+@dataclass
+class _Directory:
+    """What a check needs, loaded at once, so 5,000 rows take a few queries, not 15,000."""
+
+    scope_path: str
+    areas: dict[int, _AreaInfo]
+    names: dict[int, str]  # every area's name, ancestors of the scope included
+    teams: list[_TeamInfo]
+    aliases: dict[tuple[str, str], str]
+    by_phone: dict[str, _Known]
+    by_telegram: dict[int, _Known]
+
+    def area_label(self, area: _AreaInfo) -> str:
+        return "/".join(self.names.get(i, "?") for i in ancestor_ids(area.path))
+
+
+def raw_rows(rows: Sequence[TableRow]) -> list[dict[str, Any]]:
+    """What an upload keeps of a file until Confirm: the line and our columns only."""
+    return [{"line": r.line, "values": {k: v for k, v in r.values.items() if k in KEPT_COLUMNS}}
+            for r in rows]
+
+
+async def _load(session: AsyncSession, rows: Sequence[dict[str, Any]],
+                scope_path: str) -> _Directory:
+    area_rows = (await session.execute(
+        select(Area.id, Area.name, Area.path)
+        .where(Area.archived.is_(False), subtree(Area.path, scope_path)))).all()
+    areas = {i: _AreaInfo(i, n, p) for i, n, p in area_rows}
+    names = {i: n for i, n, _p in area_rows}
+    above = [i for i in ancestor_ids(scope_path) if i not in names]
+    if above:
+        names.update(dict((await session.execute(
+            select(Area.id, Area.name).where(Area.id.in_(above)))).all()))
+    teams = [_TeamInfo(t.id, t.name, t.kind, areas[t.area_id]) for t in await session.scalars(
+        select(Team).where(Team.archived.is_(False), Team.area_id.in_(list(areas))))
+        if t.area_id in areas] if areas else []
+    ids_above = ancestor_ids(scope_path)
+    prefixes = ["/", *("/" + "/".join(map(str, ids_above[:n])) + "/"
+                       for n in range(1, len(ids_above) + 1))]
+    aliases = {(a.kind.value, a.text): a.target for a in await session.scalars(
+        select(ImportAlias).where(ImportAlias.scope_path.in_(prefixes))
+        .order_by(func.length(ImportAlias.scope_path)))}  # the closest scope's alias wins
+    phones = {p for p in (normalize_phone(str(r["values"].get("phone", ""))) for r in rows) if p}
+    ids = set()
+    for r in rows:
+        parsed = parse_telegram(str(r["values"].get("telegram", "")))
+        if parsed and parsed[1] is not None:
+            ids.add(parsed[1])
+    by_phone: dict[str, _Known] = {}
+    by_telegram: dict[int, _Known] = {}
+    team_area = Area.__table__.alias("team_area")
+    for chunk in _chunks(sorted(phones), 500):
+        await _known_people(session, Person.phone.in_(chunk), scope_path, team_area,
+                            by_phone, by_telegram)
+    for chunk_ids in _chunks(sorted(ids), 500):
+        await _known_people(session, Person.telegram_id.in_(chunk_ids), scope_path, team_area,
+                            by_phone, by_telegram)
+    return _Directory(scope_path, areas, names, teams, aliases, by_phone, by_telegram)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+async def _known_people(session: AsyncSession, condition: Any, scope_path: str,
+                        team_area: Any, by_phone: dict[str, _Known],
+                        by_telegram: dict[int, _Known]) -> None:
+    rows = (await session.execute(
+        select(Person, Area.path).outerjoin(Area, Area.id == Person.area_id).where(condition)
+    )).all()
+    team_paths: dict[int, list[str]] = {}
+    if rows:
+        for person_id, path in (await session.execute(
+                select(Membership.person_id, team_area.c.path)
+                .join(Team, Team.id == Membership.team_id)
+                .join(team_area, team_area.c.id == Team.area_id)
+                .where(Membership.person_id.in_([p.id for p, _ in rows])))).all():
+            team_paths.setdefault(person_id, []).append(path)
+    for person, path in rows:
+        paths = [p for p in [path, *team_paths.get(person.id, [])] if p]
+        in_scope = person.role is not Role.ADMIN and (
+            any(p.startswith(scope_path) for p in paths) or (not paths and scope_path == "/"))
+        known = _Known(person.id, person.phone, person.telegram_id, person.status, in_scope)
+        if person.phone:
+            by_phone[person.phone] = known
+        if person.telegram_id is not None:
+            by_telegram[person.telegram_id] = known
+
+
+def _resolve_area(directory: _Directory, text: str) -> _AreaInfo | Problem:
+    """An area named by its name or a tail of its path (`龙江路社区/第三网格`), in scope."""
+    keys = [area_key(n) for n in split_path(text)]
+    candidates = [a for a in directory.areas.values() if area_key(a.name) == keys[-1]]
+    if len(keys) > 1:
         candidates = [a for a in candidates
-                      if [id_names[i] for i in ancestor_ids(a.path)][-len(names):-1] == wanted]
+                      if [area_key(directory.names.get(i, "")) for i in ancestor_ids(a.path)]
+                      [-len(keys):-1] == keys[:-1]]
     if not candidates:
         return Problem.UNKNOWN_AREA
     if len(candidates) > 1:
@@ -142,138 +350,338 @@ async def _resolve_area(
     return candidates[0]
 
 
-async def _resolve_team(
-    session: AsyncSession, name: str, area: Area | None, scope_path: str
-) -> tuple[Team, Area] | Problem:
+def _closest_area(directory: _Directory, text: str) -> _AreaInfo | None:
+    key = area_key(split_path(text)[-1]) if split_path(text) else ""
+    best = max(directory.areas.values(), default=None,
+               key=lambda a: (SequenceMatcher(None, key, area_key(a.name)).ratio(), -a.id))
+    if best is None or SequenceMatcher(None, key, area_key(best.name)).ratio() < 0.5:
+        return None
+    return best
+
+
+def _resolve_team(directory: _Directory, name: str,
+                  area: _AreaInfo | None) -> _TeamInfo | Problem:
     """The team of that name in scope; with an area given, the one whose zone holds it."""
-    rows = (await session.execute(
-        select(Team, Area).join(Area, Area.id == Team.area_id)
-        .where(Team.name == name, Team.archived.is_(False), subtree(Area.path, scope_path))
-    )).all()
+    key = name_key(name)
+    found = [t for t in directory.teams if name_key(t.name) == key]
     if area is not None:
-        rows = [(t, a) for t, a in rows if area.path.startswith(a.path)
-                or a.path.startswith(area.path)]
-    if not rows:
+        found = [t for t in found if area.path.startswith(t.area.path)
+                 or t.area.path.startswith(area.path)]
+    if not found:
         return Problem.UNKNOWN_TEAM
-    if len(rows) > 1:
+    if len(found) > 1:
         return Problem.AMBIGUOUS_TEAM
-    return rows[0]
+    return found[0]
 
 
-async def check_roster(
-    session: AsyncSession, *, rows: Sequence[TableRow], scope_path: str
-) -> RosterPreview:
-    """The dry run: every row either good (with its team resolved) or bad with a reason."""
+def _closest_team(directory: _Directory, name: str) -> _TeamInfo | None:
+    core = team_core(name)
+
+    def score(team: _TeamInfo) -> tuple[float, int]:
+        other = team_core(team.name)
+        same = 1.0 if other == core else SequenceMatcher(None, core, other).ratio()
+        return same, -team.id
+
+    best = max((t for t in directory.teams if t.kind is not TeamKind.BUILDING_HEADS),
+               key=score, default=None)
+    return best if best is not None and score(best)[0] >= 0.5 else None
+
+
+def _building_heads(directory: _Directory, area: _AreaInfo | None) -> _TeamInfo | None:
+    """The building heads' team of the row's community (the deepest one holding its area),
+    or the only one in scope."""
+    teams = [t for t in directory.teams if t.kind is TeamKind.BUILDING_HEADS]
+    if area is not None:
+        holding = [t for t in teams if area.path.startswith(t.area.path)]
+        if holding:
+            return max(holding, key=lambda t: len(t.area.path))
+    return teams[0] if len(teams) == 1 else None
+
+
+def _scope_area(directory: _Directory) -> _AreaInfo | None:
+    ids = ancestor_ids(directory.scope_path)
+    return directory.areas.get(ids[-1]) if ids else None
+
+
+def _community(directory: _Directory, area: _AreaInfo | None) -> _AreaInfo | None:
+    if area is None:
+        return None
+    ids = ancestor_ids(area.path)
+    return directory.areas.get(ids[1]) if len(ids) > 1 else area
+
+
+def plan_roster(directory: _Directory, rows: Sequence[dict[str, Any]], choices: Choices,
+                *, staff_allowed: bool = True) -> RosterPreview:
+    """The dry run, in memory: every row good, bad with a reason, or waiting on a question."""
     preview = RosterPreview()
-    present = {key for row in rows for key in row.values}
+    present = {key for row in rows for key, value in row["values"].items()}
     preview.missing_columns = [c for c in REQUIRED_COLUMNS if c not in present]
+    if "team" not in present and "role" not in present:
+        preview.missing_columns.append("team")
     if preview.missing_columns:
         return preview
+    questions: dict[tuple[MapKind, str], Question] = {}
     seen_phones: dict[str, int] = {}
     seen_ids: dict[int, int] = {}
+    waiting: set[int] = set()  # lines with a question open
+
+    def ask(kind: MapKind, text: str, line: int, **extra: Any) -> None:
+        question = questions.setdefault((kind, text), Question(kind, text, **extra))
+        question.lines.append(line)
+        waiting.add(line)
+
+    def chosen(kind: MapKind, text: str) -> Any:
+        made = choices.get(kind.value, {})
+        if text in made:
+            return made[text]
+        return directory.aliases.get((kind.value, name_key(text)))
+
     for row in rows:
-        v = row.values
+        line, v = row["line"], {k: str(x) for k, x in row["values"].items()}
         name = " ".join(v.get("name", "").split())
         if not name or len(name) > 100:
-            preview.bad.append(BadRow(row.line, name, Problem.MISSING_NAME))
+            preview.bad.append(BadRow(line, name, Problem.MISSING_NAME))
             continue
         phone = normalize_phone(v.get("phone", ""))
         if phone is None:
-            preview.bad.append(BadRow(row.line, name, Problem.BAD_PHONE, v.get("phone", "")))
-            continue
-        role = ROLE_WORDS.get(v.get("role", "").strip().lower())
-        if role is None:
-            preview.bad.append(BadRow(row.line, name, Problem.BAD_ROLE, v.get("role", "")))
+            preview.bad.append(BadRow(line, name, Problem.BAD_PHONE, v.get("phone", "")))
             continue
         telegram = parse_telegram(v.get("telegram", ""))
         if telegram is None:
-            preview.bad.append(BadRow(row.line, name, Problem.BAD_TELEGRAM, v.get("telegram", "")))
+            preview.bad.append(BadRow(line, name, Problem.BAD_TELEGRAM, v.get("telegram", "")))
             continue
         username, telegram_id = telegram
-        team_name = " ".join(v.get("team", "").split())
-        if not team_name:
-            preview.bad.append(BadRow(row.line, name, Problem.MISSING_TEAM))
+        first = seen_phones.get(phone) or (seen_ids.get(telegram_id)
+                                           if telegram_id is not None else None)
+        if first is not None:
+            preview.bad.append(BadRow(line, name, Problem.DUPLICATE_IN_FILE, str(first)))
             continue
-        area = await _resolve_area(session, v.get("area", ""), scope_path)
-        if isinstance(area, Problem):
-            preview.bad.append(BadRow(row.line, name, area, v.get("area", "")))
-            continue
-        team = await _resolve_team(session, team_name, area, scope_path)
-        if isinstance(team, Problem):
-            preview.bad.append(BadRow(row.line, name, team, team_name))
-            continue
-        if phone in seen_phones or (telegram_id is not None and telegram_id in seen_ids):
-            first = seen_phones.get(phone) or seen_ids.get(telegram_id or 0)
-            preview.bad.append(BadRow(row.line, name, Problem.DUPLICATE_IN_FILE, str(first)))
-            continue
-        seen_phones[phone] = row.line
+        seen_phones[phone] = line
         if telegram_id is not None:
-            seen_ids[telegram_id] = row.line
-        if await _already_present(session, phone=phone, telegram_id=telegram_id):
-            preview.bad.append(BadRow(row.line, name, Problem.ALREADY_PRESENT, phone))
+            seen_ids[telegram_id] = line
+        outcome = _plan_row(directory, v, line, name, ask, chosen)
+        if line in waiting:
             continue
-        team_row, team_area = team
+        if isinstance(outcome, BadRow):
+            preview.bad.append(outcome)
+            continue
+        role, area, team, new_team, new_team_area, also = outcome
+        if role is RosterRole.STAFF and not staff_allowed:
+            preview.bad.append(BadRow(line, name, Problem.STAFF_NOT_ALLOWED))
+            continue
+        known = directory.by_phone.get(phone)
+        by_id = directory.by_telegram.get(telegram_id) if telegram_id is not None else None
+        if by_id is not None and (known is None or by_id.id != known.id):
+            preview.bad.append(BadRow(line, name, Problem.ALREADY_PRESENT, str(telegram_id)))
+            continue
+        if known is not None:
+            if not known.in_scope:
+                preview.bad.append(BadRow(line, name, Problem.OUTSIDE_SCOPE, phone))
+                continue
+            if known.status is PersonStatus.LEFT:
+                preview.bad.append(BadRow(line, name, Problem.HAS_LEFT, phone))
+                continue
+            if telegram_id is not None and known.telegram_id not in (None, telegram_id):
+                preview.bad.append(BadRow(line, name, Problem.ALREADY_PRESENT, phone))
+                continue
+        home = area or (team.area if team else new_team_area)
         preview.good.append(GoodRow(
-            line=row.line, name=name, phone=phone, team_id=team_row.id, team_name=team_row.name,
-            area_id=(area or team_area).id, role=role, username=username,
-            telegram_id=telegram_id,
-        ))
+            line=line, name=name, phone=phone, team_id=team.id if team else None,
+            area_id=home.id if home else None, role=role, username=username,
+            telegram_id=telegram_id, person_id=known.id if known else None,
+            new_team=new_team, new_team_area_id=new_team_area.id if new_team_area else None,
+            also_team_id=also.id if also else None))
+    preview.questions = sorted(questions.values(), key=lambda q: (
+        list(MapKind).index(q.kind), q.lines[0]))
     return preview
 
 
-async def _already_present(session: AsyncSession, *, phone: str, telegram_id: int | None) -> bool:
-    condition = Person.phone == phone
-    if telegram_id is not None:
-        condition = or_(condition, Person.telegram_id == telegram_id)
-    return await session.scalar(select(Person.id).where(condition).limit(1)) is not None
+def _plan_row(directory: _Directory, v: dict[str, str], line: int, name: str,
+              ask: Any, chosen: Any) -> Any:
+    """Role, area and team of one row, asking about every name that needs mapping (the
+    row then waits, whatever is returned); a BadRow when the row cannot be taken."""
+    role_text = v.get("role", "").strip()
+    role = ROLE_WORDS.get(name_key(role_text))
+    if role is None:
+        picked = chosen(MapKind.ROLE, role_text)
+        if picked == SKIP:
+            return BadRow(line, name, Problem.SKIPPED, role_text)
+        if picked is None or picked not in set(RosterRole):
+            ask(MapKind.ROLE, role_text, line)
+            picked = RosterRole.MEMBER  # until answered
+        role = RosterRole(picked)
+    area_text = v.get("area", "").strip()
+    area: _AreaInfo | None = None
+    if area_text:
+        picked = chosen(MapKind.AREA, area_text)
+        if picked == SKIP:
+            return BadRow(line, name, Problem.SKIPPED, area_text)
+        if picked is not None and picked != NO_AREA and int(picked) in directory.areas:
+            area = directory.areas[int(picked)]
+        elif picked is None:
+            found = _resolve_area(directory, area_text)
+            if found is Problem.AMBIGUOUS_AREA:
+                return BadRow(line, name, found, area_text)
+            if found is Problem.UNKNOWN_AREA:
+                closest = _closest_area(directory, area_text)
+                ask(MapKind.AREA, area_text, line, suggestion=(
+                    (closest.id, directory.area_label(closest)) if closest else None))
+            else:
+                area = found
+    also = None
+    if role is RosterRole.BUILDING_HEAD:
+        also = _building_heads(directory, area)
+        if also is None:
+            return BadRow(line, name, Problem.NO_BUILDING_HEADS)
+    team_text = " ".join(v.get("team", "").split())
+    if not team_text:
+        if also is None:
+            return BadRow(line, name, Problem.MISSING_TEAM)
+        return role, area, also, None, None, None
+    new_area = _scope_area(directory) or _community(directory, area)
+    picked = chosen(MapKind.TEAM, team_text)
+    if picked == SKIP:
+        return BadRow(line, name, Problem.SKIPPED, team_text)
+    if picked == NEW_TEAM and new_area is not None:
+        return role, area, None, team_text, new_area, also
+    if picked is not None and picked != NEW_TEAM:
+        team = next((t for t in directory.teams if t.id == int(picked)), None)
+        if team is not None:
+            return role, area, team, None, None, also if also != team else None
+    found = _resolve_team(directory, team_text, area)
+    if found is Problem.AMBIGUOUS_TEAM:
+        return BadRow(line, name, found, team_text)
+    if found is Problem.UNKNOWN_TEAM:
+        closest = _closest_team(directory, team_text)
+        ask(MapKind.TEAM, team_text, line, can_create=new_area is not None,
+            suggestion=(closest.id, closest.name) if closest else None)
+        return None
+    return role, area, found, None, None, also if also != found else None
 
 
-def to_json(rows: Sequence[GoodRow]) -> list[dict[str, Any]]:
-    return [asdict(r) for r in rows]
-
-
-def from_json(rows: Sequence[dict[str, Any]]) -> list[GoodRow]:
-    return [GoodRow(**{**r, "role": RosterRole(r["role"])}) for r in rows]
+async def check_roster(
+    session: AsyncSession, *, rows: Sequence[TableRow] | Sequence[dict[str, Any]],
+    scope_path: str, choices: Choices | None = None, staff_allowed: bool = True,
+) -> RosterPreview:
+    """The dry run: every row good, bad with a reason, or waiting on a question."""
+    raw = [r if isinstance(r, dict) else raw_rows([r])[0] for r in rows]
+    directory = await _load(session, raw, scope_path)
+    return plan_roster(directory, raw, choices or {}, staff_allowed=staff_allowed)
 
 
 @dataclass(frozen=True)
 class ImportResult:
     created: int
-    skipped: list[GoodRow]
+    updated: int
+    teams_created: int
 
 
 async def import_roster(
-    session: AsyncSession, *, rows: Sequence[GoodRow], scope_path: str, actor_id: int | None
+    session: AsyncSession, *, preview: RosterPreview, scope_path: str, actor_id: int | None,
+    choices: Choices | None = None,
 ) -> ImportResult:
-    """Create the people of the good rows; a row that became a duplicate meanwhile is skipped."""
-    created = 0
-    skipped: list[GoodRow] = []
-    for row in rows:
-        team_area = (await session.execute(
-            select(Team, Area).join(Area, Area.id == Team.area_id).where(Team.id == row.team_id)
-        )).first()
-        if (team_area is None or team_area[0].archived
-                or not team_area[1].path.startswith(scope_path)
-                or await _already_present(session, phone=row.phone, telegram_id=row.telegram_id)):
-            skipped.append(row)
-            continue
-        person = Person(
-            name=row.name, phone=row.phone, username=row.username, telegram_id=row.telegram_id,
-            role=Role.STAFF if row.role is RosterRole.STAFF else Role.MEMBER,
-            status=PersonStatus.ACTIVE if row.telegram_id else PersonStatus.PENDING,
-            area_id=row.area_id,
-        )
-        session.add(person)
-        await session.flush()
-        session.add(Membership(person_id=person.id, team_id=row.team_id,
-                               is_leader=row.role is RosterRole.LEADER))
+    """Write a checked preview (checked against the directory in this same transaction):
+    the new teams, the new people, the updates, and the choices as aliases for next time.
+    The caller's transaction holds it all, so a failure leaves nothing half-written."""
+    new_teams: dict[tuple[str, int], int] = {}
+    for row in preview.good:
+        if row.new_team is not None and row.new_team_area_id is not None:
+            key = (row.new_team, row.new_team_area_id)
+            if key not in new_teams:
+                area = await session.get(Area, row.new_team_area_id)
+                assert area is not None
+                new_teams[key] = (await create_team(session, area=area, name=row.new_team,
+                                                    actor_id=actor_id)).id
+    fresh = [r for r in preview.good if r.person_id is None]
+    people = [Person(
+        name=r.name, phone=r.phone, username=r.username, telegram_id=r.telegram_id,
+        role=Role.STAFF if r.role is RosterRole.STAFF else Role.MEMBER,
+        status=PersonStatus.ACTIVE if r.telegram_id else PersonStatus.PENDING,
+        area_id=r.area_id) for r in fresh]
+    session.add_all(people)
+    await session.flush()
+    existing = {r.person_id: r for r in preview.good if r.person_id is not None}
+    current: set[tuple[int, int]] = set()
+    if existing:
+        for chunk in _chunks(list(existing), 500):
+            current.update((await session.execute(select(
+                Membership.person_id, Membership.team_id).where(
+                    Membership.person_id.in_(chunk)))).all())
+    pairs = [*zip(fresh, [p.id for p in people], strict=True),
+             *((r, pid) for pid, r in existing.items())]
+    for row, person_id in pairs:
+        team_id = row.team_id if row.team_id is not None else new_teams.get(
+            (row.new_team or "", row.new_team_area_id or 0))
+        for tid, lead in ((team_id, row.role is RosterRole.LEADER), (row.also_team_id, False)):
+            if tid is None:
+                continue
+            if (person_id, tid) in current:
+                if lead:
+                    await session.execute(update(Membership).where(
+                        Membership.person_id == person_id, Membership.team_id == tid)
+                        .values(is_leader=True))
+                continue
+            session.add(Membership(person_id=person_id, team_id=tid, is_leader=lead))
+            current.add((person_id, tid))
+    for row, person in zip(fresh, people, strict=True):
         await record(session, actor_id=actor_id, action="roster.import", object_type="person",
                      object_id=person.id,
                      after={"name": row.name, "phone": row.phone, "team_id": row.team_id,
                             "role": row.role.value, "status": person.status.value})
-        created += 1
+    for person_id, row in existing.items():
+        await _update_person(session, person_id=person_id, row=row, actor_id=actor_id)
+    await _remember(session, choices or {}, new_teams, preview, scope_path, actor_id)
     await session.flush()
-    return ImportResult(created=created, skipped=skipped)
+    return ImportResult(created=len(fresh), updated=len(existing), teams_created=len(new_teams))
+
+
+async def _update_person(session: AsyncSession, *, person_id: int, row: GoodRow,
+                         actor_id: int | None) -> None:
+    """The same phone already in the directory: the roster's name, area and role (never
+    lower than the person has), and a Telegram account where none was known."""
+    person = await session.get(Person, person_id)
+    assert person is not None
+    before = {"name": person.name, "role": person.role.value, "area_id": person.area_id}
+    person.name = row.name
+    if row.area_id is not None:
+        person.area_id = row.area_id
+    if row.role is RosterRole.STAFF and person.role in (Role.RESIDENT, Role.MEMBER):
+        person.role = Role.STAFF
+    elif person.role is Role.RESIDENT:
+        person.role = Role.MEMBER
+    if person.telegram_id is None and row.telegram_id is not None:
+        person.telegram_id = row.telegram_id
+    if person.username is None and row.username is not None:
+        person.username = row.username
+    await record(session, actor_id=actor_id, action="roster.update", object_type="person",
+                 object_id=person.id, before=before,
+                 after={"name": person.name, "role": person.role.value,
+                        "area_id": person.area_id, "team_id": row.team_id})
+
+
+async def _remember(session: AsyncSession, choices: Choices, new_teams: dict[tuple[str, int], int],
+                    preview: RosterPreview, scope_path: str, actor_id: int | None) -> None:
+    """Every mapping the uploader chose, kept as an alias for their next file."""
+    made_names = {name: team_id for (name, _area), team_id in new_teams.items()}
+    for kind, mapping in choices.items():
+        if kind not in set(MapKind):
+            continue  # the handler's own notes
+        for text, target in mapping.items():
+            if target in (SKIP, NO_AREA):
+                continue
+            if target == NEW_TEAM:
+                if text not in made_names:
+                    continue
+                target = made_names[text]
+            key = name_key(text)
+            alias = await session.scalar(select(ImportAlias).where(
+                ImportAlias.scope_path == scope_path, ImportAlias.kind == MapKind(kind),
+                ImportAlias.text == key))
+            if alias is None:
+                session.add(ImportAlias(scope_path=scope_path, kind=MapKind(kind), text=key,
+                                        target=str(target), created_by_id=actor_id))
+            else:
+                alias.target = str(target)
 
 
 # -- export --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Read a spreadsheet the way committees keep them: CSV (UTF-8 or GBK) or XLSX; write the
+"""Read a spreadsheet the way committees keep them: CSV (UTF-8 or GBK, commas or tabs) or
+XLSX, with title rows, merged cells, notes and a totals row around the table; write the
 /export file. No Telegram.
 
 A file comes from a person, so reading it is bounded: its bytes, an XLSX's unzipped size,
@@ -13,31 +14,72 @@ import enum
 import io
 import re
 import time
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # a legal 5,000-row roster unzips to a few MB
 MAX_ROWS = 5000
 MAX_COLUMNS = 100
+MAX_SHEETS = 20
+HEADER_SEARCH_LINES = 15  # title rows, blank rows and merged headings above the header
 PARSE_SECONDS = 30.0
 _LAST_EXCEL_ROW = 1_048_576
 
-# Column names people actually type, in Chinese or English, mapped to ours.
+# Column names people actually type, in Chinese or English, mapped to ours. Keys are
+# compared after `_header_key`: NFKC (full-width to half-width), lower case, no spaces.
 HEADER_ALIASES = {
     "name": "name", "姓名": "name", "名字": "name",
-    "phone": "phone", "mobile": "phone", "电话": "phone", "手机": "phone", "手机号": "phone",
-    "電話": "phone", "手機": "phone", "联系电话": "phone",
-    "team": "team", "队伍": "team", "隊伍": "team", "所在队伍": "team",
-    "role": "role", "角色": "role", "身份": "role",
+    "phone": "phone", "mobile": "phone", "tel": "phone", "telephone": "phone",
+    "电话": "phone", "手机": "phone", "手机号": "phone", "手机号码": "phone",
+    "电话号码": "phone", "联系电话": "phone", "联系方式": "phone", "联系手机": "phone",
+    "電話": "phone", "手機": "phone", "手機號": "phone", "手機號碼": "phone",
+    "聯絡電話": "phone", "聯繫電話": "phone", "聯繫方式": "phone", "聯絡方式": "phone",
+    "team": "team", "队伍": "team", "隊伍": "team", "所在队伍": "team", "所属队伍": "team",
+    "所在隊伍": "team", "所屬隊伍": "team", "队名": "team", "隊名": "team", "志愿队": "team",
+    "志願隊": "team", "队伍名称": "team", "隊伍名稱": "team",
+    "role": "role", "角色": "role", "身份": "role", "职务": "role", "職務": "role",
+    "职位": "role", "職位": "role",
     "area": "area", "区域": "area", "區域": "area", "网格": "area", "網格": "area",
-    "telegram": "telegram", "telegram username": "telegram", "telegram id": "telegram",
+    "楼栋": "area", "樓棟": "area", "网格/楼栋": "area", "網格/樓棟": "area",
+    "所在网格": "area", "所属网格": "area", "住址": "area", "地址": "area",
+    "居住地址": "area", "家庭住址": "area", "社区": "area", "社區": "area",
+    "所属社区": "area", "所屬社區": "area",
+    "telegram": "telegram", "telegramusername": "telegram", "telegramid": "telegram",
     "telegram_username": "telegram", "telegram_id": "telegram", "username": "telegram",
+    "用户名": "telegram", "用戶名": "telegram", "tg": "telegram",
     "path": "path", "路径": "path", "路徑": "path",
     "language": "language", "语言": "language", "語言": "language",
 }
+# Columns committees keep that we do not need: left out, and the preview says so.
+IGNORED_HEADERS = frozenset({
+    "序号", "序號", "编号", "編號", "no", "no.", "#", "性别", "性別", "sex", "gender",
+    "备注", "備註", "备注说明", "note", "notes", "remark", "remarks",
+})
+# For a header cell no alias matches (`所在志愿服务队`, `队员手机`): the first keyword it
+# contains, in this order (a phone column's name may also say whose phone it is).
+_HEADER_KEYWORDS = (
+    ("telegram", "telegram"), ("用户名", "telegram"), ("用戶名", "telegram"),
+    ("电话", "phone"), ("手机", "phone"), ("電話", "phone"), ("手機", "phone"),
+    ("phone", "phone"), ("姓名", "name"),
+    ("职务", "role"), ("職務", "role"), ("职位", "role"), ("職位", "role"), ("角色", "role"),
+    ("网格", "area"), ("網格", "area"), ("楼栋", "area"), ("樓棟", "area"),
+    ("住址", "area"), ("地址", "area"), ("区域", "area"), ("區域", "area"),
+    ("队", "team"), ("隊", "team"),
+)
+_BRACKETED = re.compile(r"[(\[【〔][^)\]】〕]*[)\]】〕]")
+# A row saying how many people the table holds, not one of them.
+_TOTALS = re.compile(r"^(合计|总计|小计|共计|合計|總計|共計|total)([:：\d]|$)")
+# Lines under (or above) the table: notes, who filled it in, the date, the stamp.
+_NOTE = re.compile(r"^(注|说明|說明|备注|備註|填表|制表|填报|填報|审核|審核|日期|单位|單位|"
+                   r"联系人|聯繫人|note)")
+# Multi-part values of one column joined like this (a 网格 column and a 楼栋 column make
+# one area path); other columns keep their first non-empty value.
+_JOINED = {"area": "/"}
 
 
 class TableProblem(enum.StrEnum):
@@ -48,6 +90,7 @@ class TableProblem(enum.StrEnum):
     EMPTY = "empty"
     BROKEN_CSV = "broken_csv"
     BROKEN_XLSX = "broken_xlsx"
+    OLD_XLS = "old_xls"
     TOO_BIG = "too_big"
     TOO_MANY_ROWS = "too_many_rows"
     TOO_MANY_COLUMNS = "too_many_columns"
@@ -73,13 +116,45 @@ _DAMAGED_XLSX = (SyntaxError, ValueError, LookupError, TypeError, ArithmeticErro
 
 @dataclass(frozen=True)
 class TableRow:
-    line: int  # as the person sees it in their spreadsheet (header is line 1)
+    line: int  # as the person sees it in their spreadsheet (the sheet's row number)
     values: dict[str, str]
 
 
-def _canonical(header: object) -> str:
-    text = str(header or "").strip().lower()
-    return HEADER_ALIASES.get(text, text)
+@dataclass
+class Table:
+    """The rows under the header, keyed by our column names, and what the header held:
+    the columns we use, those left out on purpose and those we do not know."""
+
+    rows: list[TableRow] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    header_line: int = 1
+    sheet: str | None = None
+
+
+def _header_key(header: object) -> str:
+    text = unicodedata.normalize("NFKC", str(header or "")).lower()
+    return "".join(text.split()).strip("*:：")
+
+
+def _known(header: object) -> str | None:
+    """Our name for a header cell when it is one of the names people use, else None."""
+    key = _header_key(header)
+    return HEADER_ALIASES.get(key) or HEADER_ALIASES.get(_BRACKETED.sub("", key))
+
+
+def _ignored(header: object) -> bool:
+    key = _header_key(header)
+    return key in IGNORED_HEADERS or _BRACKETED.sub("", key) in IGNORED_HEADERS
+
+
+def _guessed(header: object) -> str | None:
+    """Our name for a header cell by a keyword in it (only for the header row itself)."""
+    key = _BRACKETED.sub("", _header_key(header))
+    if not key or len(key) > 12:
+        return None
+    return next((name for word, name in _HEADER_KEYWORDS if word in key), None)
 
 
 def _cell(value: object) -> str:
@@ -93,16 +168,75 @@ def _cell(value: object) -> str:
     return text
 
 
-def _rows(lines: list[list[object]]) -> list[TableRow]:
-    """Rows keyed by the header's canonical names; blank rows left out."""
-    names = [_canonical(h) for h in lines[0]]
-    rows = []
-    for number, cells in enumerate(lines[1:], start=2):
-        values = {name: _cell(cells[i]) if i < len(cells) else ""
-                  for i, name in enumerate(names) if name}
-        if any(values.values()):
-            rows.append(TableRow(line=number, values=values))
-    return rows
+def _header_score(cells: Sequence[object]) -> int:
+    """How many different known column names a line holds."""
+    return len({name for name in map(_known, cells) if name})
+
+
+def _find_header(lines: list[list[object]]) -> int:
+    """The index of the header: of the first lines, the one naming most known columns
+    (the first such); with none known, the first line that is not blank."""
+    best, best_score = -1, 0
+    for index, cells in enumerate(lines[:HEADER_SEARCH_LINES]):
+        score = _header_score(cells)
+        if score > best_score:
+            best, best_score = index, score
+    if best >= 0:
+        return best
+    return next((i for i, cells in enumerate(lines) if not _blank(cells)), 0)
+
+
+def _skipped(texts: list[str]) -> bool:
+    """A blank row, a totals row or a note under the table (merged across the row, so
+    one text in every cell)."""
+    filled = list(dict.fromkeys(t for t in texts if t))
+    if not filled:
+        return True
+    if any(_TOTALS.match(_header_key(t)) for t in filled[:3]):
+        return True
+    return len(filled) <= 2 and _NOTE.match(_header_key(filled[0])) is not None
+
+
+def _table(lines: list[list[object]]) -> Table:
+    """Find the header, name the columns, keep the rows that hold people."""
+    at = _find_header(lines)
+    header = lines[at] if lines else []
+    table = Table(header_line=at + 1)
+    names: list[str | None] = []
+    for cell in header:
+        text = str(cell).strip() if cell is not None else ""
+        name = None
+        if not text:
+            pass
+        elif _ignored(text):
+            if text not in table.ignored:
+                table.ignored.append(text)
+        else:
+            name = _known(text) or _guessed(text)
+            if name is None:
+                table.unknown.append(text)
+                name = text.lower()  # kept under its own name for readers that know it
+            elif name not in table.columns:
+                table.columns.append(name)
+        names.append(name)
+    header_names = [_known(cell) for cell in header]
+    for number, cells in enumerate(lines[at + 1:], start=at + 2):
+        texts = [_cell(cells[i]) if i < len(cells) else "" for i in range(len(names))]
+        if _skipped(texts) or ([_known(c) for c in cells[:len(names)]] == header_names
+                               and _header_score(cells) >= 2):
+            continue  # blank, totals, notes, the header repeated on a new page
+        values: dict[str, str] = {}
+        for name, text in zip(names, texts, strict=True):
+            if name is None:
+                continue
+            if name in _JOINED and values.get(name) and text:
+                values[name] += _JOINED[name] + text
+            elif not values.get(name):
+                values[name] = text
+        table.rows.append(TableRow(line=number, values=values))
+        if len(table.rows) > MAX_ROWS:
+            raise TableError(TableProblem.TOO_MANY_ROWS, f"line {number}", limit=MAX_ROWS)
+    return table
 
 
 def _blank(cells: Sequence[object]) -> bool:
@@ -110,9 +244,9 @@ def _blank(cells: Sequence[object]) -> bool:
 
 
 def _bounded(lines: Iterable[Sequence[object]]) -> list[list[object]]:
-    """The lines of a sheet, header first, read one at a time within the caps: past
-    `MAX_ROWS` rows or `MAX_COLUMNS` columns only blank cells may follow, and the whole
-    read must end within `PARSE_SECONDS`."""
+    """The lines of a sheet, read one at a time within the caps: past `MAX_ROWS` rows
+    (and the title rows a header may have above it) or `MAX_COLUMNS` columns only blank
+    cells may follow, and the whole read must end within `PARSE_SECONDS`."""
     deadline = time.monotonic() + PARSE_SECONDS
     kept: list[list[object]] = []
     last_blank: Sequence[object] | None = None
@@ -123,7 +257,7 @@ def _bounded(lines: Iterable[Sequence[object]]) -> list[list[object]]:
             raise TableError(TableProblem.TOO_MANY_ROWS, f"line {number}", limit=MAX_ROWS)
         if cells is last_blank:
             continue  # openpyxl repeats one tuple for the rows a sheet skips
-        if number > MAX_ROWS + 1:
+        if number > MAX_ROWS + HEADER_SEARCH_LINES + 1:
             if not _blank(cells):
                 raise TableError(TableProblem.TOO_MANY_ROWS, f"line {number}", limit=MAX_ROWS)
             last_blank = cells
@@ -132,27 +266,38 @@ def _bounded(lines: Iterable[Sequence[object]]) -> list[list[object]]:
             raise TableError(TableProblem.TOO_MANY_COLUMNS, f"line {number}",
                              line=number, limit=MAX_COLUMNS)
         kept.append(list(cells[:MAX_COLUMNS]))
-    if not kept:
+    if not kept or all(_blank(cells) for cells in kept):
         raise TableError(TableProblem.EMPTY)
     return kept
 
 
-def read_csv(data: bytes) -> list[TableRow]:
-    for encoding in ("utf-8-sig", "gb18030"):
+def _delimiter(text: str) -> str:
+    """Tab, semicolon or comma: whichever the first lines hold most of (Excel's "Unicode
+    text" is tab-separated; the sniffer trips over a title row)."""
+    sample = text[:8192]
+    counts = {d: sample.count(d) for d in ("\t", ";", ",")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings: tuple[str, ...] = ("utf-16",)  # Excel's "Unicode text"
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
-            text = data.decode(encoding)
-            break
+            return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    else:
-        raise TableError(TableProblem.NOT_TEXT, "not UTF-8 or GBK text")
+    raise TableError(TableProblem.NOT_TEXT, "not UTF-8 or GBK text")
+
+
+def read_csv(data: bytes) -> Table:
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     try:
-        dialect = csv.Sniffer().sniff(text[:2048], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    try:
-        return _rows(_bounded(reader))
+        return _table(_bounded(reader))
     except csv.Error as exc:
         raise TableError(TableProblem.BROKEN_CSV, str(exc), line=reader.line_num) from None
 
@@ -169,10 +314,60 @@ def _check_unzipped_size(data: bytes) -> None:
         raise TableError(TableProblem.TOO_BIG, f"{unzipped} bytes unzipped")
 
 
-def read_xlsx(data: bytes) -> list[TableRow]:
-    """The first sheet's rows. openpyxl's read-only mode pads every row to the sheet's
-    declared dimension (a 5 KB file can declare A1:XFD60000), so the dimension is dropped
-    and only one column past the cap is read, enough to tell a sheet that is too wide."""
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3}\d{1,7})(?::([A-Z]{1,3}\d{1,7}))?"')
+
+
+def _merged(workbook: Any, sheet: Any) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged ranges (min_col, min_row, max_col, max_row). Read-only mode does
+    not load them, so the sheet's XML is scanned for them, a chunk at a time."""
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    found: list[tuple[int, int, int, int]] = []
+    tail = b""
+    with workbook._archive.open(sheet._worksheet_path) as member:
+        while chunk := member.read(1 << 20):
+            text = tail + chunk
+            last = 0
+            for match in _MERGE.finditer(text):
+                top = coordinate_to_tuple(match.group(1).decode())
+                bottom = coordinate_to_tuple((match.group(2) or match.group(1)).decode())
+                found.append((top[1], top[0], bottom[1], bottom[0]))
+                last = match.end()
+            tail = text[max(last, len(text) - 200):]
+    return found
+
+
+def _fill_merged(lines: list[list[object]], ranges: list[tuple[int, int, int, int]]) -> None:
+    """Give every cell of a merged range the value of its top-left cell, as people see it
+    (a team name merged down over its members' rows)."""
+    for min_col, min_row, max_col, max_row in ranges:
+        if min_row > len(lines) or min_col > MAX_COLUMNS:
+            continue
+        first = lines[min_row - 1]
+        value = first[min_col - 1] if min_col - 1 < len(first) else None
+        for row in lines[min_row - 1:min(max_row, len(lines))]:
+            width = min(max_col, MAX_COLUMNS)
+            if len(row) < width:
+                row.extend([None] * (width - len(row)))
+            for col in range(min_col - 1, width):
+                row[col] = value
+
+
+def _sheet_lines(workbook: Any, sheet: Any, *, limit: int | None = None) -> list[list[object]]:
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows(max_row=limit, max_col=MAX_COLUMNS + 1, values_only=True)
+    if limit is not None:
+        return [list(cells[:MAX_COLUMNS]) for cells in rows]
+    lines = _bounded(rows)
+    _fill_merged(lines, _merged(workbook, sheet))
+    return lines
+
+
+def read_xlsx(data: bytes) -> Table:
+    """The sheet that looks most like our table (the first, when none looks like one).
+    openpyxl's read-only mode pads every row to the sheet's declared dimension (a 5 KB
+    file can declare A1:XFD60000), so the dimension is dropped and only one column past
+    the cap is read, enough to tell a sheet that is too wide."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -182,11 +377,18 @@ def read_xlsx(data: bytes) -> list[TableRow]:
     except (*_DAMAGED_XLSX, InvalidFileException) as exc:
         raise TableError(TableProblem.BROKEN_XLSX, type(exc).__name__) from None
     try:
-        if not workbook.worksheets:
+        sheets = workbook.worksheets[:MAX_SHEETS]
+        if not sheets:
             raise TableError(TableProblem.EMPTY, "no worksheet")
-        sheet = workbook.worksheets[0]
-        sheet.reset_dimensions()
-        return _rows(_bounded(sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)))
+        sheet = sheets[0]
+        if len(sheets) > 1:
+            scores = [max(map(_header_score, _sheet_lines(workbook, s,
+                                                           limit=HEADER_SEARCH_LINES)),
+                          default=0) for s in sheets]
+            sheet = sheets[scores.index(max(scores))]
+        table = _table(_sheet_lines(workbook, sheet))
+        table.sheet = sheet.title
+        return table
     except TableError:
         raise
     except _DAMAGED_XLSX as exc:
@@ -195,17 +397,25 @@ def read_xlsx(data: bytes) -> list[TableRow]:
         workbook.close()
 
 
-def read_table(data: bytes, filename: str) -> list[TableRow]:
-    """The rows of a CSV or XLSX file, keyed by canonical column names. Blocking: run it in
-    a worker thread."""
+def load_table(data: bytes, filename: str) -> Table:
+    """The table in a CSV, tab-separated or XLSX file (an .xls that is really an XLSX or
+    text, as many systems export, too). Blocking: run it in a worker thread."""
     if len(data) > MAX_FILE_BYTES:
         raise TableError(TableProblem.TOO_BIG, f"{len(data)} bytes")
     lower = filename.lower()
-    if lower.endswith((".xlsx", ".xlsm")):
+    if lower.endswith((".xlsx", ".xlsm")) or (lower.endswith(".xls")
+                                                and data.startswith(b"PK\x03\x04")):
         return read_xlsx(data)
-    if lower.endswith((".csv", ".txt")):
+    if lower.endswith(".xls") and data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise TableError(TableProblem.OLD_XLS, filename)
+    if lower.endswith((".csv", ".txt", ".tsv", ".xls")):
         return read_csv(data)
     raise TableError(TableProblem.NOT_A_TABLE, filename)
+
+
+def read_table(data: bytes, filename: str) -> list[TableRow]:
+    """The rows of `load_table`, keyed by canonical column names."""
+    return load_table(data, filename).rows
 
 
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection).
