@@ -1,7 +1,7 @@
 """import aliases: a roster's team, role and area names mapped once; an upload's choices
 
-Revision ID: 0017
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-01 10:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import bot.db
 
-revision: str = '0017'
-down_revision: str | Sequence[str] | None = '0014'
+revision: str = '0016'
+down_revision: str | Sequence[str] | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
