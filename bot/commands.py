@@ -28,6 +28,7 @@ COMMANDS: list[CommandSpec] = [
     # Everyone: what a resident needs most comes first in the menu.
     CommandSpec("start", N_("Start and choose your language")),
     CommandSpec("report", N_("Report a problem (a photo helps; you can stay anonymous)")),
+    CommandSpec("check", N_("Check a message for scams (forward it to me)")),
     CommandSpec("mytips", N_("My reports and their status")),
     CommandSpec("help", N_("What I can do for you")),
     CommandSpec("language", N_("Change language")),
