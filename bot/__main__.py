@@ -1,4 +1,5 @@
-"""Command line: `python -m bot run`, `python -m bot db upgrade`, `python -m bot --help`."""
+"""Command line: `python -m bot run`, `python -m bot db upgrade`, `python -m bot scamcheck`,
+`python -m bot --help`."""
 
 from __future__ import annotations
 
@@ -187,6 +188,13 @@ def db_revision(args: argparse.Namespace) -> int:
     return 0
 
 
+def scamcheck(_: argparse.Namespace) -> int:
+    """JSON lines `{"text": …}` on standard input, one verdict a line out; no settings needed."""
+    from bot.scamcheck.cli import main as check_lines
+
+    return check_lines()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -201,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     revision = db.add_parser("revision", help="autogenerate a migration (developers)")
     revision.add_argument("message")
     revision.set_defaults(func=db_revision)
+    commands.add_parser("scamcheck", help='check messages for scam signs: JSON lines {"text": ...} '
+                        "in, one verdict a line out").set_defaults(func=scamcheck)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -31,6 +31,7 @@ from bot.figures import handlers as figures_handlers
 from bot.patrol import handlers as patrol_handlers
 from bot.privacy import handlers as privacy_handlers
 from bot.questions import handlers as question_handlers
+from bot.scamcheck import handlers as scamcheck_handlers
 from bot.schedules import handlers as schedule_handlers
 from bot.sending import AiohttpRequest, SharedRateLimiter, TelegramSender
 from bot.settings import Settings
@@ -129,6 +130,9 @@ def register_handlers(application: BotApplication) -> None:
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     patrol_handlers.install(application)  # patrol: posts, duty, sign-in, evening; timer scan
+    # After every conversation and draft, before the free-text fallback: a forwarded message
+    # or pasted text that looks like a scam gets the scam check's answer.
+    scamcheck_handlers.install(application)
     # Last in group 0, so it runs only when no feature took the message: useful choices
     # (or a pointer to /help) instead of silence.
     application.add_handler(

@@ -30,6 +30,7 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec("report", N_("Report a problem (a photo helps; you can stay anonymous)")),
     CommandSpec("mytips", N_("My reports and questions")),
     CommandSpec("ask", N_("Ask the community staff a question")),
+    CommandSpec("check", N_("Check a message for scams (forward it to me)")),
     CommandSpec("help", N_("What I can do for you")),
     CommandSpec("language", N_("Change language")),
     CommandSpec("me", N_("My teams, area and subscriptions"), Standing.RESIDENT),

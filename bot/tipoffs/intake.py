@@ -30,7 +30,13 @@ from bot.i18n import N_, Translate
 from bot.questions.service import QuestionStatus, my_questions
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import keyboards, media, render, service
-from bot.tipoffs.categories import CATEGORIES, emergency_for, parse_category, urgent_words_in
+from bot.tipoffs.categories import (
+    CATEGORIES,
+    Category,
+    emergency_for,
+    parse_category,
+    urgent_words_in,
+)
 from bot.tipoffs.models import OPEN_STATUSES, DraftStep, TipOffDraft
 
 logger = logging.getLogger(__name__)
@@ -129,6 +135,29 @@ async def report_text(context: BotContext, user: User, message: Message, text: s
                  text if text and len(text) <= config(context).max_text else None)
 
 
+async def begin_fraud_report(context: BotContext, user: User, message: Message,
+                             description: str) -> None:
+    """A report that starts from a checked message (the scam check's “tell the community”):
+    category fraud, the message as its description; then the usual anonymity choice and
+    summary. Refused like /report (blocked, too many)."""
+    _ = context._
+    now = current_time(context)
+    async with transaction(context.services.session_factory) as session:
+        person = await register_person(session, identity=identity_of(user))
+        refusal = await service.may_report(session, person_id=person.id, now=now,
+                                           config=config(context))
+        if refusal is None:
+            draft = await service.start_draft(session, person=person, now=now,
+                                              step=DraftStep.AWAITING_ANONYMITY)
+            draft.category = Category.FRAUD.value
+            draft.description = description.strip()[: config(context).max_text]
+    if refusal is not None:
+        await message.reply_text(_(REFUSALS[refusal]))
+        return
+    index(context).ids.add(user.id)
+    await _ask_anonymity(message, context, draft, after_place=False)
+
+
 async def _start_from_button(update: Update, context: BotContext) -> None:
     """The "report a problem" button (from /start's menu): the same as /report."""
     query = update.callback_query
@@ -189,12 +218,13 @@ async def _ask_place(message: Message, context: BotContext, draft: TipOffDraft) 
                              reply_markup=keyboards.places_reply(_, choices))
 
 
-async def _ask_anonymity(message: Message, context: BotContext, draft: TipOffDraft) -> None:
+async def _ask_anonymity(message: Message, context: BotContext, draft: TipOffDraft,
+                         *, after_place: bool = True) -> None:
     _ = context._
     async with context.services.session_factory() as session:
         person = await session.get(Person, draft.person_id)
     await message.reply_text(
-        _("Got the place, thank you.") + "\n\n"
+        (_("Got the place, thank you.") + "\n\n" if after_place else "")
         + _("Should the team see your name? If you stay anonymous, nobody handling the report "
             "will know it was you."),
         reply_markup=keyboards.anonymity(_, has_phone=bool(person and person.phone)))
