@@ -144,6 +144,40 @@ async def test_reminded_then_scanning_the_post_signs_in_on_time(
     assert "张队员 ✅ 在岗" in board[-1].text and "李队员 ❌ 缺岗" in board[-1].text
 
 
+async def test_found_something_on_duty_is_a_named_report_from_the_post(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    from tests.tipoff_support import card_in
+
+    clock = Clock(at(19, 40))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await _scan(bot, fake)
+    clock.now = at(20, 5)
+    await p.zhang.send(f"/start post_{p.post.token}")
+    asked = await p.zhang.press(text="🔎 发现情况")
+    assert "您要反映什么情况" in asked[-1].text and "🔥 安全隐患 / 火情" in str(asked[-1].buttons)
+    advice = await p.zhang.press(text="🔥 安全隐患 / 火情")
+    assert "119" in advice[-1].text  # urgent advice, as in /report
+    summary = await p.zhang.send("东门旁边的垃圾桶冒烟了")
+    assert "东门岗" in summary[-1].text and "署名" in summary[-1].text
+    assert summary[-1].buttons[0][0] == "✅ 发送"
+    await p.zhang.press(text="✅ 发送")
+    async with session_factory() as session:
+        tipoff = await session.scalar(select(TipOff))
+    assert tipoff is not None and not tipoff.anonymous
+    assert tipoff.reporter_id == p.ids[p.zhang.id] and tipoff.urgent
+    assert (tipoff.area_id, tipoff.address) == (p.post.area_id, "东门岗")
+    assert (tipoff.latitude, tipoff.longitude) == (32.0, 118.8)
+    await fake.wait_for(lambda: card_in(p.cadres_group.messages, tipoff.reference) is not None)
+    card = card_in(p.cadres_group.messages, tipoff.reference).text
+    assert "东门岗" in card and "张队员" in card and "32.00000, 118.80000" in card
+
+    # Signed out, the button no longer opens a report.
+    await p.zhang.send(f"/start post_{p.post.token}")
+    await p.zhang.press(text="🏁 签退")
+    await p.zhang.press(text="🔎 发现情况")
+    assert p.zhang.last_callback_answer.text == "您没有签到这个班次。"
+
+
 async def test_a_pin_inside_the_radius_is_at_the_post_and_one_outside_is_marked(
         bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
     clock = Clock(at(19))
@@ -283,7 +317,7 @@ async def test_a_resident_and_another_communitys_leader_are_refused_everything(
         for data in (f"pt:ok:{report.id}", f"pt:is:{report.id}", f"pt:ex:{zhang.id}",
                      f"pt:cv:{zhang.id}", f"pt:cb:{zhang.id}:{p.ids[outsider.id]}",
                      f"pt:pq:{p.post.id}", f"pt:pr:{p.post.id}:500", f"pt:pn:{p.team.id}",
-                     f"pt:out:{zhang.id}"):
+                     f"pt:out:{zhang.id}", f"pt:fs:{zhang.id}"):
             await outsider.press(data=data, forged=True, message=scanned[-1])
             assert outsider.last_callback_answer.text == "抱歉，您没有权限这样做。", data
     async with session_factory() as session:

@@ -51,6 +51,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         await evening.answer_pressed(update, context, action, first)
     elif action == "out":
         await member.sign_out_pressed(update, context, first)
+    elif action == "fs":
+        await member.found_something_pressed(update, context, first)
     elif action in ("ps", "pq", "pl", "pr", "pn"):
         await posts.post_pressed(update, context, action, press.ids)
     elif action in ("rs", "rp", "ri", "re", "ry", "rn"):

@@ -13,8 +13,9 @@ from bot.context import BotContext
 from bot.db import transaction
 from bot.patrol import render, service
 from bot.patrol.common import button, clock, config, markup
-from bot.patrol.models import PatrolDuty
+from bot.patrol.models import PatrolDuty, PatrolPost
 from bot.patrol.service import SignIn, SignInResult
+from bot.tipoffs import intake
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +133,29 @@ async def sign_out_pressed(update: Update, context: BotContext, duty_id: int) ->
         await context.bot.send_message(query.message.chat.id, _(
             "🏁 Signed out at {time}. Thank you for keeping the neighbourhood safe!").format(
             time=render.hm(now, context.services.settings.tz)))
+
+
+async def found_something_pressed(update: Update, context: BotContext, duty_id: int) -> None:
+    """🔎 on duty: a report from the post, in the member's name (the tip-off flow with the
+    post's place already filled in)."""
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    actor = context.actor
+    now = clock(context)
+    async with context.services.session_factory() as session:
+        duty = await session.get(PatrolDuty, duty_id)
+        if duty is None or actor is None or duty.person_id != actor.person_id:
+            await query.answer(_("Sorry, you are not allowed to do that."), show_alert=True)
+            return
+        post = await session.get_one(PatrolPost, duty.post_id)
+    if duty.signed_in_at is None or duty.signed_out_at is not None or duty.ends_at <= now:
+        await query.answer(_("You are not signed in to this shift."))
+        return
+    if not isinstance(query.message, Message):
+        await query.answer(_("This button is no longer valid."))
+        return
+    await query.answer()
+    await intake.begin_at_place(context, query.from_user, query.message, area_id=post.area_id,
+                                address=post.name, latitude=post.latitude,
+                                longitude=post.longitude)

@@ -97,8 +97,10 @@ async def report(update: Update, context: BotContext) -> None:
     await _begin(context, update.effective_user, message)
 
 
-async def _begin(context: BotContext, user: User, message: Message) -> None:
-    """Open a fresh draft for `user` (unless refused) and ask for the category."""
+async def _begin(context: BotContext, user: User, message: Message,
+                 prefill: Callable[[TipOffDraft], None] | None = None) -> None:
+    """Open a fresh draft for `user` (unless refused), filled in by `prefill` if given, and
+    ask for the category."""
     _ = context._
     now = current_time(context)
     async with transaction(context.services.session_factory) as session:
@@ -106,7 +108,9 @@ async def _begin(context: BotContext, user: User, message: Message) -> None:
         refusal = await service.may_report(session, person_id=person.id, now=now,
                                            config=config(context))
         if refusal is None:
-            await service.start_draft(session, person=person, now=now)
+            draft = await service.start_draft(session, person=person, now=now)
+            if prefill is not None:
+                prefill(draft)
     if refusal is not None:
         await message.reply_text(_(REFUSALS[refusal]))
         return
@@ -115,6 +119,21 @@ async def _begin(context: BotContext, user: User, message: Message) -> None:
         _("Thank you for looking out for your neighbours. What would you like to report? "
           "Please choose one. (Send /cancel at any time to stop.)"),
         reply_markup=keyboards.categories(_))
+
+
+async def begin_at_place(context: BotContext, user: User, message: Message, *,
+                         area_id: int | None, address: str | None, latitude: float | None,
+                         longitude: float | None) -> None:
+    """A report in the reporter's name from a place already known (a patrol member at their
+    post): the same categories (and urgent advice) as /report, but the place and the
+    anonymity are set, so the summary follows the description at once."""
+
+    def at_place(draft: TipOffDraft) -> None:
+        draft.area_id, draft.address = area_id, address
+        draft.latitude, draft.longitude = latitude, longitude
+        draft.anonymous, draft.share_phone = False, False
+
+    await _begin(context, user, message, prefill=at_place)
 
 
 async def _start_from_button(update: Update, context: BotContext) -> None:
