@@ -17,7 +17,14 @@ from bot.directory.models import Chat, ChatStatus, Person, Role, Team, TeamKind
 from bot.patrol import service
 from bot.patrol.common import CLOCK_KEY
 from bot.patrol.handlers import SCAN_JOB
-from bot.patrol.models import DayAnswer, PatrolDayReport, PatrolDuty, PatrolPost, PatrolShift
+from bot.patrol.models import (
+    DayAnswer,
+    PatrolDayReport,
+    PatrolDuty,
+    PatrolPost,
+    PatrolShift,
+    PatrolTimes,
+)
 from bot.tipoffs.models import TipOff
 from tests.factories import Tree, add_to_team, make_person, make_team, make_tree
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
@@ -480,3 +487,90 @@ async def test_the_weekly_rotation_is_set_with_buttons(
         tonight = set(await session.scalars(select(PatrolDuty.person_id).where(
             PatrolDuty.on_date == MONDAY)))
     assert tonight == {p.ids[p.leader.id], p.ids[p.li.id]}
+
+
+async def test_shifts_are_added_changed_and_removed_with_buttons(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await _scan(bot, fake)
+    screen = await p.leader.send("/shifts")
+    assert not any("晚间时间" in b for row in screen[-1].buttons for b in row)  # staff only
+    await p.leader.press(text="➕ 新增班次")  # the team's only post is taken
+    prompt = p.leader.messages[-1]
+    assert "东门岗新班次的名称和时间" in prompt.text
+    wrong = await p.leader.send("早班八点", reply_to=prompt)
+    assert wrong[-1].text.startswith("请回复名称（最多 40 个字）和时间")
+    made = await p.leader.send("早班 08:00 - 12:00", reply_to=prompt)
+    assert made[-1].text.startswith("班次：东门岗 · 早班\n时间：08:00–12:00\n"
+                                    "哪几天：周一、周二、周三、周四、周五、周六、周日\n每周都排")
+    await p.leader.press(text="✅ 周日")
+    await p.leader.press(text="▫️ 只在敏感时期")
+    assert ("哪几天：周一、周二、周三、周四、周五、周六\n只在敏感时期排"
+            in p.leader.messages[-1].text)
+    await p.leader.press(text="✏️ 改名")
+    await p.leader.send("上午班", reply_to=p.leader.messages[-1])
+    await p.leader.press(text="🕐 改时间")
+    prompt = p.leader.messages[-1]
+    wrong = await p.leader.send("八点半到十二点", reply_to=prompt)
+    assert wrong[-1].text.startswith("请回复时间，例如 20:00-22:00")
+    changed = await p.leader.send("8:30~12:00", reply_to=prompt)
+    assert changed[-1].text.startswith("班次：东门岗 · 上午班\n时间：08:30–12:00")
+    async with session_factory() as session:
+        morning = await session.scalar(select(PatrolShift).where(PatrolShift.name == "上午班"))
+    assert morning is not None
+    assert (morning.starts, morning.ends, morning.weekdays, morning.sensitive_only) == (
+        time(8, 30), time(12), 0b0111111, True)
+
+    # Tonight's 晚班 stops running on Mondays: the duties planned for tonight go.
+    await p.leader.send("/shifts")
+    await p.leader.press(data=f"pt:sh:{p.shift.id}")
+    assert p.leader.messages[-1].text.startswith("班次：东门岗 · 晚班")
+    await p.leader.press(text="✅ 周一")
+    async with session_factory() as session:
+        tonight = await session.scalar(select(func.count(PatrolDuty.id)).where(
+            PatrolDuty.on_date == MONDAY))
+    assert tonight == 0
+    await p.leader.press(text="🗑 删除")
+    assert p.leader.messages[-1].text.startswith("删除班次「晚班」吗？")
+    await p.leader.press(text="🗑 确定删除")
+    assert p.leader.messages[-1].text == "班次「晚班」已删除。"
+    assert "晚班" not in (await p.leader.send("/shifts"))[-1].text
+
+    # Refused: a resident and the other community's leader, pressing forged buttons.
+    for outsider in (p.resident, p.other_leader):
+        screen = await outsider.send("/duty")
+        for data in (f"pt:sa:{p.team.id}", f"pt:sp:{p.post.id}", f"pt:sh:{morning.id}",
+                     f"pt:sd:{morning.id}:0", f"pt:sf:{morning.id}", f"pt:sn:{morning.id}",
+                     f"pt:st:{morning.id}", f"pt:sx:{morning.id}", f"pt:sy:{morning.id}",
+                     f"pt:et:{p.tree.community.id}"):
+            await outsider.press(data=data, forged=True, message=screen[-1])
+            assert outsider.last_callback_answer.text == "抱歉，您没有权限这样做。", data
+    # A leader may not set the community's evening times.
+    await p.leader.press(data=f"pt:et:{p.tree.community.id}", forged=True,
+                         message=p.leader.messages[-1])
+    assert p.leader.last_callback_answer.text == "抱歉，您没有权限这样做。"
+    async with session_factory() as session:
+        morning = await session.get(PatrolShift, morning.id)
+        assert await session.scalar(select(func.count()).select_from(PatrolTimes)) == 0
+    assert morning is not None and not morning.archived and morning.weekdays == 0b0111111
+
+
+async def test_staff_set_the_communitys_evening_times(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await p.staff.send("/shifts")
+    await p.staff.press(text="🌙 晚间时间：龙江路社区")
+    prompt = p.staff.messages[-1]
+    assert "每晚 21:00 请队长报平安，21:30 把平安日报发给干部" in prompt.text
+    wrong = await p.staff.send("21:30 21:00", reply_to=prompt)
+    assert wrong[-1].text.startswith("请回复同一个晚上的两个时间")
+    done = await p.staff.send("20:30 21:00", reply_to=prompt)
+    assert done[-1].text == "好了：龙江路社区每晚 20:30 请队长报平安，21:00 发平安日报。"
+    clock.now = at(20, 30)
+    await _scan(bot, fake)
+    assert any(t.startswith("今日巡逻情况") for t in _texts(p.leader))
+    clock.now = at(21)
+    await _scan(bot, fake)
+    assert len([t for t in _texts(p.staff) if t.startswith("🌙 平安日报")]) == 1
