@@ -324,7 +324,9 @@ async def test_a_resident_and_another_communitys_leader_are_refused_everything(
         for data in (f"pt:ok:{report.id}", f"pt:is:{report.id}", f"pt:ex:{zhang.id}",
                      f"pt:cv:{zhang.id}", f"pt:cb:{zhang.id}:{p.ids[outsider.id]}",
                      f"pt:pq:{p.post.id}", f"pt:pr:{p.post.id}:500", f"pt:pn:{p.team.id}",
-                     f"pt:out:{zhang.id}", f"pt:fs:{zhang.id}"):
+                     f"pt:out:{zhang.id}", f"pt:fs:{zhang.id}", f"pt:wo:{zhang.id}",
+                     f"pt:wt:{zhang.id}:{p.ids[outsider.id]}", f"pt:wy:{zhang.id}",
+                     f"pt:wn:{zhang.id}"):
             await outsider.press(data=data, forged=True, message=scanned[-1])
             assert outsider.last_callback_answer.text == "抱歉，您没有权限这样做。", data
     async with session_factory() as session:
@@ -574,3 +576,59 @@ async def test_staff_set_the_communitys_evening_times(
     clock.now = at(21)
     await _scan(bot, fake)
     assert len([t for t in _texts(p.staff) if t.startswith("🌙 平安日报")]) == 1
+
+
+async def test_a_member_swaps_a_shift_with_a_teammate_and_the_leader_is_told(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    sun = fake.user("Sun", language_code="zh-hans")
+    sun.record.started = True
+    async with transaction(session_factory) as session:
+        person = await make_person(session, name="孙队员", role=Role.MEMBER,
+                                   area=p.tree.community, telegram_id=sun.id)
+        await add_to_team(session, person=person, team=p.team)
+    await _scan(bot, fake)
+    duty = await _duty(session_factory, p.ids[p.zhang.id])
+    await p.zhang.send("/duty")
+    await p.zhang.press(text="🔄 换班 03-02 晚班")
+    assert p.zhang.messages[-1].text == "您的班（03-02 20:00–22:00 东门岗 · 晚班）想请谁来替？"
+    await p.zhang.press(text="李队员")  # already on it
+    assert p.zhang.last_callback_answer.text == "对方那天已经在这个班上了。"
+    await p.zhang.press(text="孙队员")
+    assert p.zhang.messages[-1].text == "已经问孙队员了，有回复我会告诉您。"
+    await fake.wait_for(lambda: any("想请您替一个巡逻班" in t for t in _texts(sun)))
+    offer = sun.messages[-1]
+    assert offer.text == "🔄 张队员想请您替一个巡逻班：03-02 20:00–22:00 东门岗 · 晚班。您能来吗？"
+    # Only the teammate asked may accept; the one who offered may not accept for them.
+    for other in (p.li, p.zhang):
+        screen = await other.send("/duty")
+        await other.press(data=f"pt:wy:{duty.id}", forged=True, message=screen[-1])
+        assert other.last_callback_answer.text == "抱歉，您没有权限这样做。"
+    await sun.press(text="✅ 我来值", message=offer)
+    assert sun.messages[-1].text == "✅ 谢谢您！这个班现在由您值：03-02 20:00–22:00 东门岗 · 晚班。"
+    await fake.wait_for(lambda: any("换班：孙队员替张队员值班" in t for t in _texts(p.leader)))
+    assert any(t.startswith("✅ 孙队员替您值这个班") for t in _texts(p.zhang))
+    await sun.press(data=f"pt:wy:{duty.id}", forged=True, message=offer)  # the offer is gone
+    assert sun.last_callback_answer.text == "抱歉，您没有权限这样做。"
+
+    await _scan(bot, fake)  # the rotation does not give Zhang tonight's shift back
+    async with session_factory() as session:
+        tonight = dict((await session.execute(
+            select(PatrolDuty.person_id, PatrolDuty.swapped_from_id)
+            .where(PatrolDuty.on_date == MONDAY))).all())
+    assert tonight == {person.id: p.ids[p.zhang.id], p.ids[p.li.id]: None}
+    clock.now = at(19, 31)
+    await _scan(bot, fake)
+    assert any(t.startswith("⏰") for t in _texts(sun))
+    assert not any(t.startswith("⏰") for t in _texts(p.zhang))
+
+    # Li asks the leader, who cannot come: Li is told, the duty stays hers.
+    await p.li.send("/duty")
+    await p.li.press(text="🔄 换班 03-02 晚班")
+    await p.li.press(text="王队长")
+    await fake.wait_for(lambda: any("李队员想请您替" in t for t in _texts(p.leader)))
+    await p.leader.press(text="❌ 我去不了")
+    assert p.leader.messages[-1].text == "好的，谢谢您的回复。"
+    await fake.wait_for(lambda: any(t.startswith("王队长来不了您的班") for t in _texts(p.li)))
+    assert (await _duty(session_factory, p.ids[p.li.id])).swap_offered_to_id is None

@@ -37,6 +37,7 @@ from bot.patrol import (
     rota,
     service,
     shifts,
+    swap,
 )
 from bot.patrol.common import clock, config, wake
 
@@ -73,6 +74,8 @@ async def on_button(update: Update, context: BotContext) -> None:
         await shifts.shift_pressed(update, context, action, press.ids)
     elif action == "et":
         await shifts.evening_pressed(update, context, first)
+    elif action in ("wo", "wt", "wy", "wn"):
+        await swap.swap_pressed(update, context, action, press.ids)
     else:
         await query.answer(context._("This button is no longer valid."))
 

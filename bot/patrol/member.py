@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, Update
 from telegram.constants import ChatType
 
 from bot.context import BotContext
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 DEEP_LINK_PREFIX = "post_"
 
 
-def _on_duty_buttons(context: BotContext, duty_id: int) -> object:
+def _on_duty_buttons(context: BotContext, duty_id: int) -> InlineKeyboardMarkup:
     _ = context._
     return markup([[button(_(render.FOUND_SOMETHING), "fs", duty_id),
                     button(_(render.SIGN_OUT), "out", duty_id)]])
@@ -84,6 +84,9 @@ async def duty_command(update: Update, context: BotContext) -> None:
     text = render.duty_text(_, lines, tz, sensitive=sensitive)
     waiting = [d for d in current if d.signed_in_at is None]
     on_duty = [d for d in current if d.signed_in_at is not None and d.signed_out_at is None]
+    swaps = [[button(_("🔄 Swap {day} {shift}").format(
+        day=line.starts_at.astimezone(tz).strftime("%m-%d"), shift=line.shift_name), "wo",
+        line.duty_id)] for line in lines if line.state is service.DutyState.UPCOMING][:3]
     if waiting:
         keyboard = ReplyKeyboardMarkup(
             [[KeyboardButton(_(render.SIGN_IN_HERE), request_location=True)]],
@@ -92,9 +95,11 @@ async def duty_command(update: Update, context: BotContext) -> None:
                                                     "or scan the post's QR code."),
                                  reply_markup=keyboard)
     elif on_duty:
-        await message.reply_text(text, reply_markup=_on_duty_buttons(context, on_duty[0].id))
+        await message.reply_text(text, reply_markup=markup(
+            [list(row) for row in _on_duty_buttons(context, on_duty[0].id).inline_keyboard]
+            + swaps))
     else:
-        await message.reply_text(text)
+        await message.reply_text(text, reply_markup=markup(swaps) if swaps else None)
 
 
 async def location(update: Update, context: BotContext) -> None:

@@ -402,8 +402,12 @@ async def plan_duties(session: AsyncSession, *, now: datetime, tz: ZoneInfo,
                         Person.status != PersonStatus.LEFT))
         if team_id is not None:
             query = query.where(PatrolShift.team_id == team_id)
+        # Who gave that day's duty to a teammate: the rotation must not plan it again.
+        swapped_away = set((await session.execute(
+            select(PatrolDuty.shift_id, PatrolDuty.swapped_from_id).where(
+                PatrolDuty.on_date == day, PatrolDuty.swapped_from_id.is_not(None)))).all())
         for person_id, shift, path in (await session.execute(query)).all():
-            if not runs_on(shift, day):
+            if not runs_on(shift, day) or (shift.id, person_id) in swapped_away:
                 continue
             if shift.sensitive_only and not await sensitive_at(
                     session, area_path=path, moment=shift_window(shift, day, tz)[0]):
@@ -579,6 +583,61 @@ async def resolve_missing(session: AsyncSession, *, duty: PatrolDuty, by_person_
     duty.resolved_by_id = by_person_id
     if duty.signed_in_at is None:
         duty.stage, duty.next_due_at = DutyStage.DONE, None
+    await session.flush()
+
+
+# -- swapping a duty with a teammate -----------------------------------------------------------
+
+def swappable(duty: PatrolDuty, now: datetime) -> bool:
+    """A duty may change hands until it begins (and while nobody signed in or covered it)."""
+    return (duty.signed_in_at is None and duty.starts_at > now and duty.covered_by_id is None
+            and not duty.excused)
+
+
+async def _swap_check(session: AsyncSession, *, duty: PatrolDuty, to_person_id: int,
+                      now: datetime) -> None:
+    if not swappable(duty, now):
+        raise PatrolError("started")
+    if to_person_id == duty.person_id or not await is_member(
+            session, person_id=to_person_id, team_id=duty.team_id):
+        raise PatrolError("not_member")
+    if await session.scalar(select(PatrolDuty.id).where(
+            PatrolDuty.shift_id == duty.shift_id, PatrolDuty.on_date == duty.on_date,
+            PatrolDuty.person_id == to_person_id)) is not None:
+        raise PatrolError("already_on")
+
+
+async def offer_swap(session: AsyncSession, *, duty: PatrolDuty, by_person_id: int | None,
+                     to_person_id: int, now: datetime) -> None:
+    """The duty's person asks a teammate to take it (one open offer per duty)."""
+    if by_person_id is None or duty.person_id != by_person_id:
+        raise PatrolError("not_yours")
+    await _swap_check(session, duty=duty, to_person_id=to_person_id, now=now)
+    duty.swap_offered_to_id = to_person_id
+    await session.flush()
+
+
+async def accept_swap(session: AsyncSession, *, duty: PatrolDuty, person_id: int | None,
+                      now: datetime, config: PatrolConfig) -> int:
+    """The teammate takes the duty: it is theirs, with its timers from the start (their own
+    reminder); returns who had it."""
+    if person_id is None or duty.swap_offered_to_id != person_id:
+        raise PatrolError("not_offered")
+    await _swap_check(session, duty=duty, to_person_id=person_id, now=now)
+    previous = duty.person_id
+    duty.person_id, duty.swapped_from_id, duty.swap_offered_to_id = person_id, previous, None
+    duty.reminded_at = duty.nudged_at = None
+    duty.stage, duty.next_due_at = first_timer(
+        starts_at=duty.starts_at, grace=timedelta(seconds=duty.grace_s), now=now, config=config)
+    await session.flush()
+    return previous
+
+
+async def decline_swap(session: AsyncSession, *, duty: PatrolDuty,
+                       person_id: int | None) -> None:
+    if person_id is None or duty.swap_offered_to_id != person_id:
+        raise PatrolError("not_offered")
+    duty.swap_offered_to_id = None
     await session.flush()
 
 
