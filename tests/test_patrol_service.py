@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -264,3 +265,17 @@ async def test_a_shift_runs_only_on_its_days_and_a_changed_day_replans(session_f
             for weekday in range(1, 7):  # the last day cannot go
                 await service.edit_shift(session, shift=s.shift, now=at(6), weekday=weekday)
         assert s.shift.weekdays == 1 << 6
+
+
+def test_the_signs_font_may_be_one_registered_with_matplotlib(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A CJK font package registered with matplotlib's font manager draws the sign's text."""
+    from matplotlib import font_manager
+
+    from bot.patrol import sign
+
+    entry = font_manager.FontEntry(fname=str(tmp_path / "NotoSansSC-Regular.otf"),
+                                   name="Noto Sans SC")
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [entry, *font_manager.fontManager.ttflist])
+    assert sign.font_path() == entry.fname
