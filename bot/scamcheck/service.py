@@ -186,7 +186,8 @@ class CheckCount:
 async def check_counts(session: AsyncSession, *, area_path: str, start: datetime,
                        end: datetime) -> list[CheckCount]:
     """Checks by kind and verdict in `[start, end)` asked by residents of the communities
-    in the area's subtree ("/": everywhere, with the checks of people with no home).
+    in the area's subtree ("/": everywhere, with the checks of people with no home), the
+    most frequent first. Every check counts, a person's repeated ones too.
 
     Checks are kept per community only, so an area below a community has none of its own.
     """
@@ -197,6 +198,7 @@ async def check_counts(session: AsyncSession, *, area_path: str, start: datetime
     rows = await session.execute(
         select(ScamCheck.kind, ScamCheck.verdict, func.count(ScamCheck.id))
         .where(*where).group_by(ScamCheck.kind, ScamCheck.verdict)
-        .order_by(func.count(ScamCheck.id).desc(), ScamCheck.kind, ScamCheck.verdict))
+        .order_by(func.count(ScamCheck.id).desc(), ScamCheck.kind.nulls_last(),
+                  ScamCheck.verdict))
     return [CheckCount(kind, Verdict(verdict), count) for kind, verdict, count in rows]
 
