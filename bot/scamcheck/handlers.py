@@ -129,6 +129,16 @@ async def on_forward(update: Update, context: BotContext) -> None:
     await answer(context, message, text)
 
 
+async def on_picture(update: Update, context: BotContext) -> None:
+    """A picture sent (not forwarded) that no flow took, most likely a screenshot to check:
+    say that only words can be checked and how, and where a photo report goes instead."""
+    message = update.effective_message
+    if message is not None:
+        _ = context._
+        await message.reply_text(_(ONLY_TEXT) + "\n\n" + _(
+            "Want to report something to the community with this picture? Send /report."))
+
+
 async def on_pasted(update: Update, context: BotContext) -> None:
     """Pasted text that looks like a scam (the filter checked it)."""
     message = update.effective_message
@@ -286,6 +296,7 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(on_button, pattern=r"^sc:"),
         CallbackQueryHandler(on_warning, pattern=r"^scw:"),
         MessageHandler(private & message & filters.FORWARDED, on_forward),
+        MessageHandler(private & message & (filters.PHOTO | filters.Document.IMAGE), on_picture),
         MessageHandler(private & message & filters.TEXT & ~filters.COMMAND & LooksLikeScam(),
                        on_pasted),
     ]
