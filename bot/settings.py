@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     rate_chat_per_s: float = Field(default=1.0, gt=0)
     rate_chat_burst: int = Field(default=3, ge=1)
     rate_group_per_min: float = Field(default=20.0, gt=0)
+    # The scam check's early warning: this many residents of one community asking about
+    # the same kind of scam within these hours give the community's staff one suggestion.
+    scamcheck_warning_askers: int = Field(default=3, ge=2)
+    scamcheck_warning_hours: int = Field(default=24, ge=1, le=168)
 
     @field_validator("bot_token")
     @classmethod
