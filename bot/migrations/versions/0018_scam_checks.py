@@ -1,6 +1,6 @@
 """scamcheck: checks kept as kind, verdict, community and time; early warnings to staff
 
-Revision ID: 0020
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-11-30 07:00:00.000000
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import bot.db
 
-revision: str = '0020'
+revision: str = '0018'
 down_revision: str | Sequence[str] | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
