@@ -718,7 +718,7 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
 CAPTION_COMMAND = filters.CaptionRegex(r"^\s*/import(areas)?(@\w+)?(\s|$)")
 
 
-INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy"})
+INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy", "isp", "isl"})
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
