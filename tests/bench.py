@@ -49,6 +49,7 @@ from tests.bench_alerts import bench_alerts
 from tests.bench_audience import bench_audience
 from tests.bench_fake import RemoteFake
 from tests.bench_patrol import bench_patrol
+from tests.bench_roster import bench_roster
 from tests.bench_scamcheck import bench_scamcheck
 from tests.bench_tipoff import bench_tipoff
 from tests.fake_telegram import Limits as FakeLimits
@@ -293,6 +294,12 @@ async def alerts(ctx: Context) -> AsyncIterator[tuple[str, float]]:
         yield figure
 
 
+async def roster_import(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """A 5,000-row roster through /import, and /help answered meanwhile (real limits)."""
+    for figure in await bench_roster():
+        yield figure
+
+
 async def scamcheck(ctx: Context) -> AsyncIterator[tuple[str, float]]:
     """The scam checker over the labelled set: recall, false positives, time per message."""
     for figure in bench_scamcheck():
@@ -319,6 +326,7 @@ BENCHES: list[Bench] = [
     alerts,
     scamcheck,
     patrol,
+    roster_import,
 ]
 
 

@@ -27,7 +27,7 @@ from bot.broadcasting.service import (
 )
 from bot.db import transaction
 from bot.directory.audience import AudienceSpec
-from bot.directory.models import Chat, Role
+from bot.directory.models import Chat, Role, SubscriptionTopic
 from broadcasts import Delivery, content_from_json
 from broadcasts.tips import TipItem
 from tests.factories import make_cast, make_person, make_tree
@@ -121,7 +121,8 @@ async def test_tip_goes_to_each_recipient_in_their_language(session_factory: Fac
         tw = await make_person(session, role=Role.MEMBER, area=cast.tree.community,
                                telegram_id=700_001, language="zh-TW")
         en = await make_person(session, role=Role.RESIDENT, area=cast.tree.grid,
-                               telegram_id=700_002, language="en")
+                               telegram_id=700_002, language="en",
+                               topics=tuple(SubscriptionTopic))
         group = Chat(telegram_chat_id=-100_555, type="supergroup", title="巡逻队群",
                      team_id=cast.team.id, language="zh-TW")
         session.add(group)

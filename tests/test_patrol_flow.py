@@ -475,6 +475,42 @@ async def test_a_roster_file_is_checked_row_by_row_then_imported_and_exported(
     assert ["2026-03-04", "晚班", "东门岗", "李队员", "20:00-22:00"] in rows
 
 
+async def test_a_duty_sheet_is_found_under_its_title_and_team_line(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    """A 排班表 as committees make it: a merged title, a line naming the team and its phone
+    (which looks like a roster header), then the real header, a totals row and a note."""
+    from openpyxl import Workbook
+
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await p.leader.send("/shifts")
+    await p.leader.press(text="📥 导入排班表")
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["龙江路社区治安巡逻排班表（2026年3月）"])
+    sheet.merge_cells("A1:E1")
+    sheet.append(["队伍", "治安巡逻队", "联系电话", "13800001111"])
+    sheet.append(["日期", "班次", "岗点", "姓名", "时间"])
+    sheet.append(["2026-03-03", "晚班", "东门岗", "张队员", "20:00-22:00"])
+    sheet.append(["2026-03-04", "晚班", "东门岗", "李队员", "20:00-22:00"])
+    sheet.append(["合计", "2 班"])
+    sheet.append(["注：请按时到岗。"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    document = fake.store_document(
+        buffer.getvalue(), "排班表.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    checked = await fake.user_message(p.leader.record, fake.chats[p.leader.id], None, 10.0,
+                                      document=document, reply_to=p.leader.messages[-1])
+    assert "共检查了 2 行：2 行没问题" in checked[-1].text, checked[-1].text
+    await p.leader.press(text="导入 2 条排班")
+    async with session_factory() as session:
+        imported = sorted((d.on_date, d.person_id) for d in await session.scalars(
+            select(PatrolDuty).where(PatrolDuty.on_date > MONDAY)))
+    assert imported == [(date(2026, 3, 3), p.ids[p.zhang.id]),
+                        (date(2026, 3, 4), p.ids[p.li.id])]
+
+
 async def test_the_weekly_rotation_is_set_with_buttons(
         bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
     clock = Clock(at(10))

@@ -111,7 +111,7 @@ async def _audience_view(context: BotContext, draft: Draft,
     people = groups = 0
     if draft.has_audience:
         async with context.services.session_factory() as session:
-            count = await count_audience(session, spec_of(draft, options))
+            count = await count_audience(session, spec_of(draft, options), topic=draft.topic)
         people, groups = count.people, count.groups
     text = (_("Who should receive it? Tap to choose, tap again to remove.") + "\n"
             + _("Roles narrow the chosen areas.") + "\n\n" + _count_line(_, people, groups))
@@ -132,7 +132,7 @@ async def start(update: Update, context: BotContext) -> State | int:
         await message.reply_text(refusal(_))
         return END
     options = await _options(context)
-    if not (options.teams or options.areas or options.chats or options.community):
+    if not (options.teams or options.areas or options.chats or options.residents):
         await message.reply_text(_("There is nobody in your area to send to yet."))
         return END
     draft = Draft()
@@ -185,13 +185,13 @@ async def audience_pressed(update: Update, context: BotContext) -> State | int:
         chosen = {"t": draft.team_ids, "a": draft.area_ids, "c": draft.chat_ids}[action]
         chosen.symmetric_difference_update({number})
         if action == "a":
-            draft.residents = False
+            draft.residents_area = None
     elif action == "r" and press.arg in {r.value for r in ROLE_CHOICES}:
         draft.roles.symmetric_difference_update({Role(press.arg)})
-        draft.residents = False
-    elif action == "res" and options.community is not None:
-        draft.residents = not draft.residents
-        if draft.residents:
+        draft.residents_area = None
+    elif action == "res" and number is not None and options.allows("res", number):
+        draft.residents_area = None if draft.residents_area == number else number
+        if draft.residents_area is not None:
             draft.area_ids.clear()
             draft.roles.clear()
     else:
@@ -214,7 +214,7 @@ async def _audience_done(update: Update, context: BotContext, draft: Draft,
     spec = spec_of(draft, options)
     async with context.services.session_factory() as session:
         allowed = await may_target(session, context.actor, spec)
-        count = await count_audience(session, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
     if not allowed:
         await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
         return State.CHOOSING_AUDIENCE
@@ -310,7 +310,7 @@ async def _preview(message: Message, context: BotContext, draft: Draft) -> State
     assert draft.kind is not None
     now = now_of(context)
     async with context.services.session_factory() as session:
-        count = await count_audience(session, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
         windows = await quiet_hours_for_audience(session, spec)
         tip = (await preview_tip(session, spec=spec, category=draft.tip_category, now=now,
                                  tz=settings.tz) if draft.tip else None)
@@ -367,7 +367,7 @@ async def confirm_pressed(update: Update, context: BotContext) -> State | int:
         if not await may_target(session, actor, spec):
             await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
             return State.CONFIRMING
-        count = await count_audience(session, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
         broadcast = await send_broadcast(
             session, kind=draft.kind, audience=spec, content=draft.content(),
             author_id=actor.person_id, now=now_of(context),
@@ -403,7 +403,7 @@ async def _schedule_pressed(update: Update, context: BotContext,
     spec = spec_of(draft, await _options(context))
     async with context.services.session_factory() as session:
         allowed = await may_target(session, context.actor, spec)
-        count = await count_audience(session, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
     if not allowed:
         await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
         return State.CONFIRMING

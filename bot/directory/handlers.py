@@ -82,6 +82,9 @@ PROBLEM_TEXT = {
     roster_service.Problem.STAFF_NOT_ALLOWED: N_("you may not make community staff"),
     roster_service.Problem.SKIPPED: N_("skipped, as you chose"),
 }
+# The columns a roster must have, named as people write them in the sheet.
+COLUMN_TEXT = {"name": N_("Name column"), "phone": N_("Phone column"),
+               "team": N_("Team column")}
 # What an unknown role may be mapped to, in button order (staff only for who may grant it).
 MAP_ROLES = (
     (roster_service.RosterRole.LEADER, N_("Leader")),
@@ -325,8 +328,9 @@ async def ask_roster_file(update: Update, context: BotContext) -> UploadState | 
         return ConversationHandler.END
     assert update.effective_message is not None
     await update.effective_message.reply_text(context._(
-        "Please send the roster as a CSV or Excel (.xlsx) file. Columns: name, phone, team, "
-        "role, area, telegram (the last three may be empty). I will check it first and change "
+        "Please send the roster as an Excel (.xlsx) or CSV file, the way you keep it: a title "
+        "above the table is fine. Columns: name, phone, team, role, area or building, "
+        "Telegram username (the last three may be empty). I will check it first and change "
         "nothing until you confirm. Send /cancel to stop."))
     return UploadState.AWAITING_ROSTER_FILE
 
@@ -418,7 +422,8 @@ async def roster_file(update: Update, context: BotContext) -> int:
     if preview.missing_columns:
         await message.reply_text(_("The file needs these columns: {columns}. Please fix it "
                                    "and send it again, or /cancel.")
-                                 .format(columns=", ".join(preview.missing_columns)))
+                                 .format(columns=_(", ").join(
+                                     _(COLUMN_TEXT[c]) for c in preview.missing_columns)))
         return UploadState.AWAITING_ROSTER_FILE
     text, keyboard = _roster_screen(context, preview, upload.id if upload else None, scope)
     await message.reply_text("\n".join([*_columns_text(found, _), text]), reply_markup=keyboard)
@@ -718,7 +723,7 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
 CAPTION_COMMAND = filters.CaptionRegex(r"^\s*/import(areas)?(@\w+)?(\s|$)")
 
 
-INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy"})
+INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy", "isp", "isl"})
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
