@@ -1,0 +1,370 @@
+"""The demo page and its JSON API, mounted on the fake Bot API server's own aiohttp app.
+
+``GET /`` is the page; ``/demo/api/…`` lets it act as a persona (send, press, upload,
+share a location or contact, forward) through the fake's story operations — the same
+updates a phone would make — and ``/demo/api/events`` streams every new or changed
+message (server-sent events), so what the bot sends shows up live for every persona.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import mimetypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram.state import ChatRecord, RecordedMessage, UserRecord
+
+from .story import Story, seed
+from .views import chat_view, chats_of, message_view
+
+STATIC = Path(__file__).resolve().parent / "static"
+ROOT = Path(__file__).resolve().parents[2]
+#: How often the event stream looks for new or changed messages.
+WATCH_INTERVAL = 0.2
+#: Places a persona can share with one click (latitude, longitude).
+PRESET_PLACES = (
+    {"name": "龙江路社区 3栋门口", "latitude": 31.2304, "longitude": 121.4737},
+    {"name": "东门岗", "latitude": 31.2311, "longitude": 121.4752},
+    {"name": "青石桥菜市场", "latitude": 31.2262, "longitude": 121.4801},
+)
+MAX_UPLOAD = 20 * 1024 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BotProcess:
+    """`python -m bot run` against the fake, with the demo's own database."""
+
+    def __init__(self, fake: FakeTelegram, database_url: str, admin_ids: tuple[int, ...],
+                 log: Path | None) -> None:
+        self.fake = fake
+        self.database_url = database_url
+        self.admin_ids = admin_ids
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "BOT_TOKEN": self.fake.token,
+               "TELEGRAM_API_URL": self.fake.base_url, "DATABASE_URL": self.database_url,
+               "ADMIN_IDS": ",".join(str(i) for i in self.admin_ids),
+               "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+               "MEDIA_DOWNLOAD": "false", "WEBHOOK_URL": ""}
+        output = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
+                                        stdout=output, stderr=subprocess.STDOUT)
+
+    async def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)  # lets the bot stop polling and close cleanly
+        try:
+            await asyncio.to_thread(process.wait, 20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+
+
+class Demo:
+    """The seeded story, the bot process and the page's API over one fake server."""
+
+    def __init__(self, fake: FakeTelegram, database: Path, *, start_bot: bool = True,
+                 log: Path | None = None) -> None:
+        self.fake = fake
+        self.database = database
+        self.start_bot = start_bot
+        self.log = log
+        self.story = Story()
+        self.bot: BotProcess | None = None
+        self.subscribers: set[asyncio.Queue[str]] = set()
+        self.seen: dict[tuple[int, int], str] = {}
+        self.watcher: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.database}"
+
+    # -- lifecycle ------------------------------------------------------------------
+    async def begin(self) -> None:
+        """Seed a fresh story and start the bot and the event stream's watcher."""
+        await self._seed()
+        self.watcher = asyncio.create_task(self._watch())
+
+    async def end(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watcher
+        if self.bot is not None:
+            await self.bot.stop()
+
+    def _forget_database(self) -> None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.database}{suffix}").unlink(missing_ok=True)
+        self.database.parent.mkdir(parents=True, exist_ok=True)
+
+    async def _seed(self) -> None:
+        await asyncio.to_thread(self._forget_database)
+        self.fake.reset()
+        self.seen.clear()
+        self.story = await seed(self.fake, self.database_url)
+        self.seen = {key: text for key, text in self._snapshot()}
+        if self.start_bot:
+            self.bot = BotProcess(self.fake, self.database_url, self.story.admin_ids, self.log)
+            self.bot.start()
+
+    async def reset(self) -> None:
+        """Stop the bot, forget everything, seed the story again and start the bot."""
+        async with self.lock:
+            if self.bot is not None:
+                await self.bot.stop()
+            await self._seed()
+        self._publish({"type": "reset"})
+
+    # -- the event stream --------------------------------------------------------
+    def _snapshot(self) -> list[tuple[tuple[int, int], str]]:
+        return [((chat.id, msg.message_id), json.dumps(message_view(msg), ensure_ascii=False))
+                for chat in list(self.fake.chats.values())
+                for msg in list(chat.messages.values())]
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        data = json.dumps(event, ensure_ascii=False)
+        for queue in self.subscribers:
+            queue.put_nowait(data)
+
+    def changes(self) -> list[dict[str, Any]]:
+        """Messages new or changed since the last look (edits, pins and deletions too)."""
+        events = []
+        for key, text in self._snapshot():
+            if self.seen.get(key) != text:
+                self.seen[key] = text
+                chat = self.fake.chats[key[0]]
+                events.append({"type": "message", "chat_id": key[0], "message": json.loads(text),
+                               "keyboard_changed": True, "chat": _chat_meta(chat)})
+        return events
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            if self.lock.locked():
+                continue
+            for event in self.changes():
+                self._publish(event)
+
+    # -- helpers -------------------------------------------------------------------
+    def user(self, body: dict[str, Any]) -> UserRecord:
+        user_id = int(body["user_id"])
+        if user_id not in {p.user_id for p in self.story.personas}:
+            raise KeyError(f"no persona {user_id}")
+        return self.fake.users[user_id]
+
+    def chat(self, user: UserRecord, body: dict[str, Any]) -> ChatRecord:
+        chat_id = int(body.get("chat_id") or user.id)
+        chat = next((c for c in chats_of(self.fake.chats, user) if c.id == chat_id), None)
+        if chat is None:
+            raise KeyError(f"{user.first_name} is not in chat {chat_id}")
+        return chat
+
+    async def post(self, user: UserRecord, chat: ChatRecord,
+                   **content: Any) -> list[RecordedMessage]:
+        """A message from ``user``; waits (bounded) for the bot to answer it."""
+        try:
+            return await self.fake.user_message(user, chat, wait=False, timeout=15.0, **content)
+        except TimeoutError:  # the bot is slow or still starting: its answer comes by SSE
+            return []
+
+
+def _chat_meta(chat: ChatRecord) -> dict[str, Any]:
+    return {"id": chat.id, "type": chat.type, "title": chat.title,
+            "members": list(chat.members)}
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    data = await request.json()
+    return data if isinstance(data, dict) else {}
+
+
+def _ok(result: Any) -> web.Response:
+    return web.json_response({"ok": True, "result": result},
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def add_demo_routes(app: web.Application, demo: Demo) -> None:
+    """Mount the page, its static files and its API."""
+    fake = demo.fake
+
+    def guarded(fn: Handler) -> Handler:
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            try:
+                return await fn(request)
+            except (KeyError, ValueError, LookupError) as exc:
+                return web.json_response({"ok": False, "description": str(exc)}, status=400)
+
+        return wrapper
+
+    async def index(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "index.html")
+
+    async def story(request: web.Request) -> web.StreamResponse:
+        return _ok(demo.story.to_json() | {"places": PRESET_PLACES,
+                                            "bot": fake.bot.first_name,
+                                            "bot_running": demo.bot is not None
+                                            and demo.bot.process is not None
+                                            and demo.bot.process.poll() is None})
+
+    async def chats(request: web.Request) -> web.StreamResponse:
+        user = demo.user(dict(request.query))
+        return _ok([chat_view(c, fake.bot.first_name) for c in chats_of(fake.chats, user)])
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                               "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        demo.subscribers.add(queue)
+        try:
+            await response.write(b": hello\n\n")
+            while True:
+                try:
+                    data = await asyncio.wait_for(queue.get(), 15)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                await response.write(f"data: {data}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            demo.subscribers.discard(queue)
+        return response
+
+    async def send(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        user = demo.user(body)
+        chat = demo.chat(user, body)
+        text = str(body.get("text", "")).strip()
+        if not text:
+            raise ValueError("empty message")
+        content = fake.text_content(text, chat)
+        if body.get("reply_to"):
+            content["reply_to"] = chat.messages[int(body["reply_to"])]
+        replies = await demo.post(user, chat, **content)
+        return _ok([message_view(m) for m in replies])
+
+    async def press(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        user = demo.user(body)
+        chat = demo.chat(user, body)
+        message = chat.messages[int(body["message_id"])]
+        try:
+            replies = await fake.press_button(user, data=str(body["data"]), message=message,
+                                              timeout=15.0)
+        except TimeoutError:
+            replies = []
+        answer = fake.callback_answers.get(fake.last_query_id or "")
+        return _ok({"messages": [message_view(m) for m in replies],
+                    "answer": {"text": answer.text, "alert": answer.show_alert}
+                    if answer is not None else None})
+
+    async def upload(request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        user = demo.user(dict(form))
+        chat = demo.chat(user, dict(form))
+        file = form.get("file")
+        if not isinstance(file, web.FileField):
+            raise ValueError("no file")
+        data = file.file.read(MAX_UPLOAD + 1)
+        if len(data) > MAX_UPLOAD:
+            raise ValueError("file too large")
+        caption = str(form.get("caption") or "") or None
+        mime = file.content_type or mimetypes.guess_type(file.filename)[0] or ""
+        if form.get("kind") == "photo" and mime.startswith("image/"):
+            try:
+                content: dict[str, Any] = {"photo": fake.store_photo(data)}
+            except Exception as exc:  # not an image Pillow can read
+                raise ValueError(f"not a picture: {exc}") from None
+        else:
+            content = {"document": fake.store_document(data, file.filename or "file",
+                                                       mime or "application/octet-stream")}
+        replies = await demo.post(user, chat, caption=caption, **content)
+        return _ok([message_view(m) for m in replies])
+
+    async def location(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        user = demo.user(body)
+        chat = demo.chat(user, body)
+        latitude, longitude = float(body["latitude"]), float(body["longitude"])
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise ValueError("not a place on Earth")
+        replies = await demo.post(user, chat,
+                                  location={"latitude": latitude, "longitude": longitude})
+        return _ok([message_view(m) for m in replies])
+
+    async def contact(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        user = demo.user(body)
+        phone = f"+86138{user.id % 100_000_000:08d}"
+        replies = await demo.post(user, fake.chats[user.id], contact={
+            "phone_number": phone, "first_name": user.first_name, "user_id": user.id})
+        return _ok([message_view(m) for m in replies])
+
+    async def voice(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        user = demo.user(body)
+        chat = demo.chat(user, body)
+        record = fake.store_file(b"OggS" + bytes(64), "voice", "oga", "audio/ogg")
+        replies = await demo.post(user, chat, voice={
+            "file_id": record.file_id, "file_unique_id": record.file_unique_id,
+            "duration": int(body.get("duration", 5)), "mime_type": "audio/ogg",
+            "file_size": len(record.data)})
+        return _ok([message_view(m) for m in replies])
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        """Forward a message the persona can see into their private chat with the bot."""
+        body = await _body(request)
+        user = demo.user(body)
+        source_chat = demo.chat(user, {"chat_id": body["from_chat_id"]})
+        source = source_chat.messages[int(body["message_id"])]
+        content = {key: getattr(source, key) for key in (
+            "text", "entities", "caption", "caption_entities", "photo", "document", "voice",
+            "location", "contact")}
+        origin = {"type": "user", "date": source.date, "sender_user": source.from_user}
+        replies = await demo.post(user, fake.chats[user.id], forward_origin=origin, **content)
+        return _ok([message_view(m) for m in replies])
+
+    async def reset(request: web.Request) -> web.StreamResponse:
+        await demo.reset()
+        return _ok(True)
+
+    async def file(request: web.Request) -> web.StreamResponse:
+        record = fake.files.get(request.match_info["file_id"])
+        if record is None:
+            raise web.HTTPNotFound
+        headers = {}
+        if record.file_name:
+            headers["Content-Disposition"] = f'inline; filename="{record.file_id}"'
+        return web.Response(body=record.data, headers=headers,
+                            content_type=record.mime_type or "application/octet-stream")
+
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", STATIC)
+    app.router.add_get("/demo/api/story", guarded(story))
+    app.router.add_get("/demo/api/chats", guarded(chats))
+    app.router.add_get("/demo/api/events", events)
+    app.router.add_get("/demo/api/files/{file_id}", file)
+    for path, handler in (("send", send), ("press", press), ("upload", upload),
+                          ("location", location), ("contact", contact), ("voice", voice),
+                          ("forward", forward), ("reset", reset)):
+        app.router.add_post(f"/demo/api/{path}", guarded(handler))
