@@ -20,10 +20,11 @@ from .web import ROOT, Demo, add_demo_routes
 DEFAULT_DATABASE = ROOT / "data" / "demo.db"
 
 
-async def serve(host: str, port: int, database: Path) -> None:
+async def serve(host: str, port: int, database: Path, speed: float) -> None:
     """Start everything, print where to look, wait for Ctrl-C."""
-    fake = FakeTelegram(limits=Limits(), bot_username="pingan_demo_bot", bot_name="平安小助手")
-    demo = Demo(fake, database, log=database.with_suffix(".log"))
+    fake = FakeTelegram(limits=Limits().scaled(speed), bot_username="pingan_demo_bot",
+                        bot_name="平安小助手")
+    demo = Demo(fake, database, log=database.with_suffix(".log"), speed=speed)
     add_demo_routes(fake.app, demo)
     await fake.start(port=port, host=host)
     try:
@@ -43,12 +44,14 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8088")))
     parser.add_argument("--database", type=Path, default=DEFAULT_DATABASE)
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="multiply Telegram's flood limits (on the fake and the bot alike)")
     args = parser.parse_args()
     database = args.database.resolve()
     if database.name == "pingan.db":
         parser.error("the demo keeps its own database: pick another file than pingan.db")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, database))
+        asyncio.run(serve(args.host, args.port, database, args.speed))
 
 
 if __name__ == "__main__":

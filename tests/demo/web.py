@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, Limits
 from tests.fake_telegram.state import ChatRecord, RecordedMessage, UserRecord
 
 from .story import Story, seed
@@ -46,8 +46,9 @@ class BotProcess:
     """`python -m bot run` against the fake, with the demo's own database."""
 
     def __init__(self, fake: FakeTelegram, database_url: str, admin_ids: tuple[int, ...],
-                 log: Path | None) -> None:
+                 log: Path | None, speed: float = 1.0) -> None:
         self.fake = fake
+        self.speed = speed
         self.database_url = database_url
         self.admin_ids = admin_ids
         self.log = log
@@ -58,7 +59,11 @@ class BotProcess:
                "TELEGRAM_API_URL": self.fake.base_url, "DATABASE_URL": self.database_url,
                "ADMIN_IDS": ",".join(str(i) for i in self.admin_ids),
                "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-               "MEDIA_DOWNLOAD": "false", "WEBHOOK_URL": ""}
+               "MEDIA_DOWNLOAD": "false", "WEBHOOK_URL": "",
+               # the bot keeps to the fake's flood limits, sped up alike
+               "RATE_OVERALL_PER_S": str(30 * self.speed),
+               "RATE_CHAT_PER_S": str(1 * self.speed),
+               "RATE_GROUP_PER_MIN": str(20 * self.speed)}
         output = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
         self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
                                         stdout=output, stderr=subprocess.STDOUT)
@@ -68,6 +73,7 @@ class BotProcess:
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGINT)  # lets the bot stop polling and close cleanly
+        self.fake.abort_long_poll(None)  # its pending getUpdates need not run to its timeout
         try:
             await asyncio.to_thread(process.wait, 20)
         except subprocess.TimeoutExpired:
@@ -79,8 +85,9 @@ class Demo:
     """The seeded story, the bot process and the page's API over one fake server."""
 
     def __init__(self, fake: FakeTelegram, database: Path, *, start_bot: bool = True,
-                 log: Path | None = None) -> None:
+                 log: Path | None = None, speed: float = 1.0) -> None:
         self.fake = fake
+        self.speed = speed
         self.database = database
         self.start_bot = start_bot
         self.log = log
@@ -116,12 +123,13 @@ class Demo:
 
     async def _seed(self) -> None:
         await asyncio.to_thread(self._forget_database)
-        self.fake.reset()
+        self.fake.reset(Limits().scaled(self.speed))
         self.seen.clear()
         self.story = await seed(self.fake, self.database_url)
         self.seen = {key: text for key, text in self._snapshot()}
         if self.start_bot:
-            self.bot = BotProcess(self.fake, self.database_url, self.story.admin_ids, self.log)
+            self.bot = BotProcess(self.fake, self.database_url, self.story.admin_ids, self.log,
+                                  self.speed)
             self.bot.start()
 
     async def reset(self) -> None:
@@ -221,9 +229,7 @@ def add_demo_routes(app: web.Application, demo: Demo) -> None:
     async def story(request: web.Request) -> web.StreamResponse:
         return _ok(demo.story.to_json() | {"places": PRESET_PLACES,
                                             "bot": fake.bot.first_name,
-                                            "bot_running": demo.bot is not None
-                                            and demo.bot.process is not None
-                                            and demo.bot.process.poll() is None})
+                                            "bot_polling": fake.is_polling()})
 
     async def chats(request: web.Request) -> web.StreamResponse:
         user = demo.user(dict(request.query))

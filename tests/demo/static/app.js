@@ -344,6 +344,7 @@ async function start() {
   renderPeople();
   renderSteps();
   await choosePersona(key);
+  if (!state.story.bot_polling) toast("机器人正在启动，请稍等几秒… / the bot is starting");
 }
 
 $("composer").onsubmit = (event) => {
