@@ -35,6 +35,19 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert database.exists()
     yield f"http://127.0.0.1:{port}"
     stop(process)
+    assert not bots_using(database), "stopping the demo stops its bot too"
+
+
+def bots_using(database: Path) -> list[int]:
+    """Processes whose environment names this database (the demo's bot), on Linux."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if str(database).encode() in environ.read_bytes():
+                found.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
 
 
 class Page:

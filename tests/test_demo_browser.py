@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,14 @@ def _missing() -> str | None:
     return None
 
 
+MISSING = _missing()
+if MISSING is not None:  # a warning, so `make test` (pytest -q) shows the reason too
+    warnings.warn(f"the browser test of the demo is skipped: {MISSING}", stacklevel=1)
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=f"no headless browser: {MISSING}")
+
+
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    reason = _missing()
-    if reason is not None:
-        print(f"skipping the browser test: {reason}")
-        pytest.skip(reason)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

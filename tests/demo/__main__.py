@@ -2,7 +2,7 @@
 
 One process serves the fake Bot API and the demo page on the same port, seeds the story
 into its own database (never ``data/pingan.db``), starts ``python -m bot run`` against
-it, and prints the address to open. Ctrl-C stops both.
+it, and prints the address to open. Ctrl-C (or SIGTERM) stops both.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 from pathlib import Path
 
 from tests.fake_telegram import FakeTelegram, Limits
@@ -32,7 +33,9 @@ async def serve(host: str, port: int, database: Path, speed: float) -> None:
         print(f"演示已启动，请在浏览器打开 / The demo is running, open: {fake.url}", flush=True)
         print(f"  (数据库 / database: {database}; 机器人日志 / bot log: "
               f"{database.with_suffix('.log')}; Ctrl-C 停止 / to stop)", flush=True)
-        await asyncio.Event().wait()
+        stopped = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
+        await stopped.wait()
     finally:
         await demo.end()
         await fake.stop()
