@@ -113,6 +113,18 @@ class Page:
                                          "message_id": message_id, "data": data})
 
 
+async def next_event(events: aiohttp.ClientResponse, kind: str,
+                     wanted: Callable[[dict[str, Any]], bool] = lambda e: True
+                     ) -> dict[str, Any]:
+    """The next server-sent event of this kind (others, e.g. the bot's answers, pass by)."""
+    async for line in events.content:
+        if line.startswith(b"data: "):
+            event = json.loads(line[6:])
+            if event["type"] == kind and wanted(event):
+                return event
+    raise AssertionError("the event stream ended")
+
+
 def says(text: str) -> Callable[[dict[str, Any]], bool]:
     """The chat has a bot message containing ``text``."""
     return lambda chat: any(text in (m.get("html") or m.get("caption_html") or "")
@@ -149,17 +161,10 @@ async def test_a_message_from_the_page_reaches_the_bot_and_its_answer_streams_ba
     admin = await page.persona("admin")
     async with page.session.get(f"{page.url}/demo/api/events") as events:
         await page.send(admin, "/help")
-
-        async def answer() -> dict[str, Any]:
-            async for line in events.content:
-                if line.startswith(b"data: "):
-                    event = json.loads(line[6:])
-                    if event.get("chat_id") == admin and event["message"]["from_bot"]:
-                        return event
-            raise AssertionError("the event stream ended")
-
-        event = await asyncio.wait_for(answer(), PATIENCE)
-    assert event["type"] == "message" and event["message"]["html"]
+        event = await asyncio.wait_for(next_event(
+            events, "message", lambda e: e["chat_id"] == admin and e["message"]["from_bot"]),
+            PATIENCE)
+    assert event["message"]["html"]
 
 
 async def test_a_button_pressed_on_the_page_is_a_callback_the_bot_answers(page: Page) -> None:
@@ -169,7 +174,7 @@ async def test_a_button_pressed_on_the_page_is_a_callback_the_bot_answers(page: 
     await page.until(neighbour, None, says("English"))
 
 
-async def test_the_story_register_report_with_a_photo_claim_and_hear_back(page: Page) -> None:
+async def test_the_story_register_report_with_photos_claim_and_hear_back(page: Page) -> None:
     aunt, leader = await page.persona("resident"), await page.persona("leader")
     patrol = (await page.get("story"))["groups"]["patrol"]
     await page.send(aunt, "/start")
@@ -183,8 +188,11 @@ async def test_the_story_register_report_with_a_photo_claim_and_hear_back(page: 
     await page.send(aunt, "3栋502晚上常有陌生人进出")
     await page.until(aunt, None, says("有照片吗"))
     form = aiohttp.FormData({"user_id": str(aunt), "chat_id": str(aunt), "kind": "photo"})
-    form.add_field("file", make_jpeg(), filename="door.jpg", content_type="image/jpeg")
+    for i in range(2):  # two pictures chosen at once: an album
+        form.add_field("file", make_jpeg(64 + i, 48), filename=f"door{i}.jpg",
+                       content_type="image/jpeg")
     await page.post("upload", form)
+    await page.until(aunt, None, says("目前共 2 张照片"))
     await page.press(aunt, "✅ 完成")
     await page.until(aunt, None, lambda chat: chat["keyboard"])  # the buildings to pick
     await page.send(aunt, "3栋")
@@ -193,10 +201,14 @@ async def test_the_story_register_report_with_a_photo_claim_and_hear_back(page: 
     card = await page.until(leader, patrol, says("🔔 新线索"))
     assert card
     group = await page.chat(leader, patrol)
-    assert any(m.get("photo") for m in group["messages"]), "the photo reached the team"
+    albums = {m["media_group_id"] for m in group["messages"] if m.get("photo")}
+    assert len(albums) == 1 and None not in albums, "the photos reached the team as an album"
     assert not says("陈阿姨")(group), "an anonymous reporter never shows in the team's chat"
-    answer = await page.press(leader, "✋ 认领", patrol)
-    assert answer["answer"] is not None
+    async with page.session.get(f"{page.url}/demo/api/events") as events:
+        await page.press(leader, "✋ 认领", patrol)
+        notice = await asyncio.wait_for(next_event(events, "answer"), PATIENCE)
+    assert notice["user_id"] == leader and notice["text"]  # the press was answered
+    await page.until(leader, patrol, says("王队长 已认领"))
     await page.until(aunt, None, says("已经认领"))
 
 
@@ -220,10 +232,9 @@ async def test_reset_seeds_the_story_again(page: Page) -> None:
     await page.until(cadre, None, lambda chat: chat["messages"])
     async with page.session.get(f"{page.url}/demo/api/events") as events:
         await page.post("reset", {})
-        line = b""
-        while not line.startswith(b"data: "):
-            line = await asyncio.wait_for(events.content.readline(), PATIENCE)
-        assert json.loads(line[6:]) == {"type": "reset"}
+
+        reset = await asyncio.wait_for(next_event(events, "reset"), PATIENCE)
+    assert reset == {"type": "reset"}
     cadre = await page.persona("cadre")
     assert (await page.chat(cadre))["messages"] == []
     await page.polling()

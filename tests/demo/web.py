@@ -95,6 +95,7 @@ class Demo:
         self.bot: BotProcess | None = None
         self.subscribers: set[asyncio.Queue[str]] = set()
         self.seen: dict[tuple[int, int], str] = {}
+        self.seen_answers: set[str] = set()
         self.watcher: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
 
@@ -125,6 +126,7 @@ class Demo:
         await asyncio.to_thread(self._forget_database)
         self.fake.reset(Limits().scaled(self.speed))
         self.seen.clear()
+        self.seen_answers.clear()
         self.story = await seed(self.fake, self.database_url)
         self.seen = {key: text for key, text in self._snapshot()}
         if self.start_bot:
@@ -152,14 +154,22 @@ class Demo:
             queue.put_nowait(data)
 
     def changes(self) -> list[dict[str, Any]]:
-        """Messages new or changed since the last look (edits, pins and deletions too)."""
+        """Messages new or changed since the last look (edits, pins and deletions too), and
+        the bot's answers to button presses (the little notice a phone shows)."""
         events = []
+        for query_id, answer in list(self.fake.callback_answers.items()):
+            if query_id not in self.seen_answers:
+                self.seen_answers.add(query_id)
+                query = self.fake.pending_queries.get(query_id)
+                if answer.text and query is not None:
+                    events.append({"type": "answer", "user_id": query.user_id,
+                                   "text": answer.text, "alert": answer.show_alert})
         for key, text in self._snapshot():
             if self.seen.get(key) != text:
                 self.seen[key] = text
                 chat = self.fake.chats[key[0]]
                 events.append({"type": "message", "chat_id": key[0], "message": json.loads(text),
-                               "keyboard_changed": True, "chat": _chat_meta(chat)})
+                               "chat": _chat_meta(chat)})
         return events
 
     async def _watch(self) -> None:
@@ -191,6 +201,21 @@ class Demo:
             return await self.fake.user_message(user, chat, wait=False, timeout=15.0, **content)
         except TimeoutError:  # the bot is slow or still starting: its answer comes by SSE
             return []
+
+
+def _upload_content(fake: FakeTelegram, file: web.FileField, *, photo: bool) -> dict[str, Any]:
+    """A picture as Telegram keeps a photo (recompressed sizes), anything else as a file."""
+    data = file.file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise ValueError(f"{file.filename} is larger than 20 MB")
+    mime = file.content_type or mimetypes.guess_type(file.filename)[0] or ""
+    if photo and mime.startswith("image/"):
+        try:
+            return {"photo": fake.store_photo(data)}
+        except Exception as exc:  # Pillow could not read it: say so, deliver nothing
+            raise ValueError(f"{file.filename} is not a picture ({exc})") from None
+    return {"document": fake.store_document(data, file.filename or "file",
+                                            mime or "application/octet-stream")}
 
 
 def _chat_meta(chat: ChatRecord) -> dict[str, Any]:
@@ -277,34 +302,33 @@ def add_demo_routes(app: web.Application, demo: Demo) -> None:
         try:
             replies = await fake.press_button(user, data=str(body["data"]), message=message,
                                               timeout=15.0)
-        except TimeoutError:
+        except TimeoutError:  # the bot is slow: what it does comes by the event stream
             replies = []
-        answer = fake.callback_answers.get(fake.last_query_id or "")
-        return _ok({"messages": [message_view(m) for m in replies],
-                    "answer": {"text": answer.text, "alert": answer.show_alert}
-                    if answer is not None else None})
+        return _ok([message_view(m) for m in replies])
 
     async def upload(request: web.Request) -> web.StreamResponse:
+        """One photo or file, or 2–10 photos as an album (one media group, like a phone)."""
         form = await request.post()
         user = demo.user(dict(form))
         chat = demo.chat(user, dict(form))
-        file = form.get("file")
-        if not isinstance(file, web.FileField):
-            raise ValueError("no file")
-        data = file.file.read(MAX_UPLOAD + 1)
-        if len(data) > MAX_UPLOAD:
-            raise ValueError("file too large")
+        files = [f for f in form.getall("file", []) if isinstance(f, web.FileField)]
+        if not 1 <= len(files) <= 10:
+            raise ValueError("send 1 to 10 files")
         caption = str(form.get("caption") or "") or None
-        mime = file.content_type or mimetypes.guess_type(file.filename)[0] or ""
-        if form.get("kind") == "photo" and mime.startswith("image/"):
-            try:
-                content: dict[str, Any] = {"photo": fake.store_photo(data)}
-            except Exception as exc:  # not an image Pillow can read
-                raise ValueError(f"not a picture: {exc}") from None
+        contents = [_upload_content(fake, f, photo=form.get("kind") == "photo") for f in files]
+        if len(contents) > 1 and all("photo" in c for c in contents):
+            group = fake.new_media_group_id()
+            for i, content in enumerate(contents[:-1]):
+                msg = fake.record_user_message(user, chat, media_group_id=group,
+                                               caption=caption if i == 0 else None, **content)
+                if fake.bot_sees(chat, msg):
+                    fake.enqueue("message", msg.to_json())
+            replies = await demo.post(user, chat, media_group_id=group, **contents[-1])
         else:
-            content = {"document": fake.store_document(data, file.filename or "file",
-                                                       mime or "application/octet-stream")}
-        replies = await demo.post(user, chat, caption=caption, **content)
+            replies = []
+            for i, content in enumerate(contents):
+                replies += await demo.post(user, chat, caption=caption if i == 0 else None,
+                                           **content)
         return _ok([message_view(m) for m in replies])
 
     async def location(request: web.Request) -> web.StreamResponse:

@@ -206,9 +206,8 @@ function openUrl(url) {
 }
 
 async function press(m, button) {
-  const result = await api("press", { user_id: state.persona.user_id, chat_id: m.chat_id,
-    message_id: m.message_id, data: button.data });
-  if (result.answer && result.answer.text) toast(result.answer.text, result.answer.alert);
+  await api("press", { user_id: state.persona.user_id, chat_id: m.chat_id,
+    message_id: m.message_id, data: button.data });  // the bot's notice comes by the stream
 }
 
 function renderKeyboard(chat) {
@@ -252,16 +251,16 @@ async function forward(m) {
 }
 
 async function upload(input, kind) {
-  const file = input.files[0];
+  const files = [...input.files].slice(0, 10);
   input.value = "";
   $("attach-menu").hidden = true;
-  if (!file) return;
+  if (!files.length) return;
   const form = new FormData();
   form.append("user_id", state.persona.user_id);
   form.append("chat_id", state.chatId);
   form.append("kind", kind);
   form.append("caption", $("text").value.trim());
-  form.append("file", file);
+  for (const file of files) form.append("file", file);
   $("text").value = "";
   await api("upload", form);
 }
@@ -328,6 +327,10 @@ function listen() {
     const data = JSON.parse(event.data);
     if (data.type === "reset") { await start(); toast("故事已重置"); return; }
     if (!state.persona) return;
+    if (data.type === "answer") {
+      if (data.user_id === state.persona.user_id) toast(data.text, data.alert);
+      return;
+    }
     const mine = data.chat_id === state.persona.user_id || (data.chat.members || []).includes(state.persona.user_id);
     if (!mine) return;
     if (data.chat_id !== state.chatId && data.message.from_id !== state.persona.user_id) {
