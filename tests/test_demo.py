@@ -212,6 +212,35 @@ async def test_the_story_register_report_with_photos_claim_and_hear_back(page: P
     await page.until(aunt, None, says("已经认领"))
 
 
+async def test_locations_contacts_voice_files_and_forwards_from_the_page_reach_the_bot(
+    page: Page,
+) -> None:
+    grandma, uncle = await page.persona("neighbour1"), await page.persona("neighbour2")
+    community = (await page.get("story"))["groups"]["community"]
+    form = aiohttp.FormData({"user_id": str(uncle), "kind": "document"})
+    form.add_field("file", b"name,phone\n", filename="names.csv", content_type="text/csv")
+    scam = next(m for m in (await page.chat(grandma, community))["messages"]
+                if "医保卡" in (m.get("html") or ""))
+    actions: list[tuple[int, str, Any, str]] = [
+        (uncle, "location", {"user_id": uncle, "latitude": 31.2304, "longitude": 121.4737},
+         "location"),
+        (uncle, "contact", {"user_id": uncle}, "contact"),
+        (uncle, "voice", {"user_id": uncle}, "voice"),
+        (uncle, "upload", form, "document"),
+        (grandma, "forward", {"user_id": grandma, "from_chat_id": community,
+                              "message_id": scam["message_id"]}, "forwarded_from"),
+    ]
+    for user, path, body, field in actions:
+        before = len((await page.chat(user))["messages"])
+        await page.post(path, body)
+        chat = await page.until(user, None, lambda chat, before=before: (
+            len(chat["messages"]) > before + 1 and chat["messages"][-1]["from_bot"] and chat))
+        sent = chat["messages"][before]
+        assert not sent["from_bot"] and field in sent, (path, sent)
+    forwarded = (await page.chat(grandma))["messages"][-2]
+    assert forwarded["forwarded_from"] == "孙老师"
+
+
 async def test_bad_input_from_the_page_is_refused_and_changes_nothing(page: Page) -> None:
     aunt = await page.persona("resident")
     patrol = (await page.get("story"))["groups"]["patrol"]

@@ -45,6 +45,9 @@ TIMEZONE = "Asia/Shanghai"
 RESIDENTS = ("刘奶奶", "周大爷", "吴阿姨", "郑师傅", "孙老师", "钱大姐", "冯叔叔", "陈先生",
              "褚阿婆", "卫大哥", "蒋阿姨", "沈爷爷")
 
+SCAM_TEXT = ("【医保中心】您的医保卡已被冻结，请立即添加客服QQ 2836xxxx，"
+             "按提示把验证码发给工作人员，并转账到安全账户完成解冻。")
+
 
 @dataclass
 class Persona:
@@ -135,6 +138,8 @@ async def seed(fake: FakeTelegram, database_url: str) -> Story:
     for group in (patrol_group, community_group):
         group.bot_status = "administrator"  # added and made admin before the demo began
         group.bot_rights = {"can_pin_messages": True, "can_delete_messages": True}
+    # Chatter the bot does not see (privacy mode): something for a neighbour to forward to it.
+    fake.record_user_message(neighbours[4], community_group, text=SCAM_TEXT)
     admin_ids = (admin.id,)
     now = utcnow()
     engine = create_engine(database_url)

@@ -16,6 +16,9 @@ const STEPS = [
     send: "/alert" },
   { who: "member", title: "队员到岗签到", hint: "切换到张队员，按下面的按钮（等于扫描东门岗的二维码），再按提示分享位置。",
     post: true },
+  { who: "neighbour1", title: "转发可疑消息，请机器人看看",
+    hint: "切换到刘奶奶，打开“龙江路社区平安群”，把鼠标移到孙老师那条“医保卡被冻结”的消息上，点 ↪ 转发给机器人。",
+    chat: "community" },
 ];
 
 async function api(path, body) {
