@@ -42,21 +42,28 @@ MAX_UPLOAD = 20 * 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def sqlite_url(database: Path) -> str:
+    return f"sqlite+aiosqlite:///{database}"
+
+
 class BotProcess:
     """`python -m bot run` against the fake, with the demo's own database."""
 
-    def __init__(self, fake: FakeTelegram, database_url: str, admin_ids: tuple[int, ...],
+    def __init__(self, fake: FakeTelegram, database: Path, admin_ids: tuple[int, ...],
                  log: Path | None, speed: float = 1.0) -> None:
         self.fake = fake
         self.speed = speed
-        self.database_url = database_url
+        self.database = database
         self.admin_ids = admin_ids
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "BOT_TOKEN": self.fake.token,
-               "TELEGRAM_API_URL": self.fake.base_url, "DATABASE_URL": self.database_url,
+        """Run in the database's folder, so a deployment's ``.env`` (webhook, token) is not
+        read; the project comes first on the path."""
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path, "BOT_TOKEN": self.fake.token,
+               "TELEGRAM_API_URL": self.fake.base_url, "DATABASE_URL": sqlite_url(self.database),
                "ADMIN_IDS": ",".join(str(i) for i in self.admin_ids),
                "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
                "MEDIA_DOWNLOAD": "false", "WEBHOOK_URL": "",
@@ -65,7 +72,8 @@ class BotProcess:
                "RATE_CHAT_PER_S": str(1 * self.speed),
                "RATE_GROUP_PER_MIN": str(20 * self.speed)}
         output = self.log.open("ab") if self.log is not None else subprocess.DEVNULL
-        self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
+                                        cwd=self.database.parent,
                                         stdout=output, stderr=subprocess.STDOUT)
 
     async def stop(self) -> None:
@@ -84,12 +92,11 @@ class BotProcess:
 class Demo:
     """The seeded story, the bot process and the page's API over one fake server."""
 
-    def __init__(self, fake: FakeTelegram, database: Path, *, start_bot: bool = True,
-                 log: Path | None = None, speed: float = 1.0) -> None:
+    def __init__(self, fake: FakeTelegram, database: Path, *, log: Path | None = None,
+                 speed: float = 1.0) -> None:
         self.fake = fake
         self.speed = speed
         self.database = database
-        self.start_bot = start_bot
         self.log = log
         self.story = Story()
         self.bot: BotProcess | None = None
@@ -98,10 +105,6 @@ class Demo:
         self.seen_answers: set[str] = set()
         self.watcher: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
-
-    @property
-    def database_url(self) -> str:
-        return f"sqlite+aiosqlite:///{self.database}"
 
     # -- lifecycle ------------------------------------------------------------------
     async def begin(self) -> None:
@@ -127,12 +130,11 @@ class Demo:
         self.fake.reset(Limits().scaled(self.speed))
         self.seen.clear()
         self.seen_answers.clear()
-        self.story = await seed(self.fake, self.database_url)
+        self.story = await seed(self.fake, sqlite_url(self.database))
         self.seen = {key: text for key, text in self._snapshot()}
-        if self.start_bot:
-            self.bot = BotProcess(self.fake, self.database_url, self.story.admin_ids, self.log,
-                                  self.speed)
-            self.bot.start()
+        self.bot = BotProcess(self.fake, self.database, self.story.admin_ids, self.log,
+                              self.speed)
+        self.bot.start()
 
     async def reset(self) -> None:
         """Stop the bot, forget everything, seed the story again and start the bot."""

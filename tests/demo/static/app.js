@@ -280,7 +280,7 @@ const MAP = { north: 31.2330, south: 31.2250, west: 121.4700, east: 121.4830 };
 function drawMap() {
   const map = $("map");
   const parts = [["road", 0, 45, 100, 6], ["road", 48, 0, 5, 100],
-    ["bldg", 8, 10, 16, 14, "3栋"], ["bldg", 28, 10, 16, 14, "7栋"], ["bldg", 8, 60, 16, 14, "12栋"],
+    ["bldg", 8, 10, 16, 14, "3栋"], ["bldg", 28, 10, 16, 14, "7栋"], ["bldg", 8, 60, 16, 14, "5栋"],
     ["bldg", 60, 12, 18, 16, "东门岗"], ["bldg", 62, 62, 24, 20, "菜市场"]];
   for (const [kind, x, y, w, h, label] of parts) {
     map.append(el("div", { className: kind, textContent: label || "",
