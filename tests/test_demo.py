@@ -278,3 +278,15 @@ def test_the_demo_never_uses_the_bots_own_database(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "pingan.db" in result.stderr
     assert not (tmp_path / "pingan.db").exists()
+
+
+def test_the_bots_formatting_is_drawn_from_its_entities_and_nothing_else_is_markup() -> None:
+    from tests.demo.views import entities_html
+    from tests.fake_telegram.textparse import parse_html
+
+    text, entities = parse_html('🚨 <b>紧急 <i>通知</i></b> &lt;script&gt; '
+                                '<a href="https://example.org/safety">看</a> '
+                                '<a href="javascript:alert(1)">x</a>')
+    assert entities_html(text, entities) == (
+        '🚨 <b>紧急 <i>通知</i></b> &lt;script&gt; '
+        '<a href="https://example.org/safety" target="_blank" rel="noopener">看</a> x')

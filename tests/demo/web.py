@@ -384,11 +384,11 @@ def add_demo_routes(app: web.Application, demo: Demo) -> None:
         record = fake.files.get(request.match_info["file_id"])
         if record is None:
             raise web.HTTPNotFound
-        headers = {}
-        if record.file_name:
-            headers["Content-Disposition"] = f'inline; filename="{record.file_id}"'
-        return web.Response(body=record.data, headers=headers,
-                            content_type=record.mime_type or "application/octet-stream")
+        mime = record.mime_type or "application/octet-stream"
+        headers = {"X-Content-Type-Options": "nosniff"}
+        if not mime.startswith(("image/", "audio/")):  # never render an upload as a page
+            headers["Content-Disposition"] = "attachment"
+        return web.Response(body=record.data, headers=headers, content_type=mime)
 
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC)
