@@ -171,7 +171,7 @@ async def test_a_button_pressed_on_the_page_is_a_callback_the_bot_answers(page: 
     neighbour = await page.persona("neighbour1")
     await page.send(neighbour, "/language")
     await page.press(neighbour, "English")
-    await page.until(neighbour, None, says("English"))
+    await page.until(neighbour, None, says("I will talk to you in English"))
 
 
 async def test_the_story_register_report_with_photos_claim_and_hear_back(page: Page) -> None:
