@@ -212,6 +212,34 @@ async def test_the_story_register_report_with_photos_claim_and_hear_back(page: P
     await page.until(aunt, None, says("已经认领"))
 
 
+async def test_an_alert_is_pinned_in_the_group_and_acknowledgements_edit_the_cadres_count(
+    page: Page,
+) -> None:
+    cadre, leader, member = (await page.persona("cadre"), await page.persona("leader"),
+                             await page.persona("member"))
+    community = (await page.get("story"))["groups"]["community"]
+    await page.send(cadre, "/alert")
+    await page.press(cadre, "▫️ 龙江路社区全体")
+    await page.press(cadre, "下一步 ➡️")
+    await page.until(cadre, None, says("请写下通知内容"))
+    await page.send(cadre, "今晚8点停水检修，请提前储水。")
+    await page.press(cadre, "🚨 紧急通知")
+    await page.press(cadre, "要，请大家按“收到”")
+    await page.press(cadre, "📣 马上发送")
+    group = await page.until(leader, community, lambda chat: chat["pinned"] and chat)
+    pinned = next(m for m in group["messages"] if m["message_id"] == group["pinned"])
+    assert "停水检修" in pinned["html"] and pinned["pinned"]
+    status = await page.until(cadre, None, lambda chat: next(
+        (m["message_id"] for m in chat["messages"] if "已确认：0" in (m.get("html") or "")), None))
+    async with page.session.get(f"{page.url}/demo/api/events") as events:
+        await page.press(member, "✅ 收到")
+        edited = await asyncio.wait_for(next_event(
+            events, "message", lambda e: e["chat_id"] == cadre and "已确认：1" in (
+                e["message"].get("html") or "")), PATIENCE)
+    assert edited["message"]["message_id"] == status and edited["message"]["edited"], \
+        "the count is the same message, edited in place"
+
+
 async def test_locations_contacts_voice_files_and_forwards_from_the_page_reach_the_bot(
     page: Page,
 ) -> None:
