@@ -240,6 +240,13 @@ async def test_an_alert_is_pinned_in_the_group_and_acknowledgements_edit_the_cad
         "the count is the same message, edited in place"
 
 
+async def test_the_patrol_member_signs_in_at_the_seeded_post(page: Page) -> None:
+    member = await page.persona("member")
+    story = await page.get("story")
+    await page.send(member, f"/start {story['post_payload']}")  # the post's QR code, scanned
+    await page.until(member, None, says("已签到：东门岗"))
+
+
 async def test_locations_contacts_voice_files_and_forwards_from_the_page_reach_the_bot(
     page: Page,
 ) -> None:
