@@ -27,6 +27,13 @@ test: setup
 bench: setup
 	$(PY) -m tests.bench
 
+## demo: set up (first time) and try the bot without a token, in the browser
+## (the fake Bot API server, a seeded story in data/demo.db, the real bot; DEMO_PORT=8088)
+DEMO_PORT ?= 8088
+.PHONY: demo
+demo: setup
+	$(PY) -m tests.demo --port $(DEMO_PORT)
+
 lint: setup
 	$(PY) -m ruff check .
 
