@@ -33,8 +33,10 @@ from bot.i18n import Translate
 HOURS = r"(\d{1,2})[:：.](\d{2})\s*[-–~～到至]\s*(\d{1,2})[:：.](\d{2})"
 QUIET_PATTERN = re.compile(rf"^{HOURS}$")
 NAMED_PATTERN = re.compile(rf"^(.*?)\s*{HOURS}$")
-DEFAULT_WORDS = {"default", "默认", "默認"}
+# What the messages teach (bot/locales/README.md: 默认 / 預設, 关闭 / 關閉), and near forms.
+DEFAULT_WORDS = {"default", "默认", "默認", "預設", "预设"}
 OFF_WORDS = {"off", "关闭", "關閉"}
+QUOTES = "\"'“”‘’「」『』"
 NAMES_SHOWN = 10
 
 
@@ -68,6 +70,7 @@ def parse_request(argument: str) -> QuietRequest:
     if not text:
         return QuietRequest()
     head, _, last = text.rpartition(" ")
+    last = last.strip(QUOTES)  # the messages show the words in quotes: 「預設」
     if last.lower() in DEFAULT_WORDS:
         return QuietRequest(name=head, change=True, quiet=None)
     if last.lower() in OFF_WORDS:
