@@ -15,6 +15,7 @@ from bot.broadcasting.service import (
 )
 from bot.context import BotContext
 from bot.db import transaction
+from bot.i18n import ngettext
 from broadcasts import Broadcast, BroadcastStatus, broadcast_report, cancel_broadcast
 
 # -- /broadcasts ----------------------------------------------------------------------------
@@ -101,8 +102,9 @@ async def list_pressed(update: Update, context: BotContext) -> None:
             await record(session, actor_id=actor.person_id, action="broadcast.cancel",
                          object_type="broadcast", object_id=broadcast_id,
                          after={"cancelled": stopped})
-        await query.answer(_("Stopped. {count} messages will not be sent.").format(
-            count=stopped))
+        await query.answer(ngettext(_, "Stopped. {count} message will not be sent.",
+                                    "Stopped. {count} messages will not be sent.",
+                                    stopped).format(count=stopped))
     else:
         await query.answer()
     view = await _list_view(context)

@@ -53,7 +53,7 @@ from bot.directory.tables import (
 )
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import acting_person_id
-from bot.i18n import N_, Translate
+from bot.i18n import N_, Translate, ngettext
 from bot.privacy.handlers import forget_button
 
 logger = logging.getLogger(__name__)
@@ -525,7 +525,8 @@ async def area_file(update: Update, context: BotContext) -> int:
             reason=_(TREE_PROBLEM_TEXT[problem.reason])))
     keyboard = None
     if upload is not None:
-        keyboard = markup([[button(_("Add {count} areas").format(count=plan.new_nodes),
+        keyboard = markup([[button(ngettext(_, "Add {count} area", "Add {count} areas",
+                                            plan.new_nodes).format(count=plan.new_nodes),
                                    "aok", upload.id),
                             button(_("Cancel"), "rno", upload.id)]])
     await message.reply_text("\n".join(lines), reply_markup=keyboard)
