@@ -309,7 +309,7 @@ async def export_roster(update: Update, context: BotContext) -> None:
     if not await in_private(update, context):
         return
     async with context.services.session_factory() as session:
-        data = await roster_service.export_roster(session, scope_path=scope)
+        data = await roster_service.export_roster(session, scope_path=scope, _=context._)
     await message.reply_document(io.BytesIO(data), filename=f"roster-{utcnow():%Y%m%d}.xlsx",
                                  caption=context._("The roster of your area."))
 
@@ -418,7 +418,9 @@ async def roster_file(update: Update, context: BotContext) -> int:
     if preview.missing_columns:
         await message.reply_text(_("The file needs these columns: {columns}. Please fix it "
                                    "and send it again, or /cancel.")
-                                 .format(columns=", ".join(preview.missing_columns)))
+                                 .format(columns="、".join(
+                                     _(roster_service.COLUMN_TEXT.get(c, c))
+                                     for c in preview.missing_columns)))
         return UploadState.AWAITING_ROSTER_FILE
     text, keyboard = _roster_screen(context, preview, upload.id if upload else None, scope)
     await message.reply_text("\n".join([*_columns_text(found, _), text]), reply_markup=keyboard)
