@@ -3,6 +3,9 @@ what cannot be read gets an example, never a guess that it was a community's nam
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 
 from bot.broadcasting.models import QuietHoursSetting
@@ -10,6 +13,8 @@ from bot.db import transaction
 from tests.factories import make_cast
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def test_quiet_hours_as_people_write_them(
@@ -37,3 +42,19 @@ async def test_quiet_hours_as_people_write_them(
         reply = lee.last_message.text
         assert "/quiethours 21:30-07:30" in reply and "没有找到" not in reply, unreadable
     assert await stored() == before == [(21 * 60 + 30, 6 * 60)]
+
+
+async def test_a_one_off_schedules_example_date_is_tomorrow(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    lee = fake.user("Lee", language_code="zh-hans")
+    lee.record.started = True
+    async with transaction(session_factory) as session:
+        cast = await make_cast(session)
+        cast.staff.telegram_id = lee.id
+    tomorrow = f"{datetime.now(SHANGHAI).date() + timedelta(days=1):%Y-%m-%d} 08:30"
+    await lee.send("/schedule")
+    await lee.press("只发一次")
+    assert f"例如 {tomorrow}" in lee.last_message.text
+    await lee.send("明天早上")
+    assert lee.last_message.text == f"请按这样的格式发日期和时间：{tomorrow}。"
