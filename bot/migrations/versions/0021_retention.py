@@ -1,7 +1,7 @@
 """retention: when a report's media were deleted, when a person left
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-02 07:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import bot.db
 
 revision: str = '0021'
-down_revision: str | Sequence[str] | None = '0016'
+down_revision: str | Sequence[str] | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
