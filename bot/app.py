@@ -30,6 +30,7 @@ from bot.directory import handlers as directory_handlers
 from bot.figures import handlers as figures_handlers
 from bot.patrol import handlers as patrol_handlers
 from bot.privacy import handlers as privacy_handlers
+from bot.privacy import retention
 from bot.questions import handlers as question_handlers
 from bot.scamcheck import handlers as scamcheck_handlers
 from bot.schedules import handlers as schedule_handlers
@@ -130,6 +131,7 @@ def register_handlers(application: BotApplication) -> None:
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     patrol_handlers.install(application)  # patrol: posts, duty, sign-in, evening; timer scan
+    retention.install(application)  # PIPL: the daily job deleting old media, people who left
     # After every conversation and draft, before the free-text fallback: a forwarded message
     # or pasted text that looks like a scam gets the scam check's answer.
     scamcheck_handlers.install(application)

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Tip-off evidence: keep a copy of every photo (with its SHA-256) under MEDIA_DIR.
     media_download: bool = False
     media_dir: Path = DATA_DIR / "media"
+    # PIPL art. 47: evidence and the people who left are kept only as long as needed.
+    media_keep_days: int = Field(default=180, ge=1)
+    left_keep_days: int = Field(default=180, ge=1)
     # Telegram's flood limits, mirrored by the outbox dispatcher (see FACTS.md).
     rate_overall_per_s: float = Field(default=30.0, gt=0)
     rate_chat_per_s: float = Field(default=1.0, gt=0)

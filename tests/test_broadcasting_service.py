@@ -278,7 +278,10 @@ async def test_refuses_an_empty_audience_and_naive_time(session_factory: Factory
                                           QuietHours(time(0), time(0)))),
      ("龙江路社区 25:00-07:00", QuietRequest("龙江路社区", True, None, bad_hours=True)),
      ("龙江路社区", QuietRequest("龙江路社区")),
-     ("22点到7点", QuietRequest("22点到7点"))],
+     ("22点到7点", QuietRequest(change=True, quiet=QuietHours(time(22, 0), time(7, 0)))),
+     ("晚上十点半到早上七点", QuietRequest(change=True, quiet=QuietHours(time(22, 30),
+                                                                      time(7, 0)))),
+     ("22点到", QuietRequest("22点到"))],
 )
 def test_quiet_hours_request_is_read(argument: str, expected: QuietRequest) -> None:
     assert parse_request(argument) == expected

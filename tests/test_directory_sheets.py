@@ -108,7 +108,7 @@ async def test_the_import_prompt_and_a_missing_column_speak_the_sheets_language(
     assert "姓名、联系电话、所属队伍、职务、网格/楼栋" in prompt and "name" not in prompt
     only_names = committee_xlsx(["序号", "姓名", "备注"], [[1, "王芳", None]], cover_sheet=False)
     await lee.send_document(only_names, "名单.xlsx")
-    assert lee.last_message.text.startswith("文件缺少这些列：联系电话、所属队伍。")
+    assert lee.last_message.text.startswith("文件缺少这些列：电话、队伍。")
     assert await count_people(session_factory, "王芳") == 0
 
 

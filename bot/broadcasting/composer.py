@@ -44,7 +44,7 @@ from bot.context import BotContext
 from bot.db import transaction
 from bot.directory.audience import count_audience, may_target
 from bot.directory.models import Role
-from bot.i18n import Translate
+from bot.i18n import Translate, people_and_groups
 from bot.schedules import compose as schedule_compose
 from bot.schedules import render as schedule_render
 from bot.schedules.compose import ScheduleStep
@@ -101,8 +101,7 @@ async def _press(update: Update, context: BotContext) -> tuple[callbacks.Press, 
 
 
 def _count_line(_: Translate, people: int, groups: int) -> str:
-    return _("So far: {people} people and {groups} group chats.").format(people=people,
-                                                                           groups=groups)
+    return _("So far: {audience}.").format(audience=people_and_groups(_, people, groups))
 
 
 async def _audience_view(context: BotContext, draft: Draft,
@@ -322,8 +321,8 @@ async def _preview(message: Message, context: BotContext, draft: Draft) -> State
         await message.reply_photo(draft.photo, caption=shown)
     else:
         await message.reply_text(shown)
-    lines = [_("It goes to {people} people and {groups} group chats.").format(
-        people=count.people, groups=count.groups)]
+    lines = [_("It goes to {audience}.").format(
+        audience=people_and_groups(_, count.people, count.groups))]
     if tip is not None:
         lines.append(_("Each person gets the tip in their own language."))
     waits = [w for w in (defer_until(now, settings.tz, q) for q in windows) if w is not None]
@@ -381,8 +380,8 @@ async def confirm_pressed(update: Update, context: BotContext) -> State | int:
     dispatcher = context.services.dispatcher
     if dispatcher is not None:
         dispatcher.wake()
-    text = _("Sending to {people} people and {groups} chats.").format(
-        people=count.people, groups=count.groups)
+    text = _("Sending to {audience}.").format(
+        audience=people_and_groups(_, count.people, count.groups))
     if broadcast.not_before is not None:
         text += "\n" + _("Quiet hours: it will go out at {time}.").format(
             time=f"{broadcast.not_before.astimezone(settings.tz):%H:%M}")
@@ -415,8 +414,7 @@ async def _schedule_pressed(update: Update, context: BotContext,
     context.user_data.pop(DRAFT_KEY, None)  # from here on the schedule's draft is the one
     return await schedule_compose.begin_prepared(
         update, context, message_kind=draft.kind.value, audience=spec,
-        audience_name=_("{people} people and {groups} group chats").format(
-            people=count.people, groups=count.groups),
+        audience_name=people_and_groups(_, count.people, count.groups),
         content=content, name=name)
 
 

@@ -67,6 +67,7 @@ DUTY_HEADERS = frozenset({
 IGNORED_HEADERS = frozenset({
     "序号", "序號", "编号", "編號", "no", "no.", "#", "性别", "性別", "sex", "gender",
     "备注", "備註", "备注说明", "note", "notes", "remark", "remarks",
+    "status", "状态", "狀態",  # /export's last column: the bot keeps it itself
 })
 # For a header cell no alias matches (`所在志愿服务队`, `队员手机`): the first keyword it
 # contains, in this order (a phone column's name may also say whose phone it is).

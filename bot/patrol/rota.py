@@ -21,7 +21,7 @@ from bot.directory.areas import ancestor_ids
 from bot.directory.models import Area, PendingUploadKind
 from bot.directory.tables import TableError, read_table
 from bot.directory.uploads import open_upload, save_upload
-from bot.i18n import N_
+from bot.i18n import N_, ngettext
 from bot.patrol import roster, service
 from bot.patrol.common import button, clock, config, markup, may_manage, refuse
 from bot.patrol.models import PatrolShift
@@ -226,7 +226,8 @@ async def roster_file_given(message: Message, context: BotContext, team_id: int)
         lines.append(_("…and {count} more.").format(count=len(preview.bad) - PREVIEW_LINES))
     keyboard = None
     if upload is not None:
-        keyboard = markup([[button(_("Import {count} shifts").format(count=len(preview.good)),
+        keyboard = markup([[button(ngettext(_, "Import {count} shift", "Import {count} shifts",
+                                            len(preview.good)).format(count=len(preview.good)),
                                    "ry", upload.id),
                             button(_("Cancel"), "rn", upload.id)]])
     await message.reply_text("\n".join(lines), reply_markup=keyboard)
@@ -261,8 +262,9 @@ async def _confirm(update: Update, context: BotContext, action: str, upload_id: 
     if action == "rn":
         await query.edit_message_text(_("All right, nothing was imported."))
         return
-    await query.edit_message_text(_("Done: {count} shifts are on the roster.").format(
-        count=written))
+    await query.edit_message_text(ngettext(
+        _, "Done: {count} shift is on the roster.", "Done: {count} shifts are on the roster.",
+        written).format(count=written))
 
 
 async def _export(update: Update, context: BotContext, team_id: int) -> None:

@@ -26,7 +26,7 @@ from bot.db import transaction, utcnow
 from bot.directory.models import Person
 from bot.directory.people import register_person
 from bot.handler_utils import identity_of
-from bot.i18n import N_, Translate
+from bot.i18n import N_, Translate, ngettext
 from bot.questions.service import QuestionStatus, my_questions
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import keyboards, media, render, service
@@ -462,7 +462,8 @@ async def _photos_ack(context: BotContext, chat_id: int, _: Translate, count: in
         text = _("That is already {count} photos, the most I can pass on. Please press "
                  "“Done”.")
     else:
-        text = _("Got it: {count} photo(s) so far. Send more, or press “Done”.")
+        text = ngettext(_, "Got it: {count} photo so far. Send more, or press “Done”.",
+                        "Got it: {count} photos so far. Send more, or press “Done”.", count)
     await context.bot.send_message(chat_id, text.format(count=count),
                                    reply_markup=keyboards.photos_done(_, have_photos=True))
 
