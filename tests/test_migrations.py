@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
 
-from bot.db import all_metadata, upgrade_database
+from bot.db import all_metadata, create_engine, upgrade_database_async
 
 
-def test_migrations_match_the_models(tmp_path: Path) -> None:
-    path = tmp_path / "migrated.db"
-    upgrade_database(f"sqlite+aiosqlite:///{path}")
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.connect() as connection:
+async def test_migrations_match_the_models(database_url: str) -> None:
+    await upgrade_database_async(database_url)
+    engine = create_engine(database_url)
+
+    def differences(connection: Any) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": True,
                                                                "render_as_batch": True})
-        differences = compare_metadata(context, all_metadata())
-    engine.dispose()
-    assert differences == []
+        return list(compare_metadata(context, all_metadata()))
+
+    try:
+        async with engine.connect() as connection:
+            found = await connection.run_sync(differences)
+    finally:
+        await engine.dispose()
+    assert found == []

@@ -61,10 +61,10 @@ async def control(session: aiohttp.ClientSession, url: str, path: str,
     return payload["result"]
 
 
-def bot_env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+def bot_env(url: str, database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a bot pointed at the standalone fake, with its own database."""
     return {**os.environ, "BOT_TOKEN": "123456789:TEST-token", "TELEGRAM_API_URL": f"{url}/bot",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING",
             **extra}
 
 
@@ -83,9 +83,9 @@ async def answered_start(session: aiohttp.ClientSession, url: str, bot: subproce
     return []
 
 
-async def test_bot_process_answers_start(standalone_fake: str, tmp_path: Path) -> None:
+async def test_bot_process_answers_start(standalone_fake: str, database_url: str) -> None:
     url = standalone_fake
-    bot = start(["-m", "bot", "run"], bot_env(url, tmp_path))
+    bot = start(["-m", "bot", "run"], bot_env(url, database_url))
     try:
         async with aiohttp.ClientSession() as session:
             user = await control(session, url, "users",
@@ -99,13 +99,13 @@ async def test_bot_process_answers_start(standalone_fake: str, tmp_path: Path) -
 
 
 async def test_debug_log_shows_neither_the_token_nor_what_people_write(
-    standalone_fake: str, tmp_path: Path
+    standalone_fake: str, tmp_path: Path, database_url: str
 ) -> None:
     url = standalone_fake
     report = "有个人一直在撬电动车的锁 Building7"
     log_path = tmp_path / "bot.log"
     with log_path.open("w", encoding="utf-8") as log:
-        bot = start(["-m", "bot", "run"], bot_env(url, tmp_path, LOG_LEVEL="DEBUG"), log)
+        bot = start(["-m", "bot", "run"], bot_env(url, database_url, LOG_LEVEL="DEBUG"), log)
     try:
         async with aiohttp.ClientSession() as session:
             user = await control(session, url, "users",
@@ -130,10 +130,10 @@ async def test_debug_log_shows_neither_the_token_nor_what_people_write(
 
 
 async def test_a_refused_token_is_one_clear_line_without_the_token(
-    standalone_fake: str, tmp_path: Path
+    standalone_fake: str, database_url: str
 ) -> None:
     # The fake, like Telegram, answers 401 Unauthorized to any token but its own.
-    env = bot_env(standalone_fake, tmp_path, BOT_TOKEN="123456789:WRONG-token")
+    env = bot_env(standalone_fake, database_url, BOT_TOKEN="123456789:WRONG-token")
     bot = start(["-m", "bot", "run"], env)
     try:
         output, _ = bot.communicate(timeout=120)
