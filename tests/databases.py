@@ -27,7 +27,7 @@ def on_postgresql() -> bool:
     return server_url() is not None
 
 
-def _plain_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
     """The URL as asyncpg itself reads it (no `+asyncpg`)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -40,7 +40,7 @@ async def fresh_database_url(tmp_path: Path, name: str = "bot") -> str:
     import asyncpg
 
     database = f"test_{name}_{uuid.uuid4().hex[:16]}"
-    connection = await asyncpg.connect(_plain_dsn(server))
+    connection = await asyncpg.connect(asyncpg_dsn(server))
     try:
         await connection.execute(f'CREATE DATABASE "{database}"')
     finally:
@@ -55,7 +55,7 @@ async def drop_database(url: str) -> None:
         return
     import asyncpg
 
-    connection = await asyncpg.connect(_plain_dsn(server))
+    connection = await asyncpg.connect(asyncpg_dsn(server))
     try:
         await connection.execute(
             f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
