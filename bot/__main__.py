@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Iterable
@@ -24,6 +25,12 @@ project folder as BOT_TOKEN=... (see .env.example) and start again."""
 TOKEN_REFUSED_HELP = """\
 Telegram 不认这个 BOT_TOKEN：请在 @BotFather 里发送 /mybots 核对令牌，改好 .env 后再运行。
 Telegram refused BOT_TOKEN: check it with @BotFather (/mybots), fix .env and start again."""
+
+SECOND_INSTANCE_HELP = """\
+另一个机器人实例已经在使用这个 SQLite 数据库（{path}）。SQLite 只能运行一个实例；
+要运行多个实例，请改用 PostgreSQL（DATABASE_URL=postgresql+asyncpg://…）。
+Another instance of the bot is already running on this SQLite database ({path}). With
+SQLite run one instance; for several, use PostgreSQL (DATABASE_URL=postgresql+asyncpg://…)."""
 
 # Loggers that print request URLs (the token), update bodies or SQL parameters (who wrote
 # what) below these levels: they stay this quiet even with LOG_LEVEL=DEBUG.
@@ -134,15 +141,31 @@ def run(_: argparse.Namespace) -> int:
         print(NO_TOKEN_HELP, file=sys.stderr)
         return 1
     configure_logging(settings)
+    host, port = "", 0
     if settings.webhook_url:
         try:
             host, port = listen_address(settings.webhook_listen)
         except ValueError as exc:
             print(exc, file=sys.stderr)
             return 2
-    if asyncio.run(token_refused(settings)):
-        print(TOKEN_REFUSED_HELP, file=sys.stderr)
-        return 1
+    from bot.db import file_lock, sqlite_path
+
+    path = sqlite_path(settings.database_url)
+    # SQLite has one writer and no shared leases: one instance only, and a second says so.
+    lock = (file_lock(path.with_name(path.name + ".lock"), wait=False) if path is not None
+            else contextlib.nullcontext(True))
+    with lock as alone:
+        if not alone:
+            print(SECOND_INSTANCE_HELP.format(path=path), file=sys.stderr)
+            return 1
+        if asyncio.run(token_refused(settings)):
+            print(TOKEN_REFUSED_HELP, file=sys.stderr)
+            return 1
+        return _serve(settings, host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    """Migrate, then take updates until stopped."""
     from telegram.error import InvalidToken
 
     from bot.app import build_application

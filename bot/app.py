@@ -27,6 +27,7 @@ from bot.commands import publish_shared_menus
 from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
 from bot.directory import handlers as directory_handlers
+from bot.leader import Leadership, leader_only
 from bot.schedules import handlers as schedule_handlers
 from bot.sending import AiohttpRequest, SharedRateLimiter, TelegramSender
 from bot.settings import Settings
@@ -60,6 +61,30 @@ def build_application(
                              group_per_min=settings.rate_group_per_min),
                       start_spent=True)
 
+    async def elected() -> None:
+        """This instance became the sender: start the outbox dispatcher."""
+        services.dispatcher = Dispatcher(
+            session_factory, TelegramSender(application.bot), limiter,
+            # Other instances write rows too and cannot wake this one: look often.
+            poll_interval=5.0 if settings.is_sqlite else 1.0,
+            on_unreachable=lambda chat_id, reason: chat_unreachable(services, chat_id),
+            on_migrated=lambda old, new: chat_migrated(services, old, new),
+        )
+        await services.dispatcher.start()
+
+    async def deposed(drain: bool) -> None:
+        dispatcher, services.dispatcher = services.dispatcher, None
+        if dispatcher is None:
+            return
+        try:
+            await dispatcher.stop(drain=drain)
+        except Exception:  # the database went away: the leases bring the rows back
+            logger.exception("The dispatcher could not write its last outcomes")
+            await dispatcher.kill()
+
+    leadership = Leadership(session_factory.kw["bind"], on_elected=elected, on_deposed=deposed)
+    services.extras[LEADERSHIP_KEY] = leadership
+
     async def post_init(application: BotApplication) -> None:
         application.bot_data["services"] = services
         await announce_setup_code(services)
@@ -67,19 +92,14 @@ def build_application(
             await publish_shared_menus(application.bot, settings.default_language)
         except TelegramError as exc:
             logger.warning("Could not publish the command menus: %s", exc)
-        services.dispatcher = Dispatcher(
-            session_factory, TelegramSender(application.bot), limiter,
-            on_unreachable=lambda chat_id, reason: chat_unreachable(services, chat_id),
-            on_migrated=lambda old, new: chat_migrated(services, old, new),
-        )
-        await services.dispatcher.start()
+        await leadership.start()
         for start_feature in services.on_start:
             await start_feature(application)
+        if application.job_queue is not None:
+            leader_only(application.job_queue, sender_jobs(), leadership)
 
     async def post_stop(application: BotApplication) -> None:
-        if services.dispatcher is not None:
-            await services.dispatcher.stop(drain=True)
-            services.dispatcher = None
+        await leadership.stop()
 
     async def post_shutdown(application: BotApplication) -> None:
         if owns_engine:
@@ -104,6 +124,17 @@ def build_application(
     application.bot_data["services"] = services
     register_handlers(application)
     return application
+
+
+#: `services.extras` key of the instance's `Leadership` (health reads it).
+LEADERSHIP_KEY = "leadership"
+
+
+def sender_jobs() -> list[str]:
+    """The repeating jobs only the sender runs: the scans that write to the outbox."""
+    from bot.schedules.jobs import TICK_JOB
+
+    return [alert_handlers.SCAN_JOB, tipoff_handlers.SCAN_JOB, TICK_JOB]
 
 
 def register_handlers(application: BotApplication) -> None:

@@ -15,6 +15,8 @@ from typing import Any, TextIO
 import aiohttp
 import pytest
 
+from tests.databases import on_postgresql
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -146,3 +148,24 @@ async def test_a_refused_token_is_one_clear_line_without_the_token(
     assert len(lines) == 2, output  # the same line in Chinese and in English
     assert "@BotFather" in lines[0] and "BOT_TOKEN" in lines[0]
     assert "@BotFather" in lines[1] and "refused" in lines[1]
+
+
+@pytest.mark.skipif(on_postgresql(), reason="the one-instance rule is SQLite's")
+async def test_a_second_instance_on_one_sqlite_database_is_refused_in_one_clear_line(
+    standalone_fake: str, database_url: str
+) -> None:
+    url = standalone_fake
+    first = start(["-m", "bot", "run"], bot_env(url, database_url))
+    try:
+        async with aiohttp.ClientSession() as session:
+            user = await control(session, url, "users", {"first_name": "Alice"})
+            assert await answered_start(session, url, first, user), "the first never started"
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=ROOT, env=bot_env(url, database_url),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output = (await asyncio.wait_for(second.communicate(), 60))[0].decode()
+    finally:
+        stop(first)
+    assert second.returncode == 1, output
+    assert "Another instance of the bot is already running" in output
+    assert "PostgreSQL" in output and "Traceback" not in output

@@ -1,0 +1,61 @@
+"""Several instances on one PostgreSQL database: one sender, and a successor when it goes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import LEADERSHIP_KEY, BotApplication, build_application
+from bot.context import Services
+from bot.settings import Settings
+from tests.databases import on_postgresql
+from tests.fake_telegram import FakeTelegram
+from tests.support import BotRunner
+
+pytestmark = pytest.mark.skipif(not on_postgresql(),
+                                reason="several instances need PostgreSQL (TEST_DATABASE_URL)")
+
+
+def services(application: BotApplication | None) -> Services:
+    assert application is not None
+    return application.bot_data["services"]
+
+
+async def second_instance(settings: Settings,
+                          session_factory: async_sessionmaker[AsyncSession]) -> BotApplication:
+    """Another instance on the same database; it takes no updates (one poller per token)."""
+    application = build_application(settings, session_factory=session_factory)
+    await application.initialize()
+    assert application.post_init is not None
+    await application.post_init(application)
+    await application.start()
+    return application
+
+
+async def stop_instance(application: BotApplication) -> None:
+    await application.stop()
+    assert application.post_stop is not None
+    await application.post_stop(application)
+    await application.shutdown()
+
+
+async def test_one_instance_sends_and_another_takes_over_when_it_stops(
+    bot: BotRunner, settings: Settings, session_factory, fake: FakeTelegram,
+) -> None:
+    other = await second_instance(settings, session_factory)
+    try:
+        first = services(bot.application)
+        assert first.extras[LEADERSHIP_KEY].is_leader and first.dispatcher is not None
+        assert not services(other).extras[LEADERSHIP_KEY].is_leader
+        assert services(other).dispatcher is None
+        await bot.stop()
+        for _ in range(600):  # it retries every 2 s
+            if services(other).dispatcher is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert services(other).extras[LEADERSHIP_KEY].is_leader
+        assert services(other).dispatcher is not None
+    finally:
+        await stop_instance(other)
