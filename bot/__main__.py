@@ -32,6 +32,15 @@ SECOND_INSTANCE_HELP = """\
 Another instance of the bot is already running on this SQLite database ({path}). With
 SQLite run one instance; for several, use PostgreSQL (DATABASE_URL=postgresql+asyncpg://…)."""
 
+# One line each: what happened, where, and what to do.
+UNREACHABLE_HELP = (
+    "连不上 Telegram，会一直重试 / Cannot reach the Telegram Bot API at {where} ({reason}); "
+    "still trying every {every} s. If Telegram is blocked on this network, set TELEGRAM_PROXY "
+    "(an http:// or socks5:// proxy).")
+WEBHOOK_REFUSED_HELP = (
+    "Telegram 拒绝了 WEBHOOK_URL / Telegram refused WEBHOOK_URL {url}: {reason}. It calls only "
+    "https:// addresses on ports 443, 80, 88 or 8443; fix WEBHOOK_URL and start again.")
+
 # Loggers that print request URLs (the token), update bodies or SQL parameters (who wrote
 # what) below these levels: they stay this quiet even with LOG_LEVEL=DEBUG.
 QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING,
@@ -95,22 +104,54 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).setLevel(max(level, quietest))
 
 
-async def token_refused(settings: Settings) -> bool:
-    """Ask Telegram who the bot is before anything else, so a wrong token is one clear
-    message. If Telegram cannot be reached now, the start-up's own retries take over."""
+#: Seconds between tries while the Bot API cannot be reached (each try waits at most 5 s).
+REACH_RETRY_S = 5.0
+
+
+async def go_online(settings: Settings) -> str | None:
+    """Ask Telegram who the bot is (and, in webhook mode, set the webhook) before anything
+    else, so a wrong token or a refused webhook is one clear line: returns that line, or
+    None when all is well. While Telegram cannot be reached it says so once, with where it
+    tried, and keeps trying."""
     from telegram import Bot
-    from telegram.error import InvalidToken, TelegramError
+    from telegram.error import BadRequest, InvalidToken, TelegramError
+    from telegram.request import HTTPXRequest
 
     assert settings.bot_token is not None
     bot = Bot(settings.bot_token.get_secret_value(), base_url=settings.telegram_api_url,
-              base_file_url=settings.telegram_file_url)
+              base_file_url=settings.telegram_file_url,
+              request=HTTPXRequest(proxy=settings.telegram_proxy, connect_timeout=5.0,
+                                   read_timeout=5.0))
+    said = False
+    while True:
+        try:
+            await bot.initialize()
+            break
+        except InvalidToken:
+            return TOKEN_REFUSED_HELP
+        except TelegramError as exc:
+            if not said:
+                print(UNREACHABLE_HELP.format(where=settings.telegram_where, reason=exc,
+                                              every=int(REACH_RETRY_S)),
+                      file=sys.stderr, flush=True)
+                said = True
+            await asyncio.sleep(REACH_RETRY_S)
+    if said:
+        print(f"已连上 Telegram / reached the Telegram Bot API at {settings.telegram_where}",
+              file=sys.stderr, flush=True)
     try:
-        async with bot:
-            return False
-    except InvalidToken:
-        return True
-    except TelegramError:
-        return False
+        if settings.webhook_url:
+            assert settings.webhook_secret is not None
+            try:
+                await bot.set_webhook(settings.webhook_url, allowed_updates=ALLOWED_UPDATES,
+                                      secret_token=settings.webhook_secret.get_secret_value())
+            except BadRequest as exc:
+                return WEBHOOK_REFUSED_HELP.format(url=settings.webhook_url, reason=exc.message)
+            except TelegramError:
+                pass  # not reached this time: the start-up's own retries take over
+    finally:
+        await bot.shutdown()
+    return None
 
 
 def _settings_or_exit() -> Settings:
@@ -158,21 +199,24 @@ def run(_: argparse.Namespace) -> int:
         if not alone:
             print(SECOND_INSTANCE_HELP.format(path=path), file=sys.stderr)
             return 1
-        if asyncio.run(token_refused(settings)):
-            print(TOKEN_REFUSED_HELP, file=sys.stderr)
-            return 1
         return _serve(settings, host, port)
 
 
 def _serve(settings: Settings, host: str, port: int) -> int:
-    """Migrate, then take updates until stopped."""
+    """Migrate, print the setup code (before any network call), go online, then take
+    updates until stopped."""
     from telegram.error import InvalidToken
 
     from bot.app import build_application
     from bot.db import upgrade_database
 
     upgrade_database(settings.database_url)
-    application = build_application(settings)
+    asyncio.run(_announce_setup_code(settings))
+    problem = asyncio.run(go_online(settings))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
+    application = build_application(settings, setup_code_announced=True)
     try:
         if settings.webhook_url:
             assert settings.webhook_secret is not None  # the settings require one
@@ -186,6 +230,19 @@ def _serve(settings: Settings, host: str, port: int) -> int:
         print(TOKEN_REFUSED_HELP, file=sys.stderr)
         return 1
     return 0
+
+
+async def _announce_setup_code(settings: Settings) -> None:
+    from bot.app import announce_setup_code
+    from bot.context import Services
+    from bot.db import create_engine, create_session_factory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await announce_setup_code(Services(settings=settings,
+                                           session_factory=create_session_factory(engine)))
+    finally:
+        await engine.dispose()
 
 
 def db_upgrade(_: argparse.Namespace) -> int:

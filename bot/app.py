@@ -46,6 +46,7 @@ def build_application(
     settings: Settings,
     *,
     session_factory: async_sessionmaker[AsyncSession] | None = None,
+    setup_code_announced: bool = False,
 ) -> BotApplication:
     """The whole bot, wired to the Bot API at `settings.telegram_api_url`."""
     if settings.bot_token is None:
@@ -87,7 +88,8 @@ def build_application(
 
     async def post_init(application: BotApplication) -> None:
         application.bot_data["services"] = services
-        await announce_setup_code(services)
+        if not setup_code_announced:  # `python -m bot run` prints it before going online
+            await announce_setup_code(services)
         try:
             await publish_shared_menus(application.bot, settings.default_language)
         except TelegramError as exc:
@@ -102,11 +104,17 @@ def build_application(
         await leadership.stop()
 
     async def post_shutdown(application: BotApplication) -> None:
+        # Also when the start never completed (PTB calls post_stop only after a start):
+        # no dispatcher task is left behind to be destroyed pending.
+        await leadership.stop()
         if owns_engine:
             await session_factory.kw["bind"].dispose()
 
+    builder = ApplicationBuilder()
+    if settings.telegram_proxy:  # long polling's own transport goes through it too
+        builder = builder.get_updates_proxy(settings.telegram_proxy)
     application: BotApplication = (
-        ApplicationBuilder()
+        builder
         .token(settings.bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
@@ -115,7 +123,7 @@ def build_application(
         .rate_limiter(SharedRateLimiter(limiter))
         # Sends go over aiohttp (a third of httpx's CPU per call); long polling stays on
         # PTB's default transport.
-        .request(AiohttpRequest(connection_pool_size=64))
+        .request(AiohttpRequest(connection_pool_size=64, proxy=settings.telegram_proxy))
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

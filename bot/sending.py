@@ -244,7 +244,10 @@ class AiohttpRequest(BaseRequest):
         write_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         media_write_timeout: float | None = 20.0,
+        proxy: str | None = None,
     ) -> None:
+        """`proxy`: an http://, socks5:// or socks5h:// URL every call goes through."""
+        self._proxy = proxy
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -258,8 +261,15 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
+            connector: aiohttp.BaseConnector
+            if self._proxy:
+                from aiohttp_socks import ProxyConnector
+
+                connector = ProxyConnector.from_url(self._proxy, limit=self._pool_size)
+            else:
+                connector = aiohttp.TCPConnector(limit=self._pool_size)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                connector=connector,
                 headers={"User-Agent": self.USER_AGENT},
             )
 

@@ -144,8 +144,10 @@ async def test_a_refused_token_is_one_clear_line_without_the_token(
     assert bot.returncode == 1, output
     assert "WRONG-token" not in output
     assert "Traceback" not in output, output
-    lines = output.strip().splitlines()
-    assert len(lines) == 2, output  # the same line in Chinese and in English
+    # After the setup code (printed before any network call): the same line in Chinese and
+    # in English.
+    lines = output.strip().split("expires in 24 hours.")[-1].strip().splitlines()
+    assert len(lines) == 2, output
     assert "@BotFather" in lines[0] and "BOT_TOKEN" in lines[0]
     assert "@BotFather" in lines[1] and "refused" in lines[1]
 
@@ -169,3 +171,28 @@ async def test_a_second_instance_on_one_sqlite_database_is_refused_in_one_clear_
     assert second.returncode == 1, output
     assert "Another instance of the bot is already running" in output
     assert "PostgreSQL" in output and "Traceback" not in output
+
+
+async def test_an_unreachable_bot_api_is_one_line_after_the_setup_code(
+    database_url: str,
+) -> None:
+    closed = free_port()  # nothing listens there: like a network where Telegram is blocked
+    env = bot_env(f"http://127.0.0.1:{closed}", database_url)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert bot.stdout is not None
+    lines: list[str] = []
+    try:
+        while not any("Cannot reach" in line for line in lines):
+            line = (await asyncio.wait_for(bot.stdout.readline(), 120)).decode()
+            assert line, "".join(lines)
+            lines.append(line)
+    finally:
+        bot.terminate()
+        await bot.wait()
+    setup = next(i for i, line in enumerate(lines) if "/setup " in line)
+    [unreachable] = [line for line in lines if "Cannot reach" in line]
+    assert setup < lines.index(unreachable), "".join(lines)
+    assert f"http://127.0.0.1:{closed}" in unreachable and "still trying" in unreachable
+    assert "TELEGRAM_PROXY" in unreachable and "Traceback" not in "".join(lines)

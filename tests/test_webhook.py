@@ -216,3 +216,19 @@ def test_listen_address_forms() -> None:
     for bad in ("127.0.0.1", "127.0.0.1:", "host:99999", "host:0"):
         with pytest.raises(ValueError, match="WEBHOOK_LISTEN"):
             listen_address(bad)
+
+
+async def test_a_refused_webhook_is_one_line_and_the_bot_stops(standalone_fake: str,
+                                                               database_url: str) -> None:
+    url = standalone_fake
+    env = webhook_env(url, database_url, free_port(), secrets.token_urlsafe(24))
+    env["WEBHOOK_URL"] = "https://pingan.example.org:1234/telegram"  # a port Telegram refuses
+    bot = start(["-m", "bot", "run"], env)
+    try:
+        output, _ = bot.communicate(timeout=120)
+    finally:
+        stop(bot)
+    assert bot.returncode == 1, output
+    refusal = [line for line in output.splitlines() if "WEBHOOK_URL" in line]
+    assert len(refusal) == 1 and "refused" in refusal[0] and "ports 80, 88" in refusal[0], output
+    assert "Traceback" not in output and "Task was destroyed" not in output, output
