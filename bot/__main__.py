@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from types import TracebackType
 
 from bot.settings import Settings, SettingsError, load_settings
@@ -166,12 +167,13 @@ def _settings_or_exit() -> Settings:
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "chat_member"]
 
 
-def listen_address(value: str) -> tuple[str, int]:
-    """WEBHOOK_LISTEN as host and port: `127.0.0.1:8443`, `[::]:8443`, `:8443` or `8443`."""
+def listen_address(value: str, setting: str = "WEBHOOK_LISTEN") -> tuple[str, int]:
+    """WEBHOOK_LISTEN (or HEALTH_LISTEN) as host and port: `127.0.0.1:8443`, `[::]:8443`,
+    `:8443` or `8443`."""
     host, _, port = value.strip().rpartition(":")
     host = host.removeprefix("[").removesuffix("]") or "0.0.0.0"
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"Setting WEBHOOK_LISTEN is wrong: {value!r} needs a port, "
+        raise ValueError(f"Setting {setting} is wrong: {value!r} needs a port, "
                          "like 127.0.0.1:8443")
     return host, int(port)
 
@@ -183,12 +185,14 @@ def run(_: argparse.Namespace) -> int:
         return 1
     configure_logging(settings)
     host, port = "", 0
-    if settings.webhook_url:
-        try:
+    try:
+        if settings.webhook_url:
             host, port = listen_address(settings.webhook_listen)
-        except ValueError as exc:
-            print(exc, file=sys.stderr)
-            return 2
+        if settings.health_listen:
+            listen_address(settings.health_listen, setting="HEALTH_LISTEN")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     from bot.db import file_lock, sqlite_path
 
     path = sqlite_path(settings.database_url)
@@ -255,6 +259,49 @@ def db_upgrade(_: argparse.Namespace) -> int:
     return 0
 
 
+def health(_: argparse.Namespace) -> int:
+    """Exit 0 when the database answers, an instance is sending and the outbox moves."""
+    settings = _settings_or_exit()
+    configure_logging(settings)
+    from bot.db import create_engine, create_session_factory
+    from bot.health import check
+
+    async def ask() -> bool:
+        engine = create_engine(settings.database_url)
+        try:
+            report = await check(create_session_factory(engine), settings.database_url)
+        finally:
+            await engine.dispose()
+        print("\n".join(report.lines()))
+        return report.ok
+
+    return 0 if asyncio.run(ask()) else 1
+
+
+def db_backup(args: argparse.Namespace) -> int:
+    """A consistent copy of a SQLite database while the bot runs (SQLite's online backup)."""
+    settings = _settings_or_exit()
+    from bot.db import sqlite_path
+
+    source = sqlite_path(settings.database_url)
+    if source is None:
+        print("PostgreSQL: back up with pg_dump, e.g. pg_dump --format=custom "
+              "--file pingan.dump DATABASE (see the README)", file=sys.stderr)
+        return 2
+    if not source.exists():
+        print(f"No database at {source} yet: nothing to back up.", file=sys.stderr)
+        return 1
+    import sqlite3
+
+    target = Path(args.path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.closing(sqlite3.connect(source)) as src, \
+            contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+    print(f"备份完成 / backed up {source} to {target}")
+    return 0
+
+
 def db_revision(args: argparse.Namespace) -> int:
     """For developers: autogenerate a migration from the models."""
     settings = _settings_or_exit()
@@ -278,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     db = commands.add_parser("db", help="database tasks").add_subparsers(dest="db_command",
                                                                           required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=db_upgrade)
+    backup = db.add_parser("backup", help="copy the SQLite database to PATH while the bot runs")
+    backup.add_argument("path", metavar="PATH")
+    backup.set_defaults(func=db_backup)
+    commands.add_parser("health", help="check the database, the sender and the outbox "
+                        "(exit 0 when well)").set_defaults(func=health)
     revision = db.add_parser("revision", help="autogenerate a migration (developers)")
     revision.add_argument("message")
     revision.set_defaults(func=db_revision)

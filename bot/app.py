@@ -99,6 +99,13 @@ def build_application(
             await start_feature(application)
         if application.job_queue is not None:
             leader_only(application.job_queue, sender_jobs(), leadership)
+        if settings.health_listen:
+            from bot.__main__ import listen_address
+            from bot.health import serve
+
+            host, port = listen_address(settings.health_listen, setting="HEALTH_LISTEN")
+            services.extras[HEALTH_KEY] = await serve(host, port, session_factory,
+                                                      settings.database_url, leadership)
 
     async def post_stop(application: BotApplication) -> None:
         await leadership.stop()
@@ -107,6 +114,8 @@ def build_application(
         # Also when the start never completed (PTB calls post_stop only after a start):
         # no dispatcher task is left behind to be destroyed pending.
         await leadership.stop()
+        if (health := services.extras.pop(HEALTH_KEY, None)) is not None:
+            await health.cleanup()
         if owns_engine:
             await session_factory.kw["bind"].dispose()
 
@@ -136,6 +145,8 @@ def build_application(
 
 #: `services.extras` key of the instance's `Leadership` (health reads it).
 LEADERSHIP_KEY = "leadership"
+#: `services.extras` key of the /healthz server, when HEALTH_LISTEN is set.
+HEALTH_KEY = "health"
 
 
 def sender_jobs() -> list[str]:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1:8443"
+    # Serve GET /healthz here (e.g. 127.0.0.1:8080); empty: no health endpoint.
+    health_listen: str | None = None
     log_level: str = "INFO"
     # Tip-off evidence: keep a copy of every photo (with its SHA-256) under MEDIA_DIR.
     media_download: bool = False
