@@ -31,6 +31,7 @@ class Health:
     sender: bool  # some instance holds the sender's role
     backlog: int  # messages due now and not yet sent
     oldest_pending_s: float | None  # how long the oldest of them has been due
+    sends_here: bool | None = None  # this instance is the sender (None: asked from outside)
 
     @property
     def ok(self) -> bool:
@@ -67,7 +68,8 @@ async def check(session_factory: async_sessionmaker[AsyncSession], database_url:
         logger.warning("Health check: the database did not answer: %s", exc)
         return Health(database=False, sender=False, backlog=0, oldest_pending_s=None)
     age = None if oldest is None else max(0.0, (now - oldest).total_seconds())
-    return Health(database=True, sender=sender, backlog=int(backlog), oldest_pending_s=age)
+    return Health(database=True, sender=sender, backlog=int(backlog), oldest_pending_s=age,
+                  sends_here=None if leadership is None else leadership.is_leader)
 
 
 async def _someone_sends(session: AsyncSession, database_url: str) -> bool:

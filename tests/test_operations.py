@@ -62,7 +62,7 @@ async def test_healthz_answers_with_the_figures(bot: BotRunner, fake: FakeTelegr
         status, body = response.status, json.loads(await response.text())
     assert status == 200, body
     assert body == {"database": True, "sender": True, "backlog": 0, "oldest_pending_s": None,
-                    "ok": True}
+                    "sends_here": True, "ok": True}
 
 
 @pytest.mark.skipif(on_postgresql(), reason="PostgreSQL is backed up with pg_dump")
