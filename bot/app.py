@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import middleware, replays
+from bot import middleware, replays, shared_drafts
 from bot.alerts import handlers as alert_handlers
 from bot.broadcasting import handlers as broadcasting_handlers
 from bot.chats import handlers as chats_handlers
@@ -159,6 +159,9 @@ def sender_jobs() -> list[str]:
 def register_handlers(application: BotApplication) -> None:
     """Order matters: cross-cutting checks first (lower groups), then the features."""
     replays.install(application)  # -100: an update id seen before is dropped
+    # -50: with several instances, who has a draft is read from the database.
+    settings: Settings = application.bot_data["services"].settings
+    shared_drafts.install(application, shared=not settings.is_sqlite)
     # -2: ignore other bots; -1: load who is acting, once per update.
     application.add_handler(TypeHandler(Update, middleware.ignore_other_bots), group=-2)
     application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)

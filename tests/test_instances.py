@@ -13,6 +13,7 @@ from bot.settings import Settings
 from tests.databases import on_postgresql
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
+from tests.tipoff_support import patrol_scene
 
 pytestmark = pytest.mark.skipif(not on_postgresql(),
                                 reason="several instances need PostgreSQL (TEST_DATABASE_URL)")
@@ -58,4 +59,38 @@ async def test_one_instance_sends_and_another_takes_over_when_it_stops(
         assert services(other).extras[LEADERSHIP_KEY].is_leader
         assert services(other).dispatcher is not None
     finally:
+        await stop_instance(other)
+
+
+async def test_a_report_begun_on_one_instance_continues_on_the_other(
+    bot: BotRunner, settings: Settings, session_factory, fake: FakeTelegram,
+) -> None:
+    scene = await patrol_scene(fake, session_factory)
+    other = await second_instance(settings, session_factory)
+
+    def other_busy() -> bool:
+        return (not other.update_queue.empty()
+                or other.update_processor.current_concurrent_updates > 0)
+
+    fake.busy_checks.append(other_busy)
+    try:
+        alice = fake.user("Alice Reporter", language_code="zh-hans")
+        await alice.send("/report")
+        await alice.press(text="👀 可疑人员或行为")
+        # Her next message reaches the other instance (behind one webhook address, any may).
+        assert bot.application is not None and bot.application.updater is not None
+        await bot.application.updater.stop()
+        assert other.updater is not None
+        await other.updater.start_polling(poll_interval=0.0, timeout=1)
+        await alice.send("有个人一直在撬电动车的锁")
+        await alice.press(text="⏭ 没有照片")
+        await alice.send_location(31.2304, 121.4737)
+        await alice.press(text="🙈 匿名")
+        await alice.press(text="✅ 发送")
+        assert "已发送，编号是 TX-" in alice.last_message.text
+        await fake.wait_for(lambda: any("🔔" in (m.text or "") for m in scene.group.messages))
+    finally:
+        fake.busy_checks.remove(other_busy)
+        if other.updater is not None and other.updater.running:
+            await other.updater.stop()
         await stop_instance(other)
