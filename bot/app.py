@@ -83,8 +83,17 @@ def build_application(
             logger.exception("The dispatcher could not write its last outcomes")
             await dispatcher.kill()
 
-    leadership = Leadership(session_factory.kw["bind"], on_elected=elected, on_deposed=deposed)
+    def census(is_leader: bool, instances: int) -> None:
+        """Several instances share Telegram's budget for the bot: each other instance keeps
+        a small share for its direct replies, the sender has the rest."""
+        share = settings.rate_overall_per_s * REPLY_SHARE
+        limiter.set_overall(settings.rate_overall_per_s - share * (instances - 1) if is_leader
+                            else share)
+
+    leadership = Leadership(session_factory.kw["bind"], on_elected=elected, on_deposed=deposed,
+                            on_census=census)
     services.extras[LEADERSHIP_KEY] = leadership
+    services.extras[LIMITER_KEY] = limiter
 
     async def post_init(application: BotApplication) -> None:
         application.bot_data["services"] = services
@@ -147,6 +156,11 @@ def build_application(
 LEADERSHIP_KEY = "leadership"
 #: `services.extras` key of the /healthz server, when HEALTH_LISTEN is set.
 HEALTH_KEY = "health"
+#: `services.extras` key of the instance's send budget (`broadcasts.Limiter`).
+LIMITER_KEY = "limiter"
+#: With several instances, the part of the bot's overall rate each one that is not the
+#: sender keeps for its direct replies (1 message/s at Telegram's 30/s).
+REPLY_SHARE = 1 / 30
 
 
 def sender_jobs() -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -31,6 +32,9 @@ logger = logging.getLogger(__name__)
 LEADER_LOCK = 0x70696E67_616E0002
 #: How often a follower tries to become the leader, and a leader checks its connection.
 RETRY_S = 2.0
+#: Each instance marks its lock connection with this prefix and an id of its own, so the
+#: instances can be counted in `pg_stat_activity`.
+INSTANCE_PREFIX = "pingan-bot:"
 
 
 class Leadership:
@@ -39,10 +43,14 @@ class Leadership:
     def __init__(self, engine: AsyncEngine, *,
                  on_elected: Callable[[], Awaitable[None]],
                  on_deposed: Callable[[bool], Awaitable[None]],
+                 on_census: Callable[[bool, int], None] | None = None,
                  retry_s: float = RETRY_S) -> None:
         """`on_deposed(drain)`: drain is True at a clean stop, False when the lock was lost
-        (another instance may be sending already)."""
+        (another instance may be sending already). `on_census(is_leader, instances)`: after
+        each round, how many instances share the database (PostgreSQL)."""
         self.engine = engine
+        self.on_census = on_census
+        self.instance_id = f"{INSTANCE_PREFIX}{uuid.uuid4().hex[:12]}"
         self.on_elected = on_elected
         self.on_deposed = on_deposed
         self.retry_s = retry_s
@@ -81,6 +89,20 @@ class Leadership:
                 logger.exception("Leadership check failed; retrying")
 
     async def _step(self) -> None:
+        await self._elect()
+        if self.shared and self.on_census is not None and self._connection is not None:
+            try:
+                instances = await self._connection.scalar(text(
+                    "SELECT count(DISTINCT application_name) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name LIKE :prefix"),
+                    {"prefix": INSTANCE_PREFIX + "%"})
+                await self._connection.commit()
+            except Exception as exc:
+                logger.warning("Could not count the instances: %s", exc)
+                return
+            self.on_census(self.is_leader, max(1, int(instances or 1)))
+
+    async def _elect(self) -> None:
         if not self.shared:
             if not self.is_leader:
                 self.is_leader = True
@@ -104,6 +126,8 @@ class Leadership:
         try:
             if self._connection is None:
                 self._connection = await self.engine.connect()
+                await self._connection.execute(text("SELECT set_config('application_name', "
+                                                    ":name, false)"), {"name": self.instance_id})
             got = await self._connection.scalar(text("SELECT pg_try_advisory_lock(:key)"),
                                                 {"key": LEADER_LOCK})
             await self._connection.commit()  # the lock is the session's, not the transaction's

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import LEADERSHIP_KEY, BotApplication, build_application
+from bot.app import LEADERSHIP_KEY, LIMITER_KEY, REPLY_SHARE, BotApplication, build_application
 from bot.context import Services
 from bot.settings import Settings
 from tests.databases import on_postgresql
@@ -93,4 +93,22 @@ async def test_a_report_begun_on_one_instance_continues_on_the_other(
         fake.busy_checks.remove(other_busy)
         if other.updater is not None and other.updater.running:
             await other.updater.stop()
+        await stop_instance(other)
+
+
+async def test_the_instances_share_telegrams_budget(
+    bot: BotRunner, settings: Settings, session_factory,
+) -> None:
+    other = await second_instance(settings, session_factory)
+    try:
+        overall = settings.rate_overall_per_s
+        sender = services(bot.application).extras[LIMITER_KEY]
+        replier = services(other).extras[LIMITER_KEY]
+        for _ in range(600):  # the sender counts the instances every 2 s
+            if sender.limits.overall_per_s < overall:
+                break
+            await asyncio.sleep(0.1)
+        assert replier.limits.overall_per_s == pytest.approx(overall * REPLY_SHARE)
+        assert sender.limits.overall_per_s == pytest.approx(overall * (1 - REPLY_SHARE))
+    finally:
         await stop_instance(other)
