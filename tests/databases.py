@@ -37,6 +37,11 @@ async def fresh_database_url(tmp_path: Path, name: str = "bot") -> str:
     server = server_url()
     if server is None:
         return f"sqlite+aiosqlite:///{tmp_path / name}.db"
+    return await create_database(server, name)
+
+
+async def create_database(server: str, name: str) -> str:
+    """A new, empty database on the PostgreSQL server at `server` (any database's URL)."""
     import asyncpg
 
     database = f"test_{name}_{uuid.uuid4().hex[:16]}"
@@ -48,9 +53,10 @@ async def fresh_database_url(tmp_path: Path, name: str = "bot") -> str:
     return make_url(server).set(database=database).render_as_string(hide_password=False)
 
 
-async def drop_database(url: str) -> None:
-    """Remove a database `fresh_database_url` made on PostgreSQL (nothing for SQLite)."""
-    server = server_url()
+async def drop_database(url: str, server: str | None = None) -> None:
+    """Remove a database `fresh_database_url` (or `create_database` on `server`) made on
+    PostgreSQL (nothing for SQLite)."""
+    server = server or server_url()
     if server is None or not url.startswith("postgresql"):
         return
     import asyncpg

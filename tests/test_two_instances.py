@@ -6,6 +6,7 @@ limits are set to match): what an operator running two instances must be able to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
@@ -62,7 +63,7 @@ class Instance:
 
 
 async def start_instance(fake: RemoteFake, database_url: str, tmp_path: Path,
-                         name: str) -> Instance:
+                         name: str, scale: float = SCALE) -> Instance:
     health_port = free_port()
     env = {**os.environ, "BOT_TOKEN": fake.token, "TELEGRAM_API_URL": fake.base_url,
            "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "ADMIN_IDS": "1",
@@ -70,8 +71,8 @@ async def start_instance(fake: RemoteFake, database_url: str, tmp_path: Path,
            "WEBHOOK_SECRET": secrets.token_urlsafe(24),
            "WEBHOOK_LISTEN": f"127.0.0.1:{free_port()}",
            "HEALTH_LISTEN": f"127.0.0.1:{health_port}",
-           "RATE_OVERALL_PER_S": str(30 * SCALE), "RATE_CHAT_PER_S": str(1 * SCALE),
-           "RATE_GROUP_PER_MIN": str(20 * SCALE)}
+           "RATE_OVERALL_PER_S": str(30 * scale), "RATE_CHAT_PER_S": str(1 * scale),
+           "RATE_GROUP_PER_MIN": str(20 * scale)}
     log = tmp_path / f"{name}.log"
     with log.open("w") as out:
         process = await asyncio.create_subprocess_exec(
@@ -80,13 +81,14 @@ async def start_instance(fake: RemoteFake, database_url: str, tmp_path: Path,
     return Instance(name, process, f"http://127.0.0.1:{health_port}/healthz", log)
 
 
-async def until(condition: Any, what: str, instances: list[Instance]) -> None:
+async def until(condition: Any, what: str, instances: list[Instance],
+                interval: float = 0.2) -> None:
     deadline = time.monotonic() + WAIT_S
     while not await condition():
         if time.monotonic() > deadline:
             logs = "\n".join(f"--- {i.name}\n{i.output()}" for i in instances)
             raise AssertionError(f"timed out waiting until {what}\n{logs}")
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(interval)
 
 
 @pytest.fixture
@@ -101,7 +103,15 @@ async def remote_fake() -> AsyncIterator[RemoteFake]:
 async def two(remote_fake: RemoteFake, database_url: str,
               tmp_path: Path) -> AsyncIterator[list[Instance]]:
     """Both started at once on an empty database (they migrate it together)."""
-    instances = [await start_instance(remote_fake, database_url, tmp_path, name)
+    async with running_two(remote_fake, database_url, tmp_path) as instances:
+        yield instances
+
+
+@contextlib.asynccontextmanager
+async def running_two(fake: RemoteFake, database_url: str, tmp_path: Path,
+                      scale: float = SCALE) -> AsyncIterator[list[Instance]]:
+    """Two instances, up and one of them sending; stopped at the end."""
+    instances = [await start_instance(fake, database_url, tmp_path, name, scale)
                  for name in ("one", "two")]
 
     async def both_up() -> bool:
