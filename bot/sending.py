@@ -246,7 +246,8 @@ class AiohttpRequest(BaseRequest):
         media_write_timeout: float | None = 20.0,
         proxy: str | None = None,
     ) -> None:
-        """`proxy`: an http://, socks5:// or socks5h:// URL every call goes through."""
+        """`proxy`: an http:// or socks5:// URL every call goes through (names resolved by
+        the proxy: a blocked network's DNS may lie about Telegram)."""
         self._proxy = proxy
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
@@ -265,7 +266,8 @@ class AiohttpRequest(BaseRequest):
             if self._proxy:
                 from aiohttp_socks import ProxyConnector
 
-                connector = ProxyConnector.from_url(self._proxy, limit=self._pool_size)
+                connector = ProxyConnector.from_url(self._proxy, rdns=True,
+                                                    limit=self._pool_size)
             else:
                 connector = aiohttp.TCPConnector(limit=self._pool_size)
             self._session = aiohttp.ClientSession(

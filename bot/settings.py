@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 LANGUAGES = ("zh-CN", "zh-TW", "en")
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{4,100}$")
-PROXY_SCHEMES = ("http://", "https://", "socks5://", "socks5h://")
+PROXY_SCHEMES = ("http://", "socks5://")
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     @classmethod
     def _proxy_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(PROXY_SCHEMES):
-            raise ValueError("must start with http://, socks5:// or socks5h:// "
+            raise ValueError("must start with http:// or socks5:// "
                              "(e.g. socks5://127.0.0.1:1080)")
         return value
 

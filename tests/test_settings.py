@@ -123,3 +123,11 @@ def test_settings_left_empty_in_env_file_take_their_defaults(tmp_path: Path) -> 
     settings = load_settings(_env_file=env_file)
     assert settings.webhook_url is None and settings.webhook_secret is None
     assert settings.admin_ids == () and settings.log_level == "INFO"
+
+
+def test_a_proxy_must_be_http_or_socks5() -> None:
+    assert load_settings(telegram_proxy="socks5://127.0.0.1:1080",
+                         _env_file=None).telegram_proxy == "socks5://127.0.0.1:1080"
+    with pytest.raises(SettingsError) as error:
+        load_settings(telegram_proxy="127.0.0.1:1080", _env_file=None)
+    assert str(error.value).startswith("Setting TELEGRAM_PROXY is wrong: must start with http://")
