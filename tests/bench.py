@@ -48,6 +48,7 @@ from broadcasts import (
 from tests.bench_alerts import bench_alerts
 from tests.bench_audience import bench_audience
 from tests.bench_fake import RemoteFake
+from tests.bench_instances import bench_instances
 from tests.bench_patrol import bench_patrol
 from tests.bench_roster import bench_roster
 from tests.bench_scamcheck import bench_scamcheck
@@ -288,6 +289,12 @@ async def tipoff(ctx: Context) -> AsyncIterator[tuple[str, float]]:
         yield figure
 
 
+async def two_instances(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """Two bot processes on one PostgreSQL database (see tests/bench_instances.py)."""
+    async for figure in bench_instances(ctx):
+        yield figure
+
+
 async def alerts(ctx: Context) -> AsyncIterator[tuple[str, float]]:
     """An alert overtaking a tip broadcast, and one to 3,000 people; limits ×``scale``."""
     for figure in await bench_alerts(ctx.scale):
@@ -327,6 +334,7 @@ BENCHES: list[Bench] = [
     scamcheck,
     patrol,
     roster_import,
+    two_instances,
 ]
 
 

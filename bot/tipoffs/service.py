@@ -856,8 +856,14 @@ async def _expire_drafts(session: AsyncSession, *, now: datetime, config: Tipoff
         .join(Person, Person.id == TipOffDraft.person_id)
         .where(TipOffDraft.updated_at <= now - config.draft_expires_after)
     )).all()
+    expired = 0
     for row in stale:
-        await session.execute(delete(TipOffDraft).where(TipOffDraft.person_id == row.person_id))
+        gone = await session.execute(  # conditional: another instance may have just done it
+            delete(TipOffDraft).where(TipOffDraft.person_id == row.person_id,
+                                      TipOffDraft.updated_at <= now - config.draft_expires_after))
+        if getattr(gone, "rowcount", 0) != 1:
+            continue
+        expired += 1
         language = _person_language(row.language, row.telegram_language, default_language)
 
         def build(_: Translate) -> OutgoingMessage:
@@ -869,7 +875,7 @@ async def _expire_drafts(session: AsyncSession, *, now: datetime, config: Tipoff
                                 priority=Priority.REPORTER_UPDATE,
                                 content=render.in_all_languages(build, language),
                                 recipients=[(row.telegram_id, language)])
-    return len(stale)
+    return expired
 
 
 # -- staff tools ---------------------------------------------------------------------
