@@ -209,7 +209,7 @@ async def test_the_story_register_report_with_photos_claim_and_hear_back(page: P
         notice = await asyncio.wait_for(next_event(events, "answer"), PATIENCE)
     assert notice["user_id"] == leader and notice["text"]  # the press was answered
     await page.until(leader, patrol, says("王队长 已认领"))
-    await page.until(aunt, None, says("已经认领"))
+    await page.until(aunt, None, says("已经接手处理"))
 
 
 async def test_an_alert_is_pinned_in_the_group_and_acknowledgements_edit_the_cadres_count(

@@ -165,5 +165,5 @@ def test_register_report_claim_and_hear_back_in_a_browser(
     phone.sees("已认领")
     phone.shot("leader-claimed")
     phone.be("resident")
-    phone.sees("已经认领")
+    phone.sees("已经接手处理")
     print(f"screenshots: {phone.shot('resident-hears-back').parent}")
