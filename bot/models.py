@@ -36,6 +36,7 @@ from bot.tipoffs.models import (
     TipOffEvent,
     TipOffPhoto,
     TipOffPrompt,
+    TipOffRating,
 )
 
 __all__ = [
@@ -75,5 +76,6 @@ __all__ = [
     "TipOffEvent",
     "TipOffPhoto",
     "TipOffPrompt",
+    "TipOffRating",
     "TipSent",
 ]

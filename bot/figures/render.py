@@ -112,6 +112,7 @@ def figures_text(report: Report, *, scope_name: str, _: Translate, language: str
         _("🤝 Disputes mediated: {rate} ({resolved} of {closed} resolved)").format(
             rate=percent(t.mediation.rate, language), resolved=n(t.mediation.resolved),
             closed=n(t.mediation.closed)),
+        _satisfaction_line(report, _, language),
         "",
         _("📢 Messages sent: {sent} ({change}); delivered to {rate} of {recipients}; "
           "unreachable: {unreachable}").format(
@@ -132,6 +133,28 @@ def figures_text(report: Report, *, scope_name: str, _: Translate, language: str
     lines.append(_("👥 Team members: {members} in {teams} teams").format(
         members=n(sum(people.team_sizes.values())), teams=n(len(people.team_sizes))))
     return "\n".join(lines)
+
+
+def average_score(value: float | None, language: str) -> str:
+    """An average of 1–5 scores with one decimal ("4.3"), "–" when nobody rated."""
+    if value is None:
+        return DASH
+    return format_decimal(round(value, 1), format="0.0", locale=babel_locale(language))
+
+
+def _satisfaction_line(report: Report, _: Translate, language: str) -> str:
+    s = report.satisfaction
+    if not s.rated:
+        return _("⭐ Satisfaction: no ratings yet (asked: {asked})").format(
+            asked=number(s.asked, language))
+    spread = " ".join(f"{score}⭐{number(count, language)}"
+                      for score, count in sorted(s.distribution.items(), reverse=True))
+    return _("⭐ Satisfaction: {average} of 5 from {rated} ratings (before: {before}); "
+             "{spread}").format(average=average_score(s.average, language),
+                                rated=number(s.rated, language),
+                                before=average_score(report.satisfaction_before.average,
+                                                     language),
+                                spread=spread)
 
 
 def _previous_label(report: Report, _: Translate, language: str) -> str:

@@ -30,7 +30,7 @@ from bot.directory.models import (
     Team,
 )
 from bot.i18n import Translate, normalize_language, translator
-from bot.tipoffs import render
+from bot.tipoffs import ratings, render
 from bot.tipoffs.categories import CATEGORIES, emergency_for
 from bot.tipoffs.models import (
     OPEN_STATUSES,
@@ -540,7 +540,20 @@ async def close(
     session.add(TipOffEvent(tipoff_id=tipoff_id, kind=_CLOSING_EVENTS[status],
                             actor_id=person_id, team_id=tipoff.team_id, note=note, at=now))
     await notify_reporter(session, tipoff=tipoff, default_language=default_language, note=note)
+    if status is TipOffStatus.RESOLVED:
+        await _ask_rating(session, tipoff=tipoff, now=now, default_language=default_language)
     return ActionResult(Outcome.DONE, await card_facts(session, tipoff_id=tipoff_id))
+
+
+async def _ask_rating(session: AsyncSession, *, tipoff: TipOff, now: datetime,
+                      default_language: str) -> None:
+    """After the status update, the reporter is asked how satisfied they are (once)."""
+    reporter = await session.get_one(Person, tipoff.reporter_id)
+    if reporter.telegram_id is None:
+        return
+    language = _person_language(reporter.language, reporter.telegram_language, default_language)
+    await ratings.ask(session, tipoff=tipoff, telegram_id=reporter.telegram_id,
+                      language=language, now=now)
 
 
 async def reassign(
