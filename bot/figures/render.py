@@ -125,6 +125,14 @@ def figures_text(report: Report, *, scope_name: str, _: Translate, language: str
             median=duration(a.median_ack_s, _, language), reminders=n(a.reminders),
             escalated=n(a.escalated)),
     ]
+    p = report.patrol
+    if p.duties or p.allclear_asked:
+        lines.append(_("🚶 Patrol: {shifts} shifts, {duties} duties; on time {on_time}, late "
+                       "{late}, missed {missed}, covered or excused {covered}; all-clear "
+                       "answered {answered} of {asked} evenings").format(
+            shifts=n(p.shifts), duties=n(p.duties), on_time=n(p.on_time), late=n(p.late),
+            missed=n(p.missed), covered=n(p.covered_or_excused),
+            answered=n(p.allclear_answered), asked=n(p.allclear_asked)))
     if report.scope.area_path is not None:
         lines.append(_("🏠 Residents: {residents} (new: {new}); buildings reached: "
                        "{coverage}").format(residents=n(people.residents),
