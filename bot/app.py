@@ -130,6 +130,7 @@ def register_handlers(application: BotApplication) -> None:
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     patrol_handlers.install(application)  # patrol: posts, duty, sign-in, evening; timer scan
+    figures_handlers.schedule(application)  # figures: the monthly report's timer
     # After every conversation and draft, before the free-text fallback: a forwarded message
     # or pasted text that looks like a scam gets the scam check's answer.
     scamcheck_handlers.install(application)
