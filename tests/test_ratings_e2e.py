@@ -9,7 +9,9 @@ from io import BytesIO
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.audit import AuditEntry
 from bot.db import transaction, utcnow
+from bot.directory.models import Person
 from bot.figures import periods, render, workbook
 from bot.figures import service as figures
 from bot.figures.counting import Scope
@@ -49,6 +51,18 @@ async def test_a_resolved_report_asks_its_reporter_once_and_counts_one_press(
         rating = await session.scalar(select(TipOffRating))
     assert tipoff is not None and tipoff.status is TipOffStatus.RESOLVED
     assert rating is not None and rating.tipoff_id == tipoff.id and rating.score is None
+    # The claim and the close are in the audit log, by the member; the reporter is not.
+    async with session_factory() as session:
+        entries = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+        member = await session.scalar(select(Person).where(
+            Person.telegram_id == scene.member.id))
+    assert [(e.action, e.actor_id, e.object_id, e.before, e.after["status"])
+            for e in entries] == [
+        ("tipoff.claim", member.id, tipoff.id, {"status": "new"}, "claimed"),
+        ("tipoff.resolved", member.id, tipoff.id, {"status": "claimed"}, "resolved")]
+    assert entries[1].reason == "已联系物业修好了"
+    assert not [e for e in entries if e.actor_id == tipoff.reporter_id
+                or "Alice" in str(e.after)]
 
     # Someone else forging the press is refused kindly; nothing is counted.
     mallory.record.started = True
