@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot import middleware, replays
 from bot.alerts import handlers as alert_handlers
+from bot.audit import handlers as audit_handlers
 from bot.broadcasting import handlers as broadcasting_handlers
 from bot.chats import handlers as chats_handlers
 from bot.chats.service import follow_migration, mark_removed, set_private_blocked
@@ -124,7 +125,7 @@ def register_handlers(application: BotApplication) -> None:
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers,
                     broadcasting_handlers, figures_handlers, question_handlers,
-                    privacy_handlers):
+                    privacy_handlers, audit_handlers):
         application.add_handlers(feature.handlers())
     tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
