@@ -48,6 +48,7 @@ from broadcasts import (
 from tests.bench_alerts import bench_alerts
 from tests.bench_audience import bench_audience
 from tests.bench_fake import RemoteFake
+from tests.bench_figures import bench_figures
 from tests.bench_scamcheck import bench_scamcheck
 from tests.bench_tipoff import bench_tipoff
 from tests.fake_telegram import Limits as FakeLimits
@@ -298,6 +299,12 @@ async def scamcheck(ctx: Context) -> AsyncIterator[tuple[str, float]]:
         yield figure
 
 
+async def figures(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """The whole /figures for "this year" over a year of a street office (no limits)."""
+    for figure in await bench_figures():
+        yield figure
+
+
 BENCHES: list[Bench] = [
     broadcast_3000,
     naive_3000,
@@ -310,6 +317,7 @@ BENCHES: list[Bench] = [
     tipoff,
     alerts,
     scamcheck,
+    figures,
 ]
 
 
