@@ -18,14 +18,23 @@ setup: $(VENV)/.installed
 run: setup
 	$(PY) -m bot run
 
-## test: set up (first time), lint and run the whole test suite
+## test: set up (first time), lint and run the whole test suite on SQLite, then again on a
+## throw-away PostgreSQL cluster (installed from Debian's packages if missing; see tests/pg_cluster.py)
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
+	$(PY) -m tests.pg_cluster $(PY) -m pytest -q
 
 ## bench: set up (first time) and print the performance figures
 bench: setup
 	$(PY) -m tests.bench
+
+## demo: set up (first time) and try the bot without a token, in the browser
+## (the fake Bot API server, a seeded story in data/demo.db, the real bot; DEMO_PORT=8088)
+DEMO_PORT ?= 8088
+.PHONY: demo
+demo: setup
+	$(PY) -m tests.demo --port $(DEMO_PORT)
 
 lint: setup
 	$(PY) -m ruff check .

@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import middleware, replays
+from bot import middleware, replays, shared_drafts
 from bot.alerts import handlers as alert_handlers
 from bot.audit import handlers as audit_handlers
 from bot.broadcasting import handlers as broadcasting_handlers
@@ -29,8 +29,10 @@ from bot.context import BotContext, Services
 from bot.db import create_engine, create_session_factory, transaction, utcnow
 from bot.directory import handlers as directory_handlers
 from bot.figures import handlers as figures_handlers
+from bot.leader import Leadership, leader_only
 from bot.patrol import handlers as patrol_handlers
 from bot.privacy import handlers as privacy_handlers
+from bot.privacy import retention
 from bot.questions import handlers as question_handlers
 from bot.scamcheck import handlers as scamcheck_handlers
 from bot.schedules import handlers as schedule_handlers
@@ -52,6 +54,7 @@ def build_application(
     settings: Settings,
     *,
     session_factory: async_sessionmaker[AsyncSession] | None = None,
+    setup_code_announced: bool = False,
 ) -> BotApplication:
     """The whole bot, wired to the Bot API at `settings.telegram_api_url`."""
     if settings.bot_token is None:
@@ -67,33 +70,77 @@ def build_application(
                              group_per_min=settings.rate_group_per_min),
                       start_spent=True)
 
-    async def post_init(application: BotApplication) -> None:
-        application.bot_data["services"] = services
-        await announce_setup_code(services)
-        try:
-            await publish_shared_menus(application.bot, settings.default_language)
-        except TelegramError as exc:
-            logger.warning("Could not publish the command menus: %s", exc)
+    async def elected() -> None:
+        """This instance became the sender: start the outbox dispatcher."""
         services.dispatcher = Dispatcher(
             session_factory, TelegramSender(application.bot), limiter,
+            # Other instances write rows too and cannot wake this one: look often.
+            poll_interval=5.0 if settings.is_sqlite else 1.0,
             on_unreachable=lambda chat_id, reason: chat_unreachable(services, chat_id),
             on_migrated=lambda old, new: chat_migrated(services, old, new),
         )
         await services.dispatcher.start()
+
+    async def deposed(drain: bool) -> None:
+        dispatcher, services.dispatcher = services.dispatcher, None
+        if dispatcher is None:
+            return
+        try:
+            await dispatcher.stop(drain=drain)
+        except Exception:  # the database went away: the leases bring the rows back
+            logger.exception("The dispatcher could not write its last outcomes")
+            await dispatcher.kill()
+
+    def census(is_leader: bool, instances: int) -> None:
+        """Several instances share Telegram's budget for the bot: each other instance keeps
+        a small share for its direct replies, the sender has the rest."""
+        share = settings.rate_overall_per_s * REPLY_SHARE
+        limiter.set_overall(settings.rate_overall_per_s - share * (instances - 1) if is_leader
+                            else share)
+
+    leadership = Leadership(session_factory.kw["bind"], on_elected=elected, on_deposed=deposed,
+                            on_census=census)
+    services.extras[LEADERSHIP_KEY] = leadership
+    services.extras[LIMITER_KEY] = limiter
+
+    async def post_init(application: BotApplication) -> None:
+        application.bot_data["services"] = services
+        if not setup_code_announced:  # `python -m bot run` prints it before going online
+            await announce_setup_code(services)
+        try:
+            await publish_shared_menus(application.bot, settings.default_language)
+        except TelegramError as exc:
+            logger.warning("Could not publish the command menus: %s", exc)
+        await leadership.start()
         for start_feature in services.on_start:
             await start_feature(application)
+        if application.job_queue is not None:
+            leader_only(application.job_queue, sender_jobs(), leadership)
+        if settings.health_listen:
+            from bot.__main__ import listen_address
+            from bot.health import serve
+
+            host, port = listen_address(settings.health_listen, setting="HEALTH_LISTEN")
+            services.extras[HEALTH_KEY] = await serve(host, port, session_factory,
+                                                      settings.database_url, leadership)
 
     async def post_stop(application: BotApplication) -> None:
-        if services.dispatcher is not None:
-            await services.dispatcher.stop(drain=True)
-            services.dispatcher = None
+        await leadership.stop()
 
     async def post_shutdown(application: BotApplication) -> None:
+        # Also when the start never completed (PTB calls post_stop only after a start):
+        # no dispatcher task is left behind to be destroyed pending.
+        await leadership.stop()
+        if (health := services.extras.pop(HEALTH_KEY, None)) is not None:
+            await health.cleanup()
         if owns_engine:
             await session_factory.kw["bind"].dispose()
 
+    builder = ApplicationBuilder()
+    if settings.telegram_proxy:  # long polling's own transport goes through it too
+        builder = builder.get_updates_proxy(settings.telegram_proxy)
     application: BotApplication = (
-        ApplicationBuilder()
+        builder
         .token(settings.bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
@@ -102,7 +149,7 @@ def build_application(
         .rate_limiter(SharedRateLimiter(limiter))
         # Sends go over aiohttp (a third of httpx's CPU per call); long polling stays on
         # PTB's default transport.
-        .request(AiohttpRequest(connection_pool_size=64))
+        .request(AiohttpRequest(connection_pool_size=64, proxy=settings.telegram_proxy))
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
@@ -113,9 +160,31 @@ def build_application(
     return application
 
 
+#: `services.extras` key of the instance's `Leadership` (health reads it).
+LEADERSHIP_KEY = "leadership"
+#: `services.extras` key of the /healthz server, when HEALTH_LISTEN is set.
+HEALTH_KEY = "health"
+#: `services.extras` key of the instance's send budget (`broadcasts.Limiter`).
+LIMITER_KEY = "limiter"
+#: With several instances, the part of the bot's overall rate each one that is not the
+#: sender keeps for its direct replies (1 message/s at Telegram's 30/s).
+REPLY_SHARE = 1 / 30
+
+
+def sender_jobs() -> list[str]:
+    """The repeating jobs only the sender runs: the scans that write to the outbox."""
+    from bot.schedules.jobs import TICK_JOB
+
+    return [alert_handlers.SCAN_JOB, tipoff_handlers.SCAN_JOB, TICK_JOB,
+            patrol_handlers.SCAN_JOB, retention.JOB, figures_handlers.MONTHLY_JOB]
+
+
 def register_handlers(application: BotApplication) -> None:
     """Order matters: cross-cutting checks first (lower groups), then the features."""
     replays.install(application)  # -100: an update id seen before is dropped
+    # -50: with several instances, who has a draft is read from the database.
+    settings: Settings = application.bot_data["services"].settings
+    shared_drafts.install(application, shared=not settings.is_sqlite)
     # -2: ignore other bots; -1: load who is acting, once per update.
     application.add_handler(TypeHandler(Update, middleware.ignore_other_bots), group=-2)
     application.add_handler(TypeHandler(Update, middleware.load_actor_for_update), group=-1)
@@ -132,6 +201,7 @@ def register_handlers(application: BotApplication) -> None:
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     patrol_handlers.install(application)  # patrol: posts, duty, sign-in, evening; timer scan
     figures_handlers.schedule(application)  # figures: the monthly report's timer
+    retention.install(application)  # PIPL: the daily job deleting old media, people who left
     # After every conversation and draft, before the free-text fallback: a forwarded message
     # or pasted text that looks like a scam gets the scam check's answer.
     scamcheck_handlers.install(application)

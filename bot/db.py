@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from broadcasts.models import UTCDateTime as UTCDateTime
 from broadcasts.models import utcnow as utcnow
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: PostgreSQL advisory lock keys (any 64-bit numbers, the same in every instance).
+MIGRATION_LOCK = 0x70696E67_616E0001
 
 
 class Base(DeclarativeBase):
@@ -51,8 +53,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """
     engine = create_async_engine(url, **{**kwargs, "hide_parameters": True})
     if engine.dialect.name == "sqlite":
-        if url.startswith("sqlite+aiosqlite:///") and ":memory:" not in url:
-            Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if (path := sqlite_path(url)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -99,11 +101,44 @@ def alembic_config(url: str) -> Any:
     return config
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    if not url.startswith("sqlite+aiosqlite:///") or ":memory:" in url:
+        return None
+    return Path(url.removeprefix("sqlite+aiosqlite:///"))
+
+
+@contextmanager
+def file_lock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """An exclusive lock on `path` (created) for the block; yields False when `wait` is
+    off and another process holds it. The system drops it when the holder dies."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade_database(url: str, revision: str = "head") -> None:
-    """Apply migrations. Synchronous: call it before the event loop starts or in a thread."""
+    """Apply migrations; processes starting together wait for each other (PostgreSQL: an
+    advisory lock in env.py; SQLite: a lock file beside the database). Synchronous: call it
+    before the event loop starts or in a thread."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    path = sqlite_path(url)
+    if path is None:
+        command.upgrade(alembic_config(url), revision)
+        return
+    with file_lock(path.with_name(path.name + ".migrate.lock")):
+        command.upgrade(alembic_config(url), revision)
 
 
 async def upgrade_database_async(url: str) -> None:

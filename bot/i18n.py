@@ -85,3 +85,21 @@ def translations(language: str) -> Translations:
 def translator(language: str) -> Translate:
     """The `_` for one language."""
     return translations(language).gettext
+
+
+def ngettext(_: Translate, singular: str, plural: str, n: int) -> str:
+    """The form of a message for the number `n` in `_`'s language ("1 person", "2 people";
+    Chinese has one form). Takes the `_` that code already passes around, so a message
+    with a number needs no second translator; extracted as `ngettext:2,3`."""
+    catalogue = getattr(_, "__self__", None)
+    if isinstance(catalogue, Translations):
+        return catalogue.ngettext(singular, plural, n)
+    return singular if n == 1 else plural  # a plain function (a test's identity `_`)
+
+
+def people_and_groups(_: Translate, people: int, groups: int) -> str:
+    """How many a message reaches: "1 person and 2 group chats" (broadcasts and alerts)."""
+    return _("{people} and {groups}").format(
+        people=ngettext(_, "{count} person", "{count} people", people).format(count=people),
+        groups=ngettext(_, "{count} group chat", "{count} group chats", groups).format(
+            count=groups))

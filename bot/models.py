@@ -26,6 +26,7 @@ from bot.patrol.models import (
 )
 from bot.questions.models import Question, QuestionPrompt
 from bot.replays import SeenUpdate
+from bot.scamcheck.models import ScamCheck, ScamWarning
 from bot.schedules.models import Campaign, Schedule
 from bot.setup.models import SetupCode
 from bot.tipoffs.models import (
@@ -65,6 +66,8 @@ __all__ = [
     "QuietHoursSetting",
     "ReporterBlock",
     "RoutingRule",
+    "ScamCheck",
+    "ScamWarning",
     "Schedule",
     "SeenUpdate",
     "SensitivePeriod",

@@ -261,7 +261,11 @@ class AiohttpRequest(BaseRequest):
         write_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         media_write_timeout: float | None = 20.0,
+        proxy: str | None = None,
     ) -> None:
+        """`proxy`: an http:// or socks5:// URL every call goes through (names resolved by
+        the proxy: a blocked network's DNS may lie about Telegram)."""
+        self._proxy = proxy
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -275,8 +279,16 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
+            connector: aiohttp.BaseConnector
+            if self._proxy:
+                from aiohttp_socks import ProxyConnector
+
+                connector = ProxyConnector.from_url(self._proxy, rdns=True,
+                                                    limit=self._pool_size)
+            else:
+                connector = aiohttp.TCPConnector(limit=self._pool_size)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                connector=connector,
                 headers={"User-Agent": self.USER_AGENT},
             )
 

@@ -18,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 LANGUAGES = ("zh-CN", "zh-TW", "en")
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{4,100}$")
+PROXY_SCHEMES = ("http://", "socks5://")
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -34,9 +35,13 @@ class Settings(BaseSettings):
     default_language: str = "zh-CN"
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
     telegram_api_url: str = "https://api.telegram.org/bot"
+    # Where Telegram is blocked: every Bot API call (polling and sending) goes through this.
+    telegram_proxy: str | None = None
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1:8443"
+    # Serve GET /healthz here (e.g. 127.0.0.1:8080); empty: no health endpoint.
+    health_listen: str | None = None
     log_level: str = "INFO"
     # Tip-off evidence: keep a copy of every photo (with its SHA-256) under MEDIA_DIR.
     media_download: bool = False
@@ -45,11 +50,18 @@ class Settings(BaseSettings):
     # workbooks are written under FIGURES_DIR and uploaded from there by the outbox.
     figures_monthly_at: time = time(9, 0)
     figures_dir: Path = DATA_DIR / "figures"
+    # PIPL art. 47: evidence and the people who left are kept only as long as needed.
+    media_keep_days: int = Field(default=180, ge=1)
+    left_keep_days: int = Field(default=180, ge=1)
     # Telegram's flood limits, mirrored by the outbox dispatcher (see FACTS.md).
     rate_overall_per_s: float = Field(default=30.0, gt=0)
     rate_chat_per_s: float = Field(default=1.0, gt=0)
     rate_chat_burst: int = Field(default=3, ge=1)
     rate_group_per_min: float = Field(default=20.0, gt=0)
+    # The scam check's early warning: this many residents of one community asking about
+    # the same kind of scam within these hours give the community's staff one suggestion.
+    scamcheck_warning_askers: int = Field(default=3, ge=2)
+    scamcheck_warning_hours: int = Field(default=24, ge=1, le=168)
 
     @field_validator("bot_token")
     @classmethod
@@ -98,6 +110,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("telegram_proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(PROXY_SCHEMES):
+            raise ValueError("must start with http:// or socks5:// "
+                             "(e.g. socks5://127.0.0.1:1080)")
+        return value
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
@@ -141,6 +161,19 @@ class Settings(BaseSettings):
         base = self.telegram_api_url.rstrip("/")
         root, _, last = base.rpartition("/")
         return f"{root}/file/{last}" if root else f"{base}/file"
+
+    @property
+    def telegram_where(self) -> str:
+        """Where Bot API calls go, for the console: the server, and the proxy without its
+        password."""
+        from urllib.parse import urlsplit
+
+        api = urlsplit(self.telegram_api_url)
+        where = f"{api.scheme}://{api.netloc}"
+        if self.telegram_proxy:
+            proxy = urlsplit(self.telegram_proxy)
+            where += f" through the proxy {proxy.scheme}://{proxy.hostname}:{proxy.port}"
+        return where
 
     @property
     def is_sqlite(self) -> bool:

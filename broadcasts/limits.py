@@ -16,6 +16,7 @@ several chats at once mean the overall rate is too high, so the overall rate is 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -110,6 +111,15 @@ class Limiter:
         self._floods: deque[tuple[float, int]] = deque()
         self._sends: deque[float] = deque()
         self._last_change = 0.0
+
+    def set_overall(self, rate: float) -> None:
+        """Make `rate` the configured overall rate: this process's share of the bot's
+        budget when several processes send for one bot. A rate cut by a flood stays cut."""
+        if rate == self.limits.overall_per_s:
+            return
+        cut = self._rate < self.limits.overall_per_s
+        self.limits = dataclasses.replace(self.limits, overall_per_s=rate)
+        self._set_rate(min(self._rate, rate) if cut else rate, self._clock())
 
     # -- asking -----------------------------------------------------------------
 

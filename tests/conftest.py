@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory, upgrade_database_async
 from bot.settings import Settings, load_settings
+from tests.databases import drop_database, fresh_database_url
 from tests.fake_telegram import FakeTelegram, Limits
 from tests.support import BotRunner
 
@@ -61,8 +62,12 @@ async def fake(fake_server: FakeTelegram) -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of its own for each test: SQLite, or PostgreSQL with
+    `TEST_DATABASE_URL` set (see tests/databases.py)."""
+    url = await fresh_database_url(tmp_path)
+    yield url
+    await drop_database(url)
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ async def test_allclear_with_a_wrong_number(
                           telegram_id=staff.id)
 
     await staff.send("/allclear 999")
-    assert staff.last_message.text == "没有编号为 999 的警报。请看一下警报状态消息里的编号。"
+    assert staff.last_message.text == ("没有编号为 999 的紧急通知。"
+                                       "请看一下紧急通知状态消息里的编号。")
 
     await stranger.send("/allclear 999")
     assert "没有编号" not in stranger.last_message.text

@@ -17,7 +17,8 @@ from tests.support import BotRunner
 from tests.test_alerts_flow import Clock, _alert, _alert_copies, _dispatcher, _settle, _town
 
 EXPIRED = "超过 15 分钟"
-NOT_UNDERSTOOD = "没看懂"
+#: Text no feature takes gets the free-text choices (report it, ask staff, help).
+FREE_TEXT = "这条消息，您想怎么处理？"
 
 
 async def _row(session_factory, telegram_id: int) -> AlertDraftRow | None:
@@ -104,7 +105,7 @@ async def test_expired_draft_is_put_away_kindly_after_a_restart(
     assert await _alerts(session_factory) == 0
     # The draft is gone: the next message is no longer the alert feature's.
     await staff.send("3号楼发现可疑人员")
-    assert NOT_UNDERSTOOD in staff.last_message.text
+    assert FREE_TEXT in staff.last_message.text
 
     # A button of an expired draft says so too, on the message itself.
     await staff.send("/alert")
@@ -128,7 +129,7 @@ async def test_text_from_someone_without_a_draft_is_not_caught_after_a_restart(
     before = len(member.messages)
     await member.send("你好，请问明天几点巡逻？")
     replies = member.messages[before:]
-    assert len(replies) == 1 and NOT_UNDERSTOOD in replies[0].text
+    assert len(replies) == 1 and FREE_TEXT in replies[0].text
     assert await _row(session_factory, member.id) is None
     row = await _row(session_factory, town.staff.id)
     assert row is not None and row.step is AlertStep.AWAITING_AUDIENCE  # untouched

@@ -59,17 +59,17 @@ async def test_picker_pages_teams_offers_areas_and_chats_and_counts(
     await staff.press(data=f"al:p:{patrol_page}")
     await staff.press(data=f"al:t:{town.patrol.id}")
     assert fake.message(staff.id, picker.message_id).text.endswith(
-        "目前会发给 15 人、1 个群。")
+        "目前会发给 15 人和 1 个群。")
     await staff.press(data="al:v:c")
     await staff.press(data=f"al:c:{chat_ids[town.plain_group.id]}")
-    assert fake.message(staff.id, picker.message_id).text.endswith("目前会发给 15 人、2 个群。")
+    assert fake.message(staff.id, picker.message_id).text.endswith("目前会发给 15 人和 2 个群。")
     await staff.press(data="al:v:a")
     await staff.press(data=f"al:a:{town.tree.grid.id}")
     shown = fake.message(staff.id, picker.message_id)
-    assert shown.text.endswith("目前会发给 30 人、2 个群。")
+    assert shown.text.endswith("目前会发给 30 人和 2 个群。")
     assert "✅ 3网格全体" in _texts(shown)
     await staff.press(data=f"al:a:{town.tree.grid.id}")  # and off again
-    assert fake.message(staff.id, picker.message_id).text.endswith("目前会发给 15 人、2 个群。")
+    assert fake.message(staff.id, picker.message_id).text.endswith("目前会发给 15 人和 2 个群。")
 
     # Every button's data is small (ids, not names), in every version of the picker.
     edits = [c.params for c in fake.calls("editMessageText")
@@ -118,6 +118,6 @@ async def test_leader_picks_only_own_team_and_its_chat_forged_choices_ignored(
     assert leader.last_callback_answer.text  # "please choose at least one"
     await leader.press(data="al:v:c")
     await leader.press(data=f"al:c:{chat_ids[town.pin_group.id]}")
-    assert fake.message(leader.id, picker.message_id).text.endswith("目前会发给 0 人、1 个群。")
+    assert fake.message(leader.id, picker.message_id).text.endswith("目前会发给 0 人和 1 个群。")
     async with session_factory() as session:
         assert await session.scalar(select(Alert.id)) is None

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.broadcasting.models import QuietHoursSetting, TipSent
 from bot.broadcasting.service import default_tip_library
 from bot.db import transaction
-from bot.directory.models import Chat, Role
+from bot.directory.models import Chat, Person, Role, SubscriptionTopic
 from broadcasts import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
 from tests.factories import Cast, add_to_team, make_cast, make_person, make_tree
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
@@ -78,7 +79,8 @@ async def make_world(fake: FakeTelegram, bot: BotRunner, factory: Factory) -> Wo
                                telegram_id=member.id, language="zh-TW")
         await add_to_team(session, person=tw, team=cast.team)
         await make_person(session, name="Anne", role=Role.RESIDENT, area=cast.tree.grid,
-                          telegram_id=resident.id, language="en")
+                          telegram_id=resident.id, language="en",
+                          topics=tuple(SubscriptionTopic))
         await make_person(session, name="孙阿姨", role=Role.RESIDENT, area=cast.other.grid,
                           telegram_id=outsider.id)
         linked = await session.execute(update(Chat).where(Chat.telegram_chat_id == group.id)
@@ -339,7 +341,7 @@ async def test_staff_quiet_hours_stay_in_their_community(
     staff = world.staff
     await staff.send("/quiethours 青石桥社区 23:00-05:00")
     assert staff.last_message.text == "抱歉，您只能管理自己社区的休息时段。"
-    await staff.send("/quiethours 22点到7点")  # a typo in the hours: how to write them, as before
+    await staff.send("/quiethours 22点到")  # hours cut short: how to write them, as before
     assert staff.last_message.text.startswith("请这样写：/quiethours 21:30-07:30")
     await staff.send("/quiethours 龙江路社区 23:00-05:00")  # their own, by name
     assert "23:00–05:00" in staff.last_message.text
@@ -349,3 +351,70 @@ async def test_staff_quiet_hours_stay_in_their_community(
         rows = list(await session.scalars(select(QuietHoursSetting)))
     assert [(r.area_id, r.start_minute, r.end_minute) for r in rows] == [
         (world.cast.tree.community.id, 23 * 60, 5 * 60)]
+
+
+@pytest.mark.parametrize("sender", ["admin", "street_staff"])
+async def test_residents_get_only_the_kinds_they_subscribed_to(
+    fake: FakeTelegram, bot: BotRunner, session_factory: Factory, sender: str,
+) -> None:
+    """An area reaches its team members, and its residents only for the kinds they chose;
+    "all residents of" is offered to an admin and to staff of a street office too."""
+    world = await make_world(fake, bot, session_factory)
+    set_clock(bot, noon())
+    composer = started(fake, "街道干部")
+    everything = started(fake, "周阿姨")
+    no_notices = started(fake, "吴大爷")
+    no_tips = started(fake, "郑阿姨")
+    helper = started(fake, "钱队员")
+    topics = SubscriptionTopic
+    async with transaction(session_factory) as session:
+        tree = world.cast.tree
+        if sender == "admin":
+            await session.execute(update(Person).where(Person.id == world.cast.admin.id)
+                                  .values(telegram_id=composer.id))
+        else:
+            await make_person(session, name="街道干部", role=Role.STAFF,
+                              area=tree.street_office, telegram_id=composer.id)
+        await make_person(session, name="周阿姨", area=tree.building, telegram_id=everything.id,
+                          topics=tuple(topics))
+        await make_person(session, name="吴大爷", area=tree.grid, telegram_id=no_notices.id,
+                          topics=(topics.SAFETY_TIPS, topics.ANTI_FRAUD))
+        await make_person(session, name="郑阿姨", area=tree.grid, telegram_id=no_tips.id,
+                          topics=(topics.NOTICES, topics.ANTI_FRAUD))
+        await make_person(session, name="钱队员", role=Role.MEMBER, area=tree.grid,
+                          telegram_id=helper.id)
+    notice = "📢 社区通知\n\n周六上午九点在3网格开楼道安全会。"
+
+    # A notice to the grid: its team member, and the residents who want notices.
+    await composer.send("/broadcast")
+    await composer.press("📢 社区通知")
+    await composer.press("区域")
+    await composer.press("▫️ 3网格")
+    assert "目前：4 人" in composer.last_message.text
+    await composer.press("下一步 ▶")
+    await composer.send("周六上午九点在3网格开楼道安全会。")
+    assert "发给 4 人" in composer.last_message.text
+    await composer.press("✅ 现在发送")
+    got_notice = [everything, no_tips, helper, world.resident]
+    await fake.wait_for(lambda: all(any(m.content == notice for m in u.messages)
+                                    for u in got_notice[:3]))
+
+    # A tip to all residents of the street office: only those who want tips.
+    await composer.send("/broadcast")
+    await composer.press("💡 温馨提示")
+    await composer.press("▫️ 平桥办事处全体居民")
+    assert "目前：3 人" in composer.last_message.text
+    await composer.press("下一步 ▶")
+    await composer.send("出门记得锁好门窗。")
+    await composer.press("✅ 现在发送")
+    tip = "💡 温馨提示\n\n出门记得锁好门窗。"
+    await fake.wait_for(lambda: all(any(m.content == tip for m in u.messages)
+                                    for u in (everything, no_notices)))
+    await asyncio.sleep(0.3)
+    assert not any(m.content == notice for m in no_notices.messages)
+    assert not any(m.content == tip for m in no_tips.messages + helper.messages)
+    async with session_factory() as session:
+        sent = dict((await session.execute(
+            select(Broadcast.kind, func.count(Delivery.id)).join(Delivery)
+            .group_by(Broadcast.kind))).all())
+    assert sent == {"notice": len(got_notice), "safety_tip": 3}

@@ -27,7 +27,7 @@ from bot.broadcasting.service import (
 )
 from bot.db import transaction
 from bot.directory.audience import AudienceSpec
-from bot.directory.models import Chat, Role
+from bot.directory.models import Chat, Role, SubscriptionTopic
 from broadcasts import Delivery, content_from_json
 from broadcasts.tips import TipItem
 from tests.factories import make_cast, make_person, make_tree
@@ -121,7 +121,8 @@ async def test_tip_goes_to_each_recipient_in_their_language(session_factory: Fac
         tw = await make_person(session, role=Role.MEMBER, area=cast.tree.community,
                                telegram_id=700_001, language="zh-TW")
         en = await make_person(session, role=Role.RESIDENT, area=cast.tree.grid,
-                               telegram_id=700_002, language="en")
+                               telegram_id=700_002, language="en",
+                               topics=tuple(SubscriptionTopic))
         group = Chat(telegram_chat_id=-100_555, type="supergroup", title="巡逻队群",
                      team_id=cast.team.id, language="zh-TW")
         session.add(group)
@@ -277,7 +278,10 @@ async def test_refuses_an_empty_audience_and_naive_time(session_factory: Factory
                                           QuietHours(time(0), time(0)))),
      ("龙江路社区 25:00-07:00", QuietRequest("龙江路社区", True, None, bad_hours=True)),
      ("龙江路社区", QuietRequest("龙江路社区")),
-     ("22点到7点", QuietRequest("22点到7点"))],
+     ("22点到7点", QuietRequest(change=True, quiet=QuietHours(time(22, 0), time(7, 0)))),
+     ("晚上十点半到早上七点", QuietRequest(change=True, quiet=QuietHours(time(22, 30),
+                                                                      time(7, 0)))),
+     ("22点到", QuietRequest("22点到"))],
 )
 def test_quiet_hours_request_is_read(argument: str, expected: QuietRequest) -> None:
     assert parse_request(argument) == expected

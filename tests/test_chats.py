@@ -91,7 +91,7 @@ async def test_staff_link_a_group_with_buttons_and_others_are_refused(
     group = await added_group(fake, scene)
     # A resident may not even see the choices.
     replies = await scene.resident.send("/link", chat=group)
-    assert [r.text for r in replies] == ["抱歉，只有社区工作人员或队长可以关联本群。"]
+    assert [r.text for r in replies] == ["抱歉，只有社区干部或队长可以关联本群。"]
     assert (await chat_row(session_factory, group.id)).team_id is None  # type: ignore[union-attr]
 
     await scene.staff.send("/link", chat=group)
@@ -106,7 +106,7 @@ async def test_staff_link_a_group_with_buttons_and_others_are_refused(
     await scene.stranger.press("队伍：治安巡逻队", chat=group)
     answer = scene.stranger.last_callback_answer
     assert answer is not None and answer.show_alert
-    assert answer.text == "抱歉，只有社区工作人员或队长可以操作。"
+    assert answer.text == "抱歉，只有社区干部或队长可以操作。"
     assert group.last_message.text == choices.text
     # Staff of the neighbouring community is refused the same way (forged data too).
     await scene.other_staff.press(data=f"chl:t:{scene.cast.team.id}", chat=group)
@@ -127,7 +127,7 @@ async def test_staff_link_a_group_with_buttons_and_others_are_refused(
     row = await chat_row(session_factory, group.id)
     assert row is not None and (row.team_id, row.area_id) == (None, scene.cast.tree.community.id)
     replies = await scene.resident.send("/unlink", chat=group)
-    assert replies[-1].text == "抱歉，只有社区工作人员或队长可以解除本群的关联。"
+    assert replies[-1].text == "抱歉，只有社区干部或队长可以解除本群的关联。"
     replies = await scene.staff.send("/unlink", chat=group)
     assert replies[-1].text == "好了，本群已不再关联社区：龙江路社区。"
     row = await chat_row(session_factory, group.id)
@@ -170,7 +170,7 @@ async def test_the_group_language_is_for_staff_to_choose(
 ) -> None:
     group = await added_group(fake, scene)
     replies = await scene.resident.send("/language", chat=group)
-    assert replies[-1].text.startswith("抱歉，只有社区工作人员可以更改本群的语言。")
+    assert replies[-1].text.startswith("抱歉，只有社区干部可以更改本群的语言。")
     await scene.staff.send("/language", chat=group)
     await scene.resident.press("繁體中文", chat=group)
     assert scene.resident.last_callback_answer.show_alert  # type: ignore[union-attr]
@@ -271,7 +271,7 @@ async def test_a_group_linked_to_a_team_is_not_taken_over_from_another_community
     await scene.staff.send("/link", chat=group)
     await scene.staff.press("队伍：治安巡逻队", chat=group)
     linked = (scene.cast.team.id, None)
-    taken = ("本群已经关联到队伍：治安巡逻队。只有该队的队长或所在社区的工作人员可以更改。")
+    taken = ("本群已经关联到队伍：治安巡逻队。只有该队的队长或所在社区的干部可以更改。")
 
     for user in (scene.other_staff, rival):
         replies = await user.send("/link", chat=group)

@@ -147,17 +147,19 @@ async def test_roster_import_with_an_xlsx_file(bot, fake: FakeTelegram, session_
         (await session.get(Person, cast.member.id)).phone = "+8613512345678"
     await lee.send("/import")
     await lee.send_document(data, "名单.xlsx")
+    # An area the bot does not know is asked about once, before the check.
+    assert "区域“9网格”— 1 行" in lee.last_message.text
+    await lee.press("跳过这些行")
     preview = lee.last_message.text
-    assert "共检查了 7 行：2 行没问题，5 行需要修改" in preview
+    assert "共检查了 7 行：新增 2 人，更新 1 人（电话相同），4 行不能导入" in preview
     for expected in ("第 4 行（-）：缺少姓名", "第 5 行（赵敏）：电话号码不对",
-                     "第 6 行（孙丽）：没有这个区域", "第 7 行（周杰）：与文件中的另一行重复",
-                     "第 8 行（张队员）：此人已在名录中"):
+                     "第 6 行（孙丽）：已按您的选择跳过", "第 7 行（周杰）：与第 2 行的电话重复"):
         assert expected in preview
     assert "王芳" not in preview and "刘强" not in preview
     async with session_factory() as session:
         assert await session.scalar(select(Person).where(Person.name == "王芳")) is None
 
-    await lee.press("导入 2 人")
+    await lee.press("导入 3 人")
     assert "已导入 2 人" in lee.last_message.text
     async with session_factory() as session:
         people = {p.name: p for p in await session.scalars(select(Person).where(

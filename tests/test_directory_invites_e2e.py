@@ -193,7 +193,7 @@ async def test_leader_cannot_touch_another_teams_invites(
 
 
 @pytest.mark.parametrize("data", ["dir:io:{team}:999", "dir:ig:{team}:940", "dir:ig:{team}:5000",
-                                  "dir:ix:999999", "dir:ig:{team}:200"])
+                                  "dir:ix:999999", "dir:ig:999999:200"])
 async def test_forged_or_stale_invite_options_are_refused_politely(
     bot, fake: FakeTelegram, session_factory, data: str
 ):
@@ -216,3 +216,84 @@ async def test_a_spent_link_cannot_be_revoked_again(bot, fake: FakeTelegram, ses
     await lee.press(data=f"dir:ixy:{old.id}", forged=True)
     assert lee.last_callback_answer.text == "这个按钮已经失效了。"
     assert await _audit(session_factory, "invite.revoke") == []
+
+
+async def test_admin_makes_lists_and_revokes_staff_links_for_a_community(
+    bot, fake: FakeTelegram, session_factory
+):
+    boss = fake.user("Boss")
+    cast = await _cast(session_factory, admin=boss)
+
+    async def staff_links_of_qingshiqiao() -> None:
+        await boss.send("/invite")
+        await boss.press("邀请社区干部")
+        assert boss.last_message.text == "要邀请哪个社区的干部？请选择："
+        await boss.press("青石桥社区")
+
+    await staff_links_of_qingshiqiao()
+    assert "青石桥社区" in boss.last_message.text and "社区干部" in boss.last_message.text
+    await boss.press("🔗 生成链接")
+    first = _token(boss.messages[-2].text)
+    await staff_links_of_qingshiqiao()
+    await boss.press("🔗 生成链接")
+    second = _token(boss.messages[-2].text)
+    first_invite, second_invite = await _invites(session_factory)
+    assert (first_invite.team_id, first_invite.area_id, first_invite.role) == (
+        None, cast.other.community.id, InviteRole.STAFF)
+
+    bob = fake.user("Bob")
+    await bob.send(f"/start {first}")
+    async with session_factory() as session:
+        bob_row = await session.scalar(select(Person).where(Person.telegram_id == bob.id))
+    assert bob_row is not None and bob_row.role.value == "staff"
+    assert bob_row.area_id == cast.other.community.id
+
+    await staff_links_of_qingshiqiao()
+    await boss.press("📋 有效的邀请链接")
+    listing = boss.last_message
+    assert "青石桥社区的有效邀请链接：1 个" in listing.text  # the first is used up
+    assert f"#{second_invite.id} 社区干部 · 管理员 发出 · 还能用 1 次" in listing.text
+    await boss.press(f"🗑 作废 #{second_invite.id}")
+    await boss.press("确定作废")
+    assert boss.last_callback_answer.text == "已作废。"
+    assert "青石桥社区目前没有有效的邀请链接" in boss.last_message.text
+    carl = fake.user("Carl")
+    await carl.send(f"/start {second}")
+    assert "无效" in carl.last_message.text
+    [revoked] = await _audit(session_factory, "invite.revoke")
+    assert revoked.actor_id == cast.admin.id and revoked.object_id == second_invite.id
+
+
+@pytest.mark.parametrize("who,data", [
+    ("staff", "dir:is:{other_community}"), ("staff", "dir:ig:{other_community}:210"),
+    ("staff", "dir:isl:{other_community}:0"), ("staff", "dir:ix:{link}"),
+    ("staff", "dir:ixy:{link}"), ("leader", "dir:isp:0:0"), ("leader", "dir:is:{community}"),
+    ("leader", "dir:isl:{community}:0"), ("leader", "dir:ig:{community}:210"),
+])
+async def test_staff_links_elsewhere_are_refused_on_forged_presses(
+    bot, fake: FakeTelegram, session_factory, who: str, data: str
+):
+    user = fake.user("Forger")
+    cast = await _cast(session_factory, **{who: user})
+    async with transaction(session_factory) as session:
+        link, _ = await create_invite(session, area=cast.other.community, team=None,
+                                      role=InviteRole.STAFF, now=utcnow(),
+                                      actor_id=cast.admin.id)
+    await user.send("/leave")
+    await user.press(data=data.format(other_community=cast.other.community.id, link=link.id,
+                                      community=cast.tree.community.id), forged=True)
+    assert user.last_callback_answer.text == NO_RIGHT
+    assert [(i.id, i.revoked) for i in await _invites(session_factory)] == [(link.id, False)]
+
+
+async def test_community_staff_invite_staff_to_their_own_community_only(
+    bot, fake: FakeTelegram, session_factory
+):
+    lee = fake.user("Lee")
+    cast = await _cast(session_factory, staff=lee)
+    await lee.send("/invite")
+    await lee.press("邀请社区干部")  # no community to pick: straight to the link's options
+    assert "龙江路社区" in lee.last_message.text
+    await lee.press("🔗 生成链接")
+    [invite] = await _invites(session_factory)
+    assert (invite.area_id, invite.role) == (cast.tree.community.id, InviteRole.STAFF)

@@ -98,6 +98,20 @@ async def test_a_gbk_csv_and_tab_separated_text_with_chinese_headers_are_read(
         assert await session.scalar(select(func.count()).select_from(PendingUpload)) == 2
 
 
+async def test_the_import_prompt_and_a_missing_column_speak_the_sheets_language(
+    bot, fake: FakeTelegram, session_factory,
+):
+    lee = fake.user("Lee")
+    await staff_user(session_factory, lee)
+    await lee.send("/import")
+    prompt = lee.last_message.text
+    assert "姓名、联系电话、所属队伍、职务、网格/楼栋" in prompt and "name" not in prompt
+    only_names = committee_xlsx(["序号", "姓名", "备注"], [[1, "王芳", None]], cover_sheet=False)
+    await lee.send_document(only_names, "名单.xlsx")
+    assert lee.last_message.text.startswith("文件缺少这些列：电话、队伍。")
+    assert await count_people(session_factory, "王芳") == 0
+
+
 def test_header_names_are_read_as_people_write_them() -> None:
     text = ("联系电话（手机）,姓 名,所在志愿服务队,职 务,网格,楼栋,Telegram,身份证号\n"
             "13812345678,王芳,治安巡逻队,队员,3网格,12栋,@wangfang,1\n")

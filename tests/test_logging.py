@@ -21,8 +21,16 @@ async def test_a_database_error_logs_no_report_values(
 ) -> None:
     scene = await patrol_scene(fake, session_factory)
     async with transaction(session_factory) as session:  # the disk "fills up" for reports
-        await session.execute(text("CREATE TRIGGER full_disk BEFORE INSERT ON tipoffs "
-                                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text(
+                "CREATE FUNCTION full_disk() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'database or disk is full'; END $$"))
+            await session.execute(text("CREATE TRIGGER full_disk BEFORE INSERT ON tipoffs "
+                                       "FOR EACH ROW EXECUTE FUNCTION full_disk()"))
+        else:
+            await session.execute(text(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON tipoffs "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"))
     alice = fake.user("Alice Reporter", language_code="zh-hans")
     caplog.set_level(logging.INFO, logger="bot")
     await report(alice, anonymous=True, album=0, text="3号楼有人撬锁 Building7")

@@ -18,18 +18,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory
 from broadcasts import Base, OutgoingMessage, SendError
+from tests.databases import drop_database, fresh_database_url
 
 
 @asynccontextmanager
 async def outbox_database(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """A fresh SQLite file with the engine's tables, configured as the bot configures it."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'outbox.db'}")
+    """A fresh database (SQLite, or PostgreSQL under `TEST_DATABASE_URL`) with the engine's
+    tables, configured as the bot configures it."""
+    url = await fresh_database_url(tmp_path, "outbox")
+    engine = create_engine(url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     try:
         yield create_session_factory(engine)
     finally:
         await engine.dispose()
+        await drop_database(url)
 
 
 @dataclass

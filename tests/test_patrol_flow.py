@@ -17,7 +17,14 @@ from bot.directory.models import Chat, ChatStatus, Person, Role, Team, TeamKind
 from bot.patrol import service
 from bot.patrol.common import CLOCK_KEY
 from bot.patrol.handlers import SCAN_JOB
-from bot.patrol.models import DayAnswer, PatrolDayReport, PatrolDuty, PatrolPost, PatrolShift
+from bot.patrol.models import (
+    DayAnswer,
+    PatrolDayReport,
+    PatrolDuty,
+    PatrolPost,
+    PatrolShift,
+    PatrolTimes,
+)
 from bot.tipoffs.models import TipOff
 from tests.factories import Tree, add_to_team, make_person, make_team, make_tree
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
@@ -142,6 +149,40 @@ async def test_reminded_then_scanning_the_post_signs_in_on_time(
     assert not any("还没看到您签到" in t for t in _texts(p.zhang))
     board = await p.leader.send("/today")
     assert "张队员 ✅ 在岗" in board[-1].text and "李队员 ❌ 缺岗" in board[-1].text
+
+
+async def test_found_something_on_duty_is_a_named_report_from_the_post(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    from tests.tipoff_support import card_in
+
+    clock = Clock(at(19, 40))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await _scan(bot, fake)
+    clock.now = at(20, 5)
+    await p.zhang.send(f"/start post_{p.post.token}")
+    asked = await p.zhang.press(text="🔎 发现情况")
+    assert "您要反映什么情况" in asked[-1].text and "🔥 安全隐患 / 火情" in str(asked[-1].buttons)
+    advice = await p.zhang.press(text="🔥 安全隐患 / 火情")
+    assert "119" in advice[-1].text  # urgent advice, as in /report
+    summary = await p.zhang.send("东门旁边的垃圾桶冒烟了")
+    assert "东门岗" in summary[-1].text and "署名" in summary[-1].text
+    assert summary[-1].buttons[0][0] == "✅ 发送"
+    await p.zhang.press(text="✅ 发送")
+    async with session_factory() as session:
+        tipoff = await session.scalar(select(TipOff))
+    assert tipoff is not None and not tipoff.anonymous
+    assert tipoff.reporter_id == p.ids[p.zhang.id] and tipoff.urgent
+    assert (tipoff.area_id, tipoff.address) == (p.post.area_id, "东门岗")
+    assert (tipoff.latitude, tipoff.longitude) == (32.0, 118.8)
+    await fake.wait_for(lambda: card_in(p.cadres_group.messages, tipoff.reference) is not None)
+    card = card_in(p.cadres_group.messages, tipoff.reference).text
+    assert "东门岗" in card and "张队员" in card and "32.00000, 118.80000" in card
+
+    # Signed out, the button no longer opens a report.
+    await p.zhang.send(f"/start post_{p.post.token}")
+    await p.zhang.press(text="🏁 签退")
+    await p.zhang.press(text="🔎 发现情况")
+    assert p.zhang.last_callback_answer.text == "您没有签到这个班次。"
 
 
 async def test_a_pin_inside_the_radius_is_at_the_post_and_one_outside_is_marked(
@@ -283,7 +324,9 @@ async def test_a_resident_and_another_communitys_leader_are_refused_everything(
         for data in (f"pt:ok:{report.id}", f"pt:is:{report.id}", f"pt:ex:{zhang.id}",
                      f"pt:cv:{zhang.id}", f"pt:cb:{zhang.id}:{p.ids[outsider.id]}",
                      f"pt:pq:{p.post.id}", f"pt:pr:{p.post.id}:500", f"pt:pn:{p.team.id}",
-                     f"pt:out:{zhang.id}"):
+                     f"pt:out:{zhang.id}", f"pt:fs:{zhang.id}", f"pt:wo:{zhang.id}",
+                     f"pt:wt:{zhang.id}:{p.ids[outsider.id]}", f"pt:wy:{zhang.id}",
+                     f"pt:wn:{zhang.id}"):
             await outsider.press(data=data, forged=True, message=scanned[-1])
             assert outsider.last_callback_answer.text == "抱歉，您没有权限这样做。", data
     async with session_factory() as session:
@@ -432,6 +475,42 @@ async def test_a_roster_file_is_checked_row_by_row_then_imported_and_exported(
     assert ["2026-03-04", "晚班", "东门岗", "李队员", "20:00-22:00"] in rows
 
 
+async def test_a_duty_sheet_is_found_under_its_title_and_team_line(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    """A 排班表 as committees make it: a merged title, a line naming the team and its phone
+    (which looks like a roster header), then the real header, a totals row and a note."""
+    from openpyxl import Workbook
+
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await p.leader.send("/shifts")
+    await p.leader.press(text="📥 导入排班表")
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["龙江路社区治安巡逻排班表（2026年3月）"])
+    sheet.merge_cells("A1:E1")
+    sheet.append(["队伍", "治安巡逻队", "联系电话", "13800001111"])
+    sheet.append(["日期", "班次", "岗点", "姓名", "时间"])
+    sheet.append(["2026-03-03", "晚班", "东门岗", "张队员", "20:00-22:00"])
+    sheet.append(["2026-03-04", "晚班", "东门岗", "李队员", "20:00-22:00"])
+    sheet.append(["合计", "2 班"])
+    sheet.append(["注：请按时到岗。"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    document = fake.store_document(
+        buffer.getvalue(), "排班表.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    checked = await fake.user_message(p.leader.record, fake.chats[p.leader.id], None, 10.0,
+                                      document=document, reply_to=p.leader.messages[-1])
+    assert "共检查了 2 行：2 行没问题" in checked[-1].text, checked[-1].text
+    await p.leader.press(text="导入 2 条排班")
+    async with session_factory() as session:
+        imported = sorted((d.on_date, d.person_id) for d in await session.scalars(
+            select(PatrolDuty).where(PatrolDuty.on_date > MONDAY)))
+    assert imported == [(date(2026, 3, 3), p.ids[p.zhang.id]),
+                        (date(2026, 3, 4), p.ids[p.li.id])]
+
+
 async def test_the_weekly_rotation_is_set_with_buttons(
         bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
     clock = Clock(at(10))
@@ -446,3 +525,146 @@ async def test_the_weekly_rotation_is_set_with_buttons(
         tonight = set(await session.scalars(select(PatrolDuty.person_id).where(
             PatrolDuty.on_date == MONDAY)))
     assert tonight == {p.ids[p.leader.id], p.ids[p.li.id]}
+
+
+async def test_shifts_are_added_changed_and_removed_with_buttons(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await _scan(bot, fake)
+    screen = await p.leader.send("/shifts")
+    assert not any("晚间时间" in b for row in screen[-1].buttons for b in row)  # staff only
+    await p.leader.press(text="➕ 新增班次")  # the team's only post is taken
+    prompt = p.leader.messages[-1]
+    assert "东门岗新班次的名称和时间" in prompt.text
+    wrong = await p.leader.send("早班八点", reply_to=prompt)
+    assert wrong[-1].text.startswith("请回复名称（最多 40 个字）和时间")
+    made = await p.leader.send("早班 08:00 - 12:00", reply_to=prompt)
+    assert made[-1].text.startswith("班次：东门岗 · 早班\n时间：08:00–12:00\n"
+                                    "哪几天：周一、周二、周三、周四、周五、周六、周日\n每周都排")
+    await p.leader.press(text="✅ 周日")
+    await p.leader.press(text="▫️ 只在敏感时期")
+    assert ("哪几天：周一、周二、周三、周四、周五、周六\n只在敏感时期排"
+            in p.leader.messages[-1].text)
+    await p.leader.press(text="✏️ 改名")
+    await p.leader.send("上午班", reply_to=p.leader.messages[-1])
+    await p.leader.press(text="🕐 改时间")
+    prompt = p.leader.messages[-1]
+    wrong = await p.leader.send("八点半到十二点", reply_to=prompt)
+    assert wrong[-1].text.startswith("请回复时间，例如 20:00-22:00")
+    changed = await p.leader.send("8:30~12:00", reply_to=prompt)
+    assert changed[-1].text.startswith("班次：东门岗 · 上午班\n时间：08:30–12:00")
+    async with session_factory() as session:
+        morning = await session.scalar(select(PatrolShift).where(PatrolShift.name == "上午班"))
+    assert morning is not None
+    assert (morning.starts, morning.ends, morning.weekdays, morning.sensitive_only) == (
+        time(8, 30), time(12), 0b0111111, True)
+
+    # Tonight's 晚班 stops running on Mondays: the duties planned for tonight go.
+    await p.leader.send("/shifts")
+    await p.leader.press(data=f"pt:sh:{p.shift.id}")
+    assert p.leader.messages[-1].text.startswith("班次：东门岗 · 晚班")
+    await p.leader.press(text="✅ 周一")
+    async with session_factory() as session:
+        tonight = await session.scalar(select(func.count(PatrolDuty.id)).where(
+            PatrolDuty.on_date == MONDAY))
+    assert tonight == 0
+    await p.leader.press(text="🗑 删除")
+    assert p.leader.messages[-1].text.startswith("删除班次「晚班」吗？")
+    await p.leader.press(text="🗑 确定删除")
+    assert p.leader.messages[-1].text == "班次「晚班」已删除。"
+    assert "晚班" not in (await p.leader.send("/shifts"))[-1].text
+
+    # Refused: a resident and the other community's leader, pressing forged buttons.
+    for outsider in (p.resident, p.other_leader):
+        screen = await outsider.send("/duty")
+        for data in (f"pt:sa:{p.team.id}", f"pt:sp:{p.post.id}", f"pt:sh:{morning.id}",
+                     f"pt:sd:{morning.id}:0", f"pt:sf:{morning.id}", f"pt:sn:{morning.id}",
+                     f"pt:st:{morning.id}", f"pt:sx:{morning.id}", f"pt:sy:{morning.id}",
+                     f"pt:et:{p.tree.community.id}"):
+            await outsider.press(data=data, forged=True, message=screen[-1])
+            assert outsider.last_callback_answer.text == "抱歉，您没有权限这样做。", data
+    # A leader may not set the community's evening times.
+    await p.leader.press(data=f"pt:et:{p.tree.community.id}", forged=True,
+                         message=p.leader.messages[-1])
+    assert p.leader.last_callback_answer.text == "抱歉，您没有权限这样做。"
+    async with session_factory() as session:
+        morning = await session.get(PatrolShift, morning.id)
+        assert await session.scalar(select(func.count()).select_from(PatrolTimes)) == 0
+    assert morning is not None and not morning.archived and morning.weekdays == 0b0111111
+
+
+async def test_staff_set_the_communitys_evening_times(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    await p.staff.send("/shifts")
+    await p.staff.press(text="🌙 晚间时间：龙江路社区")
+    prompt = p.staff.messages[-1]
+    assert "每晚 21:00 请队长报平安，21:30 把平安日报发给干部" in prompt.text
+    wrong = await p.staff.send("21:30 21:00", reply_to=prompt)
+    assert wrong[-1].text.startswith("请回复同一个晚上的两个时间")
+    done = await p.staff.send("20:30 21:00", reply_to=prompt)
+    assert done[-1].text == "好了：龙江路社区每晚 20:30 请队长报平安，21:00 发平安日报。"
+    clock.now = at(20, 30)
+    await _scan(bot, fake)
+    assert any(t.startswith("今日巡逻情况") for t in _texts(p.leader))
+    clock.now = at(21)
+    await _scan(bot, fake)
+    assert len([t for t in _texts(p.staff) if t.startswith("🌙 平安日报")]) == 1
+
+
+async def test_a_member_swaps_a_shift_with_a_teammate_and_the_leader_is_told(
+        bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
+    clock = Clock(at(10))
+    p = await _patrol(bot, fake, session_factory, clock)
+    sun = fake.user("Sun", language_code="zh-hans")
+    sun.record.started = True
+    async with transaction(session_factory) as session:
+        person = await make_person(session, name="孙队员", role=Role.MEMBER,
+                                   area=p.tree.community, telegram_id=sun.id)
+        await add_to_team(session, person=person, team=p.team)
+    await _scan(bot, fake)
+    duty = await _duty(session_factory, p.ids[p.zhang.id])
+    await p.zhang.send("/duty")
+    await p.zhang.press(text="🔄 换班 03-02 晚班")
+    assert p.zhang.messages[-1].text == "您的班（03-02 20:00–22:00 东门岗 · 晚班）想请谁来替？"
+    await p.zhang.press(text="李队员")  # already on it
+    assert p.zhang.last_callback_answer.text == "对方那天已经在这个班上了。"
+    await p.zhang.press(text="孙队员")
+    assert p.zhang.messages[-1].text == "已经问孙队员了，有回复我会告诉您。"
+    await fake.wait_for(lambda: any("想请您替一个巡逻班" in t for t in _texts(sun)))
+    offer = sun.messages[-1]
+    assert offer.text == "🔄 张队员想请您替一个巡逻班：03-02 20:00–22:00 东门岗 · 晚班。您能来吗？"
+    # Only the teammate asked may accept; the one who offered may not accept for them.
+    for other in (p.li, p.zhang):
+        screen = await other.send("/duty")
+        await other.press(data=f"pt:wy:{duty.id}", forged=True, message=screen[-1])
+        assert other.last_callback_answer.text == "抱歉，您没有权限这样做。"
+    await sun.press(text="✅ 我来值", message=offer)
+    assert sun.messages[-1].text == "✅ 谢谢您！这个班现在由您值：03-02 20:00–22:00 东门岗 · 晚班。"
+    await fake.wait_for(lambda: any("换班：孙队员替张队员值班" in t for t in _texts(p.leader)))
+    assert any(t.startswith("✅ 孙队员替您值这个班") for t in _texts(p.zhang))
+    await sun.press(data=f"pt:wy:{duty.id}", forged=True, message=offer)  # the offer is gone
+    assert sun.last_callback_answer.text == "抱歉，您没有权限这样做。"
+
+    await _scan(bot, fake)  # the rotation does not give Zhang tonight's shift back
+    async with session_factory() as session:
+        tonight = dict((await session.execute(
+            select(PatrolDuty.person_id, PatrolDuty.swapped_from_id)
+            .where(PatrolDuty.on_date == MONDAY))).all())
+    assert tonight == {person.id: p.ids[p.zhang.id], p.ids[p.li.id]: None}
+    clock.now = at(19, 31)
+    await _scan(bot, fake)
+    assert any(t.startswith("⏰") for t in _texts(sun))
+    assert not any(t.startswith("⏰") for t in _texts(p.zhang))
+
+    # Li asks the leader, who cannot come: Li is told, the duty stays hers.
+    await p.li.send("/duty")
+    await p.li.press(text="🔄 换班 03-02 晚班")
+    await p.li.press(text="王队长")
+    await fake.wait_for(lambda: any("李队员想请您替" in t for t in _texts(p.leader)))
+    await p.leader.press(text="❌ 我去不了")
+    assert p.leader.messages[-1].text == "好的，谢谢您的回复。"
+    await fake.wait_for(lambda: any(t.startswith("王队长来不了您的班") for t in _texts(p.li)))
+    assert (await _duty(session_factory, p.ids[p.li.id])).swap_offered_to_id is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -232,3 +233,49 @@ async def test_extra_shifts_and_a_short_grace_only_in_a_sensitive_period(session
     assert before is None
     assert during is not None and during.starts_at == at(19)
     assert during.grace_s == 5 * 60
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("晚班 20:00-22:00", ("晚班", time(20), time(22))),
+    ("夜间 巡逻 22:00 – 6:00", ("夜间 巡逻", time(22), time(6))),
+    ("早班 8：00~12：00", ("早班", time(8), time(12))),
+    ("早班 8:00 至 8:00", None), ("20:00-22:00", None), ("早班 八点", None),
+    ("早班 25:00-26:00", None),
+])
+def test_a_new_shift_is_read_from_a_name_and_times(
+        text: str, expected: tuple[str, time, time] | None) -> None:
+    assert service.parse_new_shift(text) == expected
+
+
+async def test_a_shift_runs_only_on_its_days_and_a_changed_day_replans(session_factory) -> None:
+    async with transaction(session_factory) as session:
+        s = await _scene(session)
+        await service.plan_duties(session, now=at(6), tz=TZ, config=CONFIG)
+        planned = set(await session.scalars(select(PatrolDuty.on_date)))
+        assert MONDAY in planned
+        await service.edit_shift(session, shift=s.shift, now=at(6), weekday=MONDAY.weekday())
+        await service.plan_duties(session, now=at(6), tz=TZ, config=CONFIG)
+        after = set(await session.scalars(select(PatrolDuty.on_date)))
+        assert MONDAY not in after and after == planned - {MONDAY}
+        outcome = await service.sign_in_at_post(session, token=s.post.token,
+                                                person_id=s.leader.id, now=at(8, 10), tz=TZ,
+                                                config=CONFIG)
+        assert outcome.result is SignInResult.NO_SHIFT  # no shift at the post on Mondays now
+        with pytest.raises(service.PatrolError):
+            for weekday in range(1, 7):  # the last day cannot go
+                await service.edit_shift(session, shift=s.shift, now=at(6), weekday=weekday)
+        assert s.shift.weekdays == 1 << 6
+
+
+def test_the_signs_font_may_be_one_registered_with_matplotlib(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A CJK font package registered with matplotlib's font manager draws the sign's text."""
+    from matplotlib import font_manager
+
+    from bot.patrol import sign
+
+    entry = font_manager.FontEntry(fname=str(tmp_path / "NotoSansSC-Regular.otf"),
+                                   name="Noto Sans SC")
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [entry, *font_manager.fontManager.ttflist])
+    assert sign.font_path() == entry.fname

@@ -62,7 +62,7 @@ async def test_resident_registers_in_five_taps_picking_the_building_directly(
     assert "龙江路社区 · 3网格 · 12栋" in amy.last_message.text
     await amy.press("完成")                          # 5
     assert "安全提示" in amy.last_message.text
-    assert amy.last_message.button(text="📷 举报/反映问题") is not None  # now, the second one
+    assert amy.last_message.button(text="📷 反映问题") is not None  # now, the second one
     async with session_factory() as session:
         person = await session.scalar(select(Person).where(Person.telegram_id == amy.id))
         home = await session.get(Area, person.area_id)

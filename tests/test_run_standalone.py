@@ -15,6 +15,8 @@ from typing import Any, TextIO
 import aiohttp
 import pytest
 
+from tests.databases import on_postgresql
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -61,10 +63,10 @@ async def control(session: aiohttp.ClientSession, url: str, path: str,
     return payload["result"]
 
 
-def bot_env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+def bot_env(url: str, database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a bot pointed at the standalone fake, with its own database."""
     return {**os.environ, "BOT_TOKEN": "123456789:TEST-token", "TELEGRAM_API_URL": f"{url}/bot",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING",
             **extra}
 
 
@@ -83,9 +85,9 @@ async def answered_start(session: aiohttp.ClientSession, url: str, bot: subproce
     return []
 
 
-async def test_bot_process_answers_start(standalone_fake: str, tmp_path: Path) -> None:
+async def test_bot_process_answers_start(standalone_fake: str, database_url: str) -> None:
     url = standalone_fake
-    bot = start(["-m", "bot", "run"], bot_env(url, tmp_path))
+    bot = start(["-m", "bot", "run"], bot_env(url, database_url))
     try:
         async with aiohttp.ClientSession() as session:
             user = await control(session, url, "users",
@@ -99,13 +101,13 @@ async def test_bot_process_answers_start(standalone_fake: str, tmp_path: Path) -
 
 
 async def test_debug_log_shows_neither_the_token_nor_what_people_write(
-    standalone_fake: str, tmp_path: Path
+    standalone_fake: str, tmp_path: Path, database_url: str
 ) -> None:
     url = standalone_fake
     report = "有个人一直在撬电动车的锁 Building7"
     log_path = tmp_path / "bot.log"
     with log_path.open("w", encoding="utf-8") as log:
-        bot = start(["-m", "bot", "run"], bot_env(url, tmp_path, LOG_LEVEL="DEBUG"), log)
+        bot = start(["-m", "bot", "run"], bot_env(url, database_url, LOG_LEVEL="DEBUG"), log)
     try:
         async with aiohttp.ClientSession() as session:
             user = await control(session, url, "users",
@@ -130,10 +132,10 @@ async def test_debug_log_shows_neither_the_token_nor_what_people_write(
 
 
 async def test_a_refused_token_is_one_clear_line_without_the_token(
-    standalone_fake: str, tmp_path: Path
+    standalone_fake: str, database_url: str
 ) -> None:
     # The fake, like Telegram, answers 401 Unauthorized to any token but its own.
-    env = bot_env(standalone_fake, tmp_path, BOT_TOKEN="123456789:WRONG-token")
+    env = bot_env(standalone_fake, database_url, BOT_TOKEN="123456789:WRONG-token")
     bot = start(["-m", "bot", "run"], env)
     try:
         output, _ = bot.communicate(timeout=120)
@@ -142,7 +144,55 @@ async def test_a_refused_token_is_one_clear_line_without_the_token(
     assert bot.returncode == 1, output
     assert "WRONG-token" not in output
     assert "Traceback" not in output, output
-    lines = output.strip().splitlines()
-    assert len(lines) == 2, output  # the same line in Chinese and in English
+    # After the setup code (printed before any network call): the same line in Chinese and
+    # in English.
+    lines = output.strip().split("expires in 24 hours.")[-1].strip().splitlines()
+    assert len(lines) == 2, output
     assert "@BotFather" in lines[0] and "BOT_TOKEN" in lines[0]
     assert "@BotFather" in lines[1] and "refused" in lines[1]
+
+
+@pytest.mark.skipif(on_postgresql(), reason="the one-instance rule is SQLite's")
+async def test_a_second_instance_on_one_sqlite_database_is_refused_in_one_clear_line(
+    standalone_fake: str, database_url: str
+) -> None:
+    url = standalone_fake
+    first = start(["-m", "bot", "run"], bot_env(url, database_url))
+    try:
+        async with aiohttp.ClientSession() as session:
+            user = await control(session, url, "users", {"first_name": "Alice"})
+            assert await answered_start(session, url, first, user), "the first never started"
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", cwd=ROOT, env=bot_env(url, database_url),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output = (await asyncio.wait_for(second.communicate(), 60))[0].decode()
+    finally:
+        stop(first)
+    assert second.returncode == 1, output
+    assert "Another instance of the bot is already running" in output
+    assert "PostgreSQL" in output and "Traceback" not in output
+
+
+async def test_an_unreachable_bot_api_is_one_line_after_the_setup_code(
+    database_url: str,
+) -> None:
+    closed = free_port()  # nothing listens there: like a network where Telegram is blocked
+    env = bot_env(f"http://127.0.0.1:{closed}", database_url)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    assert bot.stdout is not None
+    lines: list[str] = []
+    try:
+        while not any("Cannot reach" in line for line in lines):
+            line = (await asyncio.wait_for(bot.stdout.readline(), 120)).decode()
+            assert line, "".join(lines)
+            lines.append(line)
+    finally:
+        bot.terminate()
+        await bot.wait()
+    setup = next(i for i, line in enumerate(lines) if "/setup " in line)
+    [unreachable] = [line for line in lines if "Cannot reach" in line]
+    assert setup < lines.index(unreachable), "".join(lines)
+    assert f"http://127.0.0.1:{closed}" in unreachable and "still trying" in unreachable
+    assert "TELEGRAM_PROXY" in unreachable and "Traceback" not in "".join(lines)

@@ -144,3 +144,25 @@ async def test_pictures_commands_and_forged_buttons_get_clear_answers(
         assert frank.last_callback_answer.text == "这个按钮已经失效了。"
     async with session_factory() as session:
         assert list(await session.scalars(select(TipOffDraft))) == []
+
+
+async def test_a_screenshot_outside_a_flow_gets_the_text_only_hint_and_a_report_keeps_its_photo(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    await patrol_scene(fake, session_factory)
+    gina = fake.user("Gina", language_code="zh-hans")
+    for as_document in (False, True):  # a screenshot sent as a photo, or as a file
+        replies = await gina.send_photo(as_document=as_document)
+        assert len(replies) == 1
+        assert replies[0].text.startswith("我只能看文字，看不了图片和语音。请直接转发那条消息")
+        assert replies[0].text.endswith("想用这张图片向社区反映情况？请发送 /report。")
+
+    # During /report a photo belongs to the report.
+    await gina.send("/report")
+    await gina.press(text="👀 可疑人员或行为")
+    await gina.send("有个人一直在撬电动车的锁")
+    replies = await gina.send_photo()
+    assert all("我只能看文字" not in (m.text or "") for m in replies)
+    async with session_factory() as session:
+        draft = await session.scalar(select(TipOffDraft))
+    assert draft is not None and len(draft.photos or []) == 1

@@ -168,14 +168,14 @@ async def test_staff_list_pause_and_delete_and_others_are_refused(
     # Residents, members and strangers cannot reach /schedules or its buttons.
     for user in (scene.resident, scene.member):
         replies = await user.send("/schedules")
-        assert [r.text for r in replies] == ["抱歉，只有社区工作人员可以管理定时消息。"] or \
+        assert [r.text for r in replies] == ["抱歉，只有社区干部可以管理定时消息。"] or \
             [r.text for r in replies] == [
                 "Sorry, only community staff can manage scheduled messages."]
     for data in (f"sch:p:{sid}", f"sch:D:{sid}", f"sch:t:{sid}", "scn:s", "cmp:n:national_day"):
         await scene.resident.press(data=data, forged=True)
         answer = scene.resident.last_callback_answer
         assert answer is not None and answer.show_alert
-        assert answer.text == "抱歉，只有社区工作人员可以管理定时消息。"
+        assert answer.text == "抱歉，只有社区干部可以管理定时消息。"
     # Staff of the other community do not see it and cannot press its buttons.
     replies = await scene.other_staff.send("/schedules")
     assert "防诈骗" not in replies[0].text

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
+from bot.db import create_engine
 from bot.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,10 +82,16 @@ def test_help_lists_the_commands() -> None:
     assert "run" in result.stdout and "db" in result.stdout
 
 
-def test_db_upgrade_creates_the_tables(tmp_path: Path) -> None:
-    result = _run_cli("db", "upgrade", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+async def test_db_upgrade_creates_the_tables(database_url: str) -> None:
+    result = _run_cli("db", "upgrade", DATABASE_URL=database_url)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "x.db").exists()
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+    finally:
+        await engine.dispose()
+    assert {"alembic_version", "people", "bc_delivery"} <= set(tables)
 
 
 def test_webhook_must_be_https_with_telegram_but_not_with_a_local_server() -> None:
@@ -115,3 +123,11 @@ def test_settings_left_empty_in_env_file_take_their_defaults(tmp_path: Path) -> 
     settings = load_settings(_env_file=env_file)
     assert settings.webhook_url is None and settings.webhook_secret is None
     assert settings.admin_ids == () and settings.log_level == "INFO"
+
+
+def test_a_proxy_must_be_http_or_socks5() -> None:
+    assert load_settings(telegram_proxy="socks5://127.0.0.1:1080",
+                         _env_file=None).telegram_proxy == "socks5://127.0.0.1:1080"
+    with pytest.raises(SettingsError) as error:
+        load_settings(telegram_proxy="127.0.0.1:1080", _env_file=None)
+    assert str(error.value).startswith("Setting TELEGRAM_PROXY is wrong: must start with http://")

@@ -315,3 +315,22 @@ def test_pick_is_pure() -> None:
 def test_pick_rejects_unknown_names(kwargs: dict, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         pick_next_tip([make_item("a")], already_sent=set(), **kwargs)
+
+
+def test_zh_tw_tips_use_the_words_of_mainland_readers(library: list[TipItem]) -> None:
+    """Traditional script for mainland readers (issue 13, item 10): 井蓋, not 人孔蓋."""
+    taiwanese = ("人孔蓋", "鷹架", "延長線", "冷氣", "導師", "電鍋")
+    assert [item.id for item in library
+            if any(word in item.texts["zh-TW"] for word in taiwanese)] == []
+
+
+def test_the_library_says_what_to_do_after_being_cheated_and_all_of_san_bu_yi_duo(
+    library: list[TipItem],
+) -> None:
+    by_id = {item.id: item for item in library}
+    cheated = by_id["fraud-after-cheated-001"].texts
+    assert all("110" in cheated[lang] and "96110" in cheated[lang] for lang in cheated)
+    assert "保留" in cheated["zh-CN"] and "keep" in cheated["en"]
+    rules = by_id["fraud-three-nos-001"].texts["zh-CN"]
+    assert all(rule in rules for rule in ("未知链接不点击", "陌生来电不轻信", "个人信息不透露",
+                                          "转账汇款多核实"))

@@ -43,8 +43,8 @@ async def test_anonymous_report_with_album_reaches_the_team_and_follows_its_life
         fresh = await session.get(TipOff, tipoff.id)
     assert fresh.status is TipOffStatus.CLAIMED
     assert "张队员 已认领" in group.messages[-1].text
-    await fake.wait_for(lambda: "已经认领了您反映的" in (alice.last_message.text or ""))
-    assert "已经认领了您反映的" in alice.last_message.text
+    await fake.wait_for(lambda: "已经接手处理您反映的" in (alice.last_message.text or ""))
+    assert "已经接手处理您反映的" in alice.last_message.text
 
     # Resolve asks for a note (a reply to the prompt), then the reporter hears back.
     await member.press(text="✅ 已办结", chat=group)
@@ -183,14 +183,14 @@ async def test_start_menu_offers_a_report_button_that_starts_one(
     bob = fake.user("Bob", language_code="zh-hant")
     await bob.send("/start")
     await bob.press("繁體中文")
-    menu = next(m for m in bob.messages if m.button(text="📷 舉報/反映問題"))
+    menu = next(m for m in bob.messages if m.button(text="📷 反映問題"))
     assert "/help" in menu.text
-    replies = await bob.press(text="📷 舉報/反映問題", message=menu)
+    replies = await bob.press(text="📷 反映問題", message=menu)
     assert len([m for m in replies if m.button(text="👀 可疑人員或行為")]) == 1
     async with session_factory() as session:
         draft = await session.scalar(select(TipOffDraft))
     assert draft is not None and draft.telegram_id == bob.id
     # The same button, pressed again later, starts afresh (one draft per person).
-    await bob.press(text="📷 舉報/反映問題", message=menu)
+    await bob.press(text="📷 反映問題", message=menu)
     async with session_factory() as session:
         assert len((await session.scalars(select(TipOffDraft))).all()) == 1

@@ -82,7 +82,7 @@ async def test_reporter_adds_a_comment_and_a_photo_and_a_closed_report_is_refuse
 
     # A comment, from the button under /mytips.
     await alice.send("/mytips")
-    assert ref in alice.last_message.text and "待认领" in alice.last_message.text
+    assert ref in alice.last_message.text and "待接手处理" in alice.last_message.text
     await alice.press(text=f"➕ 补充 {ref}")
     assert f"请发送要补充给 {ref} 的文字、照片或语音" in alice.last_message.text
     await alice.send("那个人穿蓝色外套，骑一辆黑色电动车")

@@ -91,7 +91,7 @@ async def test_reassign_then_refer_tells_the_reporter_and_never_shows_who_it_was
 
     # The patrol leader claims it, then sees it is a neighbours' matter and passes it on.
     await scene.leader.press(text="✋ 认领", chat=scene.group)
-    await fake.wait_for(lambda: "已经认领了您反映的" in (alice.last_message.text or ""))
+    await fake.wait_for(lambda: "已经接手处理您反映的" in (alice.last_message.text or ""))
     await scene.leader.press(text="↪️ 转给其他队", chat=scene.group)
     assert "转给哪个队伍" in scene.group.messages[-1].text
     await scene.leader.press(text="民事调解队", chat=scene.group)

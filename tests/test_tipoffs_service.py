@@ -13,7 +13,7 @@ from bot.directory.models import TeamKind
 from bot.tipoffs import routing, service
 from bot.tipoffs.models import TipOff, TipOffDraft, TipOffEvent, TipOffStatus
 from broadcasts import Broadcast
-from tests.factories import make_team
+from tests.factories import make_area, make_team, make_tree
 from tests.tipoff_support import make_community
 
 NOW = datetime(2025, 3, 5, 9, 0, tzinfo=UTC)
@@ -214,3 +214,17 @@ async def test_escalation_is_due_after_its_time_and_happens_once(
                                                   default_language="zh-CN", tz=TZ))
     assert results[0].escalated == ([tipoff_id] if escalated else [])
     assert results[1].escalated == []
+
+
+async def test_buildings_of_the_same_name_in_two_grids_are_told_apart(session_factory) -> None:
+    """Two grids each with a “3栋”: the reporter's keyboard names them by their grid too, and
+    each label leads to its own building (a name alone picked the other grid's)."""
+    async with transaction(session_factory) as session:
+        tree = await make_tree(session, grid="1网格", building="3栋")
+        grid2 = await make_area(session, name="2网格", parent=tree.community)
+        other = await make_area(session, name="3栋", parent=grid2)
+        choices = await service.place_choices(session, home_area_id=tree.building.id)
+    by_name = {c.name: c.id for c in choices}
+    assert len(by_name) == len(choices)
+    assert by_name["3栋 · 1网格"] == tree.building.id and by_name["3栋 · 2网格"] == other.id
+    assert by_name["1网格"] == tree.grid.id

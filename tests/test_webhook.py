@@ -15,7 +15,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -65,9 +64,9 @@ async def post(session: aiohttp.ClientSession, url: str, update: dict[str, Any],
         return response.status
 
 
-def webhook_env(url: str, tmp_path: Path, port: int, secret: str | None) -> dict[str, str]:
+def webhook_env(url: str, database_url: str, port: int, secret: str | None) -> dict[str, str]:
     env = {**os.environ, "BOT_TOKEN": "123456789:TEST-token", "TELEGRAM_API_URL": f"{url}/bot",
-           "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", "LOG_LEVEL": "WARNING",
+           "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING",
            "WEBHOOK_URL": PUBLIC_URL, "WEBHOOK_LISTEN": f"127.0.0.1:{port}"}
     env.pop("WEBHOOK_SECRET", None)
     if secret is not None:
@@ -112,12 +111,12 @@ async def replies_to(session: aiohttp.ClientSession, url: str, user: dict[str, A
 
 
 async def test_bot_takes_updates_by_webhook_with_the_secret(standalone_fake: str,
-                                                            tmp_path: Path) -> None:
+                                                            database_url: str) -> None:
     url = standalone_fake
     port = free_port()
     secret = secrets.token_urlsafe(24)  # [A-Za-z0-9_-]
     hook = f"http://127.0.0.1:{port}/telegram"
-    bot = start(["-m", "bot", "run"], webhook_env(url, tmp_path, port, secret))
+    bot = start(["-m", "bot", "run"], webhook_env(url, database_url, port, secret))
     statuses: dict[str, int] = {}
     replies: list[dict[str, Any]] = []
     try:
@@ -158,13 +157,14 @@ async def test_bot_takes_updates_by_webhook_with_the_secret(standalone_fake: str
     assert secret not in output, "the webhook secret must never reach the log"
 
 
-async def test_a_replayed_update_is_answered_once(standalone_fake: str, tmp_path: Path) -> None:
+async def test_a_replayed_update_is_answered_once(standalone_fake: str,
+                                                  database_url: str) -> None:
     """Someone who recorded a genuine POST (secret and all) sends it again: no second answer."""
     url = standalone_fake
     port = free_port()
     secret = secrets.token_urlsafe(24)
     hook = f"http://127.0.0.1:{port}/telegram"
-    bot = start(["-m", "bot", "run"], webhook_env(url, tmp_path, port, secret))
+    bot = start(["-m", "bot", "run"], webhook_env(url, database_url, port, secret))
     try:
         async with aiohttp.ClientSession() as session:
             user = await control(session, url, "users",
@@ -185,9 +185,9 @@ async def test_a_replayed_update_is_answered_once(standalone_fake: str, tmp_path
 
 
 async def test_webhook_without_a_secret_does_not_start(standalone_fake: str,
-                                                       tmp_path: Path) -> None:
+                                                       database_url: str) -> None:
     url = standalone_fake
-    bot = start(["-m", "bot", "run"], webhook_env(url, tmp_path, free_port(), None))
+    bot = start(["-m", "bot", "run"], webhook_env(url, database_url, free_port(), None))
     output, _ = bot.communicate(timeout=60)
     async with aiohttp.ClientSession() as session:
         state = await control(session, url, "state")
@@ -216,3 +216,19 @@ def test_listen_address_forms() -> None:
     for bad in ("127.0.0.1", "127.0.0.1:", "host:99999", "host:0"):
         with pytest.raises(ValueError, match="WEBHOOK_LISTEN"):
             listen_address(bad)
+
+
+async def test_a_refused_webhook_is_one_line_and_the_bot_stops(standalone_fake: str,
+                                                               database_url: str) -> None:
+    url = standalone_fake
+    env = webhook_env(url, database_url, free_port(), secrets.token_urlsafe(24))
+    env["WEBHOOK_URL"] = "https://pingan.example.org:1234/telegram"  # a port Telegram refuses
+    bot = start(["-m", "bot", "run"], env)
+    try:
+        output, _ = bot.communicate(timeout=120)
+    finally:
+        stop(bot)
+    assert bot.returncode == 1, output
+    refusal = [line for line in output.splitlines() if "WEBHOOK_URL" in line]
+    assert len(refusal) == 1 and "refused" in refusal[0] and "ports 80, 88" in refusal[0], output
+    assert "Traceback" not in output and "Task was destroyed" not in output, output

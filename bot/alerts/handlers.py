@@ -36,7 +36,7 @@ from bot.auth import Permission, Standing, can
 from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.audience import count_audience
-from bot.i18n import Translate, translator
+from bot.i18n import Translate, people_and_groups, translator
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +178,8 @@ async def _audience_view(context: BotContext, draft: AlertDraft,
     if draft.chosen:
         async with context.services.session_factory() as session:
             count = await count_audience(session, draft.spec())
-        text += "\n\n" + _("So far this reaches {people} people and {groups} group "
-                            "chats.").format(people=count.people, groups=count.groups)
+        text += "\n\n" + _("So far this reaches {audience}.").format(
+            audience=people_and_groups(_, count.people, count.groups))
     return text, keyboards.audience(_, options, draft.chosen, section=draft.section,
                                     page=draft.page)
 

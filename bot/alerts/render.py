@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.alerts.models import Severity
-from bot.i18n import LANGUAGES, N_, Translate, translator
+from bot.i18n import LANGUAGES, N_, Translate, people_and_groups, translator
 from broadcasts import OutgoingMessage
 
 ACK_LABEL = N_("✅ Received")
@@ -40,9 +40,9 @@ def preview_text(_: Translate, *, banner: str, severity: Severity, text: str, pe
                  groups: int, ack_required: bool) -> str:
     """What the author checks before pressing Send."""
     return banner + _(
-        "Please check:\n\n{severity}\n{text}\n\nThis reaches {people} people and {groups} "
-        "group chats. {ack}").format(
-        severity=_(SEVERITY_LABELS[severity]), text=text, people=people, groups=groups,
+        "Please check:\n\n{severity}\n{text}\n\nThis reaches {audience}. {ack}").format(
+        severity=_(SEVERITY_LABELS[severity]), text=text,
+        audience=people_and_groups(_, people, groups),
         ack=_("They will be asked to press “Received”.") if ack_required else "")
 
 

@@ -478,9 +478,15 @@ async def due_alert_ids(session: AsyncSession, *, now: datetime) -> list[int]:
 
 async def run_scan(session: AsyncSession, *, now: datetime,
                    default_language: str) -> ScanResult:
-    """Re-notify and escalate every open alert whose time has come (idempotent per round)."""
+    """Re-notify and escalate every open alert whose time has come (idempotent per round).
+
+    The due alerts are locked as they are read (PostgreSQL; SQLite's one writer already
+    serialises): another instance scanning at the same moment skips them, and once this
+    transaction commits they are no longer due, so a round is never done twice.
+    """
     due = list(await session.scalars(
-        select(Alert).where(*_due(now)).order_by(Alert.next_renotify_at)))
+        select(Alert).where(*_due(now)).order_by(Alert.next_renotify_at)
+        .with_for_update(skip_locked=True)))
     renotified, escalated = [], []
     for alert in due:
         if alert.renotify_done < alert.renotify_max:

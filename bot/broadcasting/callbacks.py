@@ -3,7 +3,7 @@
 - `bc:<draft>:<action>[:<arg>]` — a step of the composer. `<draft>` is the draft's
   random tag, so a keyboard from an earlier (or someone else's) draft never acts on
   the current one. Actions: `k` kind, `s` section, `t`/`a`/`c` toggle team/area/chat,
-  `r` toggle role, `res` residents of my community, `p` page, `ok` audience done,
+  `r` toggle role, `res:<area>` all residents of that area, `p` page, `ok` audience done,
   `lib` next tip from the library, `cat` tip category, `go` send now, `urg` send at once
   in quiet hours, `sch` schedule it instead (continues in the schedules feature's trigger
   steps), `x` cancel.

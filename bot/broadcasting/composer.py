@@ -44,7 +44,7 @@ from bot.context import BotContext
 from bot.db import transaction
 from bot.directory.audience import count_audience, may_target
 from bot.directory.models import Role
-from bot.i18n import Translate
+from bot.i18n import Translate, people_and_groups
 from bot.schedules import compose as schedule_compose
 from bot.schedules import render as schedule_render
 from bot.schedules.compose import ScheduleStep
@@ -101,8 +101,7 @@ async def _press(update: Update, context: BotContext) -> tuple[callbacks.Press, 
 
 
 def _count_line(_: Translate, people: int, groups: int) -> str:
-    return _("So far: {people} people and {groups} group chats.").format(people=people,
-                                                                           groups=groups)
+    return _("So far: {audience}.").format(audience=people_and_groups(_, people, groups))
 
 
 async def _audience_view(context: BotContext, draft: Draft,
@@ -111,7 +110,7 @@ async def _audience_view(context: BotContext, draft: Draft,
     people = groups = 0
     if draft.has_audience:
         async with context.services.session_factory() as session:
-            count = await count_audience(session, spec_of(draft, options))
+            count = await count_audience(session, spec_of(draft, options), topic=draft.topic)
         people, groups = count.people, count.groups
     text = (_("Who should receive it? Tap to choose, tap again to remove.") + "\n"
             + _("Roles narrow the chosen areas.") + "\n\n" + _count_line(_, people, groups))
@@ -132,7 +131,7 @@ async def start(update: Update, context: BotContext) -> State | int:
         await message.reply_text(refusal(_))
         return END
     options = await _options(context)
-    if not (options.teams or options.areas or options.chats or options.community):
+    if not (options.teams or options.areas or options.chats or options.residents):
         await message.reply_text(_("There is nobody in your area to send to yet."))
         return END
     draft = Draft()
@@ -185,13 +184,13 @@ async def audience_pressed(update: Update, context: BotContext) -> State | int:
         chosen = {"t": draft.team_ids, "a": draft.area_ids, "c": draft.chat_ids}[action]
         chosen.symmetric_difference_update({number})
         if action == "a":
-            draft.residents = False
+            draft.residents_area = None
     elif action == "r" and press.arg in {r.value for r in ROLE_CHOICES}:
         draft.roles.symmetric_difference_update({Role(press.arg)})
-        draft.residents = False
-    elif action == "res" and options.community is not None:
-        draft.residents = not draft.residents
-        if draft.residents:
+        draft.residents_area = None
+    elif action == "res" and number is not None and options.allows("res", number):
+        draft.residents_area = None if draft.residents_area == number else number
+        if draft.residents_area is not None:
             draft.area_ids.clear()
             draft.roles.clear()
     else:
@@ -214,7 +213,7 @@ async def _audience_done(update: Update, context: BotContext, draft: Draft,
     spec = spec_of(draft, options)
     async with context.services.session_factory() as session:
         allowed = await may_target(session, context.actor, spec)
-        count = await count_audience(session, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
     if not allowed:
         await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
         return State.CHOOSING_AUDIENCE
@@ -310,7 +309,7 @@ async def _preview(message: Message, context: BotContext, draft: Draft) -> State
     assert draft.kind is not None
     now = now_of(context)
     async with context.services.session_factory() as session:
-        count = await count_audience(session, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
         windows = await quiet_hours_for_audience(session, spec)
         tip = (await preview_tip(session, spec=spec, category=draft.tip_category, now=now,
                                  tz=settings.tz) if draft.tip else None)
@@ -322,8 +321,8 @@ async def _preview(message: Message, context: BotContext, draft: Draft) -> State
         await message.reply_photo(draft.photo, caption=shown)
     else:
         await message.reply_text(shown)
-    lines = [_("It goes to {people} people and {groups} group chats.").format(
-        people=count.people, groups=count.groups)]
+    lines = [_("It goes to {audience}.").format(
+        audience=people_and_groups(_, count.people, count.groups))]
     if tip is not None:
         lines.append(_("Each person gets the tip in their own language."))
     waits = [w for w in (defer_until(now, settings.tz, q) for q in windows) if w is not None]
@@ -367,7 +366,7 @@ async def confirm_pressed(update: Update, context: BotContext) -> State | int:
         if not await may_target(session, actor, spec):
             await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
             return State.CONFIRMING
-        count = await count_audience(session, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
         broadcast = await send_broadcast(
             session, kind=draft.kind, audience=spec, content=draft.content(),
             author_id=actor.person_id, now=now_of(context),
@@ -381,8 +380,8 @@ async def confirm_pressed(update: Update, context: BotContext) -> State | int:
     dispatcher = context.services.dispatcher
     if dispatcher is not None:
         dispatcher.wake()
-    text = _("Sending to {people} people and {groups} chats.").format(
-        people=count.people, groups=count.groups)
+    text = _("Sending to {audience}.").format(
+        audience=people_and_groups(_, count.people, count.groups))
     if broadcast.not_before is not None:
         text += "\n" + _("Quiet hours: it will go out at {time}.").format(
             time=f"{broadcast.not_before.astimezone(settings.tz):%H:%M}")
@@ -403,7 +402,7 @@ async def _schedule_pressed(update: Update, context: BotContext,
     spec = spec_of(draft, await _options(context))
     async with context.services.session_factory() as session:
         allowed = await may_target(session, context.actor, spec)
-        count = await count_audience(session, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
     if not allowed:
         await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
         return State.CONFIRMING
@@ -415,8 +414,7 @@ async def _schedule_pressed(update: Update, context: BotContext,
     context.user_data.pop(DRAFT_KEY, None)  # from here on the schedule's draft is the one
     return await schedule_compose.begin_prepared(
         update, context, message_kind=draft.kind.value, audience=spec,
-        audience_name=_("{people} people and {groups} group chats").format(
-            people=count.people, groups=count.groups),
+        audience_name=people_and_groups(_, count.people, count.groups),
         content=content, name=name)
 
 

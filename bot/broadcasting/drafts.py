@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auth import Actor, directory_scope
 from bot.broadcasting.service import (
+    TOPIC_OF_KIND,
     BroadcastKind,
     ContentSource,
     FixedContent,
     NextTip,
     audience_key,
-    community_of,
     default_tip_library,
     peek_next_tip,
     season_for,
@@ -34,13 +34,8 @@ from broadcasts.tips import TipItem
 
 #: Roles staff may pick (narrowing the chosen areas); admins are reached as people anyway.
 ROLE_CHOICES: tuple[Role, ...] = (Role.STAFF, Role.MEMBER, Role.RESIDENT)
-TOPIC_OF_KIND = {
-    BroadcastKind.SAFETY_TIP: SubscriptionTopic.SAFETY_TIPS,
-    BroadcastKind.ANTI_FRAUD: SubscriptionTopic.ANTI_FRAUD,
-    BroadcastKind.NOTICE: SubscriptionTopic.NOTICES,
-    BroadcastKind.TASK: SubscriptionTopic.NOTICES,
-}
 MAX_OPTIONS = 60
+MAX_RESIDENT_AREAS = 3
 
 
 @dataclass
@@ -53,7 +48,7 @@ class Draft:
     area_ids: set[int] = field(default_factory=set)
     roles: set[Role] = field(default_factory=set)
     chat_ids: set[int] = field(default_factory=set)
-    residents: bool = False
+    residents_area: int | None = None  # "all residents of" this area (its subscribers)
     section: str = "t"
     page: int = 0
     text: str | None = None
@@ -64,7 +59,12 @@ class Draft:
     @property
     def has_audience(self) -> bool:
         return bool(self.team_ids or self.area_ids or self.roles or self.chat_ids
-                    or self.residents)
+                    or self.residents_area is not None)
+
+    @property
+    def topic(self) -> SubscriptionTopic:
+        """What residents must have subscribed to for this kind of message."""
+        return TOPIC_OF_KIND[self.kind or BroadcastKind.NOTICE]
 
     @property
     def has_content(self) -> bool:
@@ -95,11 +95,12 @@ class AudienceOptions:
     teams: Sequence[Option]
     areas: Sequence[Option]
     chats: Sequence[Option]
-    community: Option | None
+    residents: Sequence[Option]  # areas whose residents may be chosen in one tap
     scope_area_id: int | None  # the area roles apply in when no area is chosen; None: all
 
     def allows(self, section: str, value: int) -> bool:
-        pool = {"t": self.teams, "a": self.areas, "c": self.chats}[section]
+        pool = {"t": self.teams, "a": self.areas, "c": self.chats,
+                "res": self.residents}[section]
         return any(o.id == value for o in pool)
 
 
@@ -111,10 +112,12 @@ def _in_scope(column: object, scope: str) -> object:
 
 
 async def audience_options(session: AsyncSession, *, actor: Actor | None) -> AudienceOptions:
-    """Teams, areas (communities and grids) and linked group chats within the actor's scope."""
+    """Teams, areas (communities and grids) and linked group chats within the actor's scope,
+    and the areas whose residents they may reach in one tap: their own area for staff (a
+    street office, a community, a grid), the top areas for an admin."""
     scope = directory_scope(actor)
     if scope is None or actor is None:
-        return AudienceOptions((), (), (), None, None)
+        return AudienceOptions((), (), (), (), None)
     teams = (await session.execute(
         select(Team.id, Team.name, Area.name).join(Area, Area.id == Team.area_id)
         .where(Team.archived.is_(False), _in_scope(Area.path, scope))
@@ -133,14 +136,18 @@ async def audience_options(session: AsyncSession, *, actor: Actor | None) -> Aud
                or_(Chat.team_id.is_not(None), Chat.area_id.is_not(None)),
                or_(_in_scope(team_area, scope), _in_scope(chat_area, scope)))
         .order_by(Chat.title).limit(MAX_OPTIONS))).all()
-    community = await community_of(session, area_path=actor.area_path)
     scope_area_id = None if scope == "/" else int(scope.strip("/").split("/")[-1])
+    top = (Area.id == scope_area_id if scope_area_id is not None
+           else Area.parent_id.is_(None))
+    residents = (await session.execute(
+        select(Area.id, Area.name).where(top, Area.archived.is_(False))
+        .order_by(Area.path).limit(MAX_RESIDENT_AREAS))).all()
     # Names of teams carry their area, since every community has a "patrol team".
     return AudienceOptions(
         teams=[Option(i, f"{name} · {area}") for i, name, area in teams],
         areas=[Option(i, name) for i, name in areas],
         chats=[Option(i, title or "?") for i, title in chats],
-        community=Option(community.id, community.name) if community is not None else None,
+        residents=[Option(i, name) for i, name in residents],
         scope_area_id=scope_area_id,
     )
 
@@ -150,14 +157,13 @@ def spec_of(draft: Draft, options: AudienceOptions) -> AudienceSpec:
 
     Teams and chats add up with the rest; a team brings its linked group chats. Areas mean
     everyone living there (and the group chats linked there); roles narrow the chosen areas
-    (or the person's own area when none is chosen). "Residents of my community" means the
-    community's subscribers to this kind of message (it replaces areas and roles).
+    (or the person's own area when none is chosen). "All residents of X" means X's
+    subscribers to this kind of message (it replaces areas and roles). Residents reached
+    through areas or roles are, when sent, only those subscribed to this kind.
     """
-    if draft.residents and options.community is not None:
-        kind = draft.kind or BroadcastKind.NOTICE
+    if draft.residents_area is not None and options.allows("res", draft.residents_area):
         return AudienceSpec(team_ids=draft.team_ids, chat_ids=draft.chat_ids,
-                            area_ids={options.community.id},
-                            residents_topic=TOPIC_OF_KIND[kind],
+                            area_ids={draft.residents_area}, residents_topic=draft.topic,
                             include_linked_chats_of_teams=True)
     area_ids = set(draft.area_ids)
     if draft.roles and not area_ids and options.scope_area_id is not None:

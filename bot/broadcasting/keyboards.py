@@ -66,9 +66,10 @@ def audience_keyboard(draft: Draft, options: AudienceOptions,
             nav.append(_b(_("More »"), draft, "p", page + 1))
         if nav:
             rows.append(nav)
-    if options.community is not None:
-        rows.append([_b(_mark(draft.residents, _("All residents of {community}").format(
-            community=options.community.name)), draft, "res")])
+    for area in options.residents:
+        rows.append([_b(_mark(draft.residents_area == area.id, _(
+            "All residents of {community}").format(community=area.name)), draft, "res",
+            area.id)])
     rows.append([_b(_("Next ▶"), draft, "ok"), _b(_("Cancel"), draft, "x")])
     return InlineKeyboardMarkup(rows)
 

@@ -15,7 +15,31 @@ from bot.broadcasting.service import (
 )
 from bot.context import BotContext
 from bot.db import transaction
+from bot.i18n import N_, Translate, ngettext
 from broadcasts import Broadcast, BroadcastStatus, broadcast_report, cancel_broadcast
+
+#: Telegram's error descriptions (FACTS.md), as the stored reason holds them, in plain words.
+FAILURE_REASONS = (
+    ("blocked by the user", N_("blocked the bot")),
+    ("user is deactivated", N_("account deleted")),
+    ("can't initiate conversation", N_("never pressed Start")),
+    ("chat not found", N_("never pressed Start, or the chat is gone")),
+    ("kicked from the", N_("the bot was removed from the group")),
+    ("not a member of", N_("the bot is not in the group")),
+    ("chat was deleted", N_("the group was deleted")),
+    ("upgraded to a supergroup", N_("the group was upgraded")),
+    ("too many requests", N_("Telegram asked to slow down")),
+    ("gave up after", N_("no connection to Telegram")),
+)
+
+
+def reason_text(_: Translate, reason: str) -> str:
+    """A failed delivery's reason for staff, never Telegram's English."""
+    lowered = reason.lower()
+    for fragment, text in FAILURE_REASONS:
+        if fragment in lowered:
+            return _(text)
+    return _("other error")
 
 # -- /broadcasts ----------------------------------------------------------------------------
 
@@ -44,8 +68,12 @@ async def _list_view(context: BotContext) -> dict[str, object]:
             if report.cancelled:
                 lines.append(_("Stopped before sending: {count}").format(count=report.cancelled))
             if report.failure_reasons:
+                why: dict[str, int] = {}
+                for reason, n in report.failure_reasons.items():
+                    text = reason_text(_, reason)
+                    why[text] = why.get(text, 0) + n
                 lines.append(_("Why: {reasons}").format(reasons="; ".join(
-                    f"{reason} ×{n}" for reason, n in list(report.failure_reasons.items())[:3])))
+                    f"{text} ×{n}" for text, n in sorted(why.items(), key=lambda kv: -kv[1])[:3])))
             if b.not_before is not None and report.pending:
                 lines.append(_("Waiting for the end of quiet hours ({time}).").format(
                     time=f"{b.not_before.astimezone(tz):%m-%d %H:%M}"))
@@ -101,8 +129,9 @@ async def list_pressed(update: Update, context: BotContext) -> None:
             await record(session, actor_id=actor.person_id, action="broadcast.cancel",
                          object_type="broadcast", object_id=broadcast_id,
                          after={"cancelled": stopped})
-        await query.answer(_("Stopped. {count} messages will not be sent.").format(
-            count=stopped))
+        await query.answer(ngettext(_, "Stopped. {count} message will not be sent.",
+                                    "Stopped. {count} messages will not be sent.",
+                                    stopped).format(count=stopped))
     else:
         await query.answer()
     view = await _list_view(context)

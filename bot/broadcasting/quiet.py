@@ -26,16 +26,55 @@ from bot.broadcasting.service import (
 from bot.context import BotContext
 from bot.db import transaction
 from bot.directory.models import Area, AreaKind
+from bot.directory.roster import _chinese_number
 from bot.i18n import Translate
 
 # -- parsing ----------------------------------------------------------------------------------
 
-HOURS = r"(\d{1,2})[:：.](\d{2})\s*[-–~～到至]\s*(\d{1,2})[:：.](\d{2})"
+# A time as staff write it: 22:00, 22：00, 22.00, 22点, 22点半, 晚上十点, 早上7点30分.
+_CN_DIGITS = "零〇一二两兩三四五六七八九十"
+_PART_OF_DAY = "早上|上午|凌晨|清晨|早晨|中午|下午|傍晚|晚上|夜里|夜裡|夜间|夜間|晚间|晚間"
+_NUMBER = rf"\d{{1,2}}|[{_CN_DIGITS}]{{1,3}}"
+TIME = (rf"(?:{_PART_OF_DAY})?\s*(?:{_NUMBER})\s*(?:[:：.]\s*\d{{2}}"
+        rf"|[点點时時](?:\s*(?:半|(?:{_NUMBER})\s*分?))?)")
+_TIME_PARTS = re.compile(rf"^({_PART_OF_DAY})?\s*({_NUMBER})\s*(?:[:：.]\s*(\d{{2}})"
+                         rf"|[点點时時]\s*(半|{_NUMBER})?\s*分?)$")
+HOURS = rf"({TIME})\s*[-–—~～到至]\s*({TIME})"
 QUIET_PATTERN = re.compile(rf"^{HOURS}$")
 NAMED_PATTERN = re.compile(rf"^(.*?)\s*{HOURS}$")
-DEFAULT_WORDS = {"default", "默认", "默認"}
+#: Text that is surely meant as hours (a digit, 点, 晚上…): never taken for a community's name.
+LOOKS_LIKE_HOURS = re.compile(rf"\d|[点點:：]|{_PART_OF_DAY}")
+_AFTERNOON = frozenset({"中午", "下午", "傍晚", "晚上", "夜里", "夜裡", "夜间", "夜間", "晚间",
+                        "晚間"})
+# What the messages teach (bot/locales/README.md: 默认 / 預設, 关闭 / 關閉), and near forms.
+DEFAULT_WORDS = {"default", "默认", "默認", "預設", "预设"}
 OFF_WORDS = {"off", "关闭", "關閉"}
+QUOTES = "\"'“”‘’「」『』"
 NAMES_SHOWN = 10
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isdigit() else int(_chinese_number(text))
+
+
+def _time_of(text: str) -> time | None:
+    """22:00 → 22:00, 晚上十点 → 22:00, 凌晨12点 → 0:00; None if it is no time of day."""
+    match = _TIME_PARTS.match(text.strip())
+    if match is None:
+        return None
+    part, hour_text, minute_digits, minute_text = match.groups()
+    hour = _number(hour_text)
+    minute = (int(minute_digits) if minute_digits else 30 if minute_text == "半"
+              else _number(minute_text) if minute_text else 0)
+    if part in _AFTERNOON and hour < 12:
+        hour += 12
+    elif part in ("凌晨", "早上", "上午", "清晨", "早晨") and hour == 12:
+        hour = 0
+    if hour == 24:
+        hour = 0
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
 
 
 def parse_quiet_hours(text: str) -> QuietHours | None:
@@ -45,11 +84,11 @@ def parse_quiet_hours(text: str) -> QuietHours | None:
     return _hours(*match.groups())
 
 
-def _hours(*groups: str) -> QuietHours | None:
-    h1, m1, h2, m2 = (int(g) for g in groups)
-    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+def _hours(start_text: str, end_text: str) -> QuietHours | None:
+    start, end = _time_of(start_text), _time_of(end_text)
+    if start is None or end is None:
         return None
-    return QuietHours(time(h1, m1), time(h2, m2))
+    return QuietHours(start, end)
 
 
 @dataclass(frozen=True)
@@ -68,14 +107,15 @@ def parse_request(argument: str) -> QuietRequest:
     if not text:
         return QuietRequest()
     head, _, last = text.rpartition(" ")
+    last = last.strip(QUOTES)  # the messages show the words in quotes: 「預設」
     if last.lower() in DEFAULT_WORDS:
         return QuietRequest(name=head, change=True, quiet=None)
     if last.lower() in OFF_WORDS:
         return QuietRequest(name=head, change=True, quiet=QuietHours(time(0, 0), time(0, 0)))
     match = NAMED_PATTERN.match(text)
     if match is not None:
-        name, *groups = match.groups()
-        quiet = _hours(*groups)
+        name, start_text, end_text = match.groups()
+        quiet = _hours(start_text, end_text)
         return QuietRequest(name=name, change=True, quiet=quiet, bad_hours=quiet is None)
     return QuietRequest(name=text)
 
@@ -142,10 +182,12 @@ async def quiet_hours_command(update: Update, context: BotContext) -> None:
         own = await community_of(session, area_path=actor.area_path)
         matches = await find_communities(session, name=request.name) if request.name else []
         if request.name and not matches:
-            if own is not None and not request.change and re.search(r"\d", request.name):
-                # Staff who mistyped the hours, as before: say how to write them.
-                await message.reply_text(_("Please write it like this: /quiethours "
-                                           "21:30-07:30 (or “default” or “off”)."))
+            if not request.change and LOOKS_LIKE_HOURS.search(request.name):
+                # Hours we could not read are no community's name: say how to write them.
+                await message.reply_text(
+                    _("Please write it like this: /quiethours 21:30-07:30 (or “default” or "
+                      "“off”).") if own is not None
+                    else _("Write it like this: {example}").format(example=example))
                 return
             text = _("I can’t find a community called “{name}”.").format(name=request.name)
             text += await _communities_hint(session, _)

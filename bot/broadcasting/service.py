@@ -25,13 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.audit.service import record
 from bot.broadcasting.models import QuietHoursSetting, TipSent
 from bot.directory.audience import AudienceSpec, Recipient, area_paths, resolve_audience
-from bot.directory.models import Area, AreaKind, Chat, Team
+from bot.directory.models import Area, AreaKind, Chat, SubscriptionTopic, Team
 from bot.i18n import LANGUAGES, N_, translator
 from broadcasts import Broadcast, OutgoingMessage, Priority, enqueue_broadcast
 from broadcasts.tips import CATEGORIES, TipItem, load_tip_library, pick_next_tip
 
 __all__ = [
     "DEFAULT_QUIET_HOURS",
+    "TOPIC_OF_KIND",
     "BroadcastKind",
     "ContentSource",
     "FixedContent",
@@ -57,6 +58,15 @@ class BroadcastKind(enum.StrEnum):
     ANTI_FRAUD = "anti_fraud"
     NOTICE = "notice"
     TASK = "task"
+
+
+#: What a resident subscribes to for each kind; residents get only what they chose.
+TOPIC_OF_KIND = {
+    BroadcastKind.SAFETY_TIP: SubscriptionTopic.SAFETY_TIPS,
+    BroadcastKind.ANTI_FRAUD: SubscriptionTopic.ANTI_FRAUD,
+    BroadcastKind.NOTICE: SubscriptionTopic.NOTICES,
+    BroadcastKind.TASK: SubscriptionTopic.NOTICES,
+}
 
 
 #: The first line of every broadcast, so people see at once what kind of message it is.
@@ -364,6 +374,8 @@ async def send_broadcast(
     - `NextTip`: the next library tip for this audience and category (no repeats until the
       category is exhausted, season first), every recipient in their own language.
     - `schedule_key` + `fire_at`: returns None when that fire was written already.
+    - Residents reached through an area or a role get it only if they subscribed to this
+      kind (`TOPIC_OF_KIND`); team members and staff get it anyway.
 
     Raises ValueError for an empty audience. Call `dispatcher.wake()` after committing.
     """
@@ -408,7 +420,8 @@ async def send_broadcast(
         kind=kind.value,
         priority=Priority.NORMAL,
         content=messages,
-        recipients=_pairs(resolve_audience(session, audience, default_language=default_language)),
+        recipients=_pairs(resolve_audience(session, audience, default_language=default_language,
+                                           topic=TOPIC_OF_KIND[kind])),
         audience=described,
         author_id=author_id,
         schedule_key=schedule_key,

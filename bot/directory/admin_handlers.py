@@ -25,7 +25,7 @@ from bot.directory.handlers import in_private
 from bot.directory.keyboards import button, markup, pick_list
 from bot.directory.models import Person
 from bot.directory.people import person_in_scope, search_people
-from bot.i18n import N_
+from bot.i18n import N_, ngettext
 
 PAGE = 6
 TIMEOUT = 600
@@ -87,7 +87,9 @@ async def _area_view(context: BotContext, area_id: int, page: int) -> dict[str, 
             rows.append([button(_("⬆ Up"), "ab", area.parent_id, 0)])
     elif area is not None and scope == "/":
         rows.append([button(_("⬆ Up"), "ab", 0, 0)])
-    text = _("{area}: {count} sub-areas. Tap one to open it.").format(area=where, count=total)
+    text = ngettext(_, "{area}: {count} sub-area. Tap it to open it.",
+                    "{area}: {count} sub-areas. Tap one to open it.", total).format(
+        area=where, count=total)
     return {"text": text, "reply_markup": markup(rows)}
 
 
@@ -299,7 +301,8 @@ async def _team_view(context: BotContext, team_id: int, mode: str = "") -> dict[
         members = await team_service.members_of(session, team_id=team_id)
     assert found is not None
     team, _area = found
-    lines = [_("{team}: {count} members").format(team=team.name, count=len(members))]
+    lines = [ngettext(_, "{team}: {count} member", "{team}: {count} members",
+                      len(members)).format(team=team.name, count=len(members))]
     for m in members:
         mark = "⭐ " if m.is_leader else "· "
         pending = " " + _("(not yet on Telegram)") if m.pending else ""
@@ -386,7 +389,8 @@ async def pressed(update: Update, context: BotContext, press: DirCallback) -> No
             assert area is not None
             count = await area_service.archive_area(session, area=area, actor_id=actor_id)
         await query.answer()
-        await query.edit_message_text(_("Archived {count} areas.").format(count=count))
+        await query.edit_message_text(ngettext(
+            _, "Archived {count} area.", "Archived {count} areas.", count).format(count=count))
         return
     if press.action == "tl":
         if not can(actor, Permission.MANAGE_TEAM):

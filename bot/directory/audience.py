@@ -7,6 +7,11 @@ sit in memory at once; `count_audience` answers "this reaches N people and M cha
 two COUNT queries. Every person and every chat comes out once, however many parts of the
 spec name them.
 
+What residents chose is respected: given the `topic` of the message (a notice, a tip,
+anti-fraud), a resident reached through an area or a role is reached only if they
+subscribed to that topic; team members, staff and admins living there are reached anyway,
+and a team's members always get their team's messages.
+
 Reachable means: a person with a Telegram account, not pending, not left (unless asked),
 whose private chat is not known to refuse us; a group chat the bot is still in. A private
 chat that refuses us is a `Chat` row of type "private" whose status is not active (written
@@ -180,8 +185,16 @@ def _engine_unreachable(telegram_chat_id: Any) -> ColumnElement[bool]:
                           ChatState.unreachable_since.is_not(None))
 
 
-def _people_condition(spec: AudienceSpec, paths: list[str]) -> ColumnElement[bool] | None:
-    """The WHERE clause choosing the spec's people, or None when it names no one."""
+def _subscribed(topic: SubscriptionTopic) -> ColumnElement[bool]:
+    return exists().where(Subscription.person_id == Person.id, Subscription.topic == topic)
+
+
+def _people_condition(
+    spec: AudienceSpec, paths: list[str], topic: SubscriptionTopic | None = None,
+) -> ColumnElement[bool] | None:
+    """The WHERE clause choosing the spec's people, or None when it names no one.
+
+    With a `topic`, residents come through areas and roles only if subscribed to it."""
     parts: list[ColumnElement[bool]] = []
     in_areas = Person.area_id.in_(_subtree_area_ids(paths)) if spec.area_ids else None
     if spec.team_ids:
@@ -194,10 +207,11 @@ def _people_condition(spec: AudienceSpec, paths: list[str]) -> ColumnElement[boo
             clause.append(in_areas)
         if spec.roles:
             clause.append(Person.role.in_(spec.roles))
+        if topic is not None:
+            clause.append(or_(Person.role != Role.RESIDENT, _subscribed(topic)))
         parts.append(and_(*clause))
     if spec.residents_topic is not None:
-        subscribed = exists().where(Subscription.person_id == Person.id,
-                                    Subscription.topic == spec.residents_topic)
+        subscribed = _subscribed(spec.residents_topic)
         parts.append(and_(subscribed, in_areas) if in_areas is not None else subscribed)
     if not parts:
         return None
@@ -269,10 +283,14 @@ async def resolve_audience(
     spec: AudienceSpec,
     *,
     default_language: str,
+    topic: SubscriptionTopic | None = None,
     window: int = PAGE_SIZE,
 ) -> AsyncIterator[Recipient]:
     """Stream the spec's chats: linked group chats first (they matter most in an alert),
     then people's private chats, each once, a window of `window` ids at a time.
+
+    `topic`: what kind of message this is, so residents who switched it off are left out
+    (None, as for an emergency alert: everyone the spec names).
 
     Each window is its own short query, so nothing holds a cursor open between them and
     the caller may write in the same session meanwhile (enqueueing deliveries).
@@ -285,7 +303,7 @@ async def resolve_audience(
             groups, window,
         ):
             yield Recipient(chat_id, language or default_language, None, "group", thread_id)
-    people = _people_condition(spec, paths)
+    people = _people_condition(spec, paths, topic)
     if people is not None:
         async for person_id, telegram_id, chosen, telegram_language in _windows(
             session, Person.id,
@@ -297,10 +315,12 @@ async def resolve_audience(
                             person_id, "private")
 
 
-async def count_audience(session: AsyncSession, spec: AudienceSpec) -> AudienceCount:
+async def count_audience(
+    session: AsyncSession, spec: AudienceSpec, *, topic: SubscriptionTopic | None = None,
+) -> AudienceCount:
     """How many people and group chats `resolve_audience` would yield (two COUNTs)."""
     paths = list((await area_paths(session, spec.area_ids)).values())
-    people_condition = _people_condition(spec, paths)
+    people_condition = _people_condition(spec, paths, topic)
     groups_condition = _groups_condition(spec, paths)
     people = 0 if people_condition is None else await session.scalar(
         select(func.count()).select_from(Person).where(people_condition))

@@ -19,9 +19,10 @@ ACTIONS = frozenset({
     # zone (list page), zone (set)
     "tl", "tv", "tad", "tap", "trm", "tld", "tun", "tnew", "tar", "tax", "taxy", "tz", "tzs",
     # invites: pick team, pick role (team, role index), staff invite for an area,
-    # options (team, packed choice), make the link (team, packed choice),
-    # active links (team, page), revoke (ask), revoke (yes)
-    "it", "ir", "is", "io", "ig", "il", "ix", "ixy",
+    # options (team or staff link's area, packed choice), make the link (the same),
+    # active links (team, page), revoke (ask), revoke (yes), which community for a
+    # staff link (0, page), an area's active staff links (area, page)
+    "it", "ir", "is", "io", "ig", "il", "ix", "ixy", "isp", "isl",
     # roster: confirm import, cancel; answer a question (upload, choice·1000 + question tag):
     # this team, a new team, skip the rows, this role, this area
     "rok", "rno", "rmt", "rmn", "rms", "rmr", "rma",

@@ -53,7 +53,7 @@ from bot.directory.tables import (
 )
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import acting_person_id
-from bot.i18n import N_, Translate
+from bot.i18n import N_, Translate, ngettext
 from bot.privacy.handlers import forget_button
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ PROBLEM_TEXT = {
     roster_service.Problem.STAFF_NOT_ALLOWED: N_("you may not make community staff"),
     roster_service.Problem.SKIPPED: N_("skipped, as you chose"),
 }
+# The columns a roster must have, named as people write them in the sheet.
 # What an unknown role may be mapped to, in button order (staff only for who may grant it).
 MAP_ROLES = (
     (roster_service.RosterRole.LEADER, N_("Leader")),
@@ -309,7 +310,7 @@ async def export_roster(update: Update, context: BotContext) -> None:
     if not await in_private(update, context):
         return
     async with context.services.session_factory() as session:
-        data = await roster_service.export_roster(session, scope_path=scope)
+        data = await roster_service.export_roster(session, scope_path=scope, _=context._)
     await message.reply_document(io.BytesIO(data), filename=f"roster-{utcnow():%Y%m%d}.xlsx",
                                  caption=context._("The roster of your area."))
 
@@ -325,8 +326,9 @@ async def ask_roster_file(update: Update, context: BotContext) -> UploadState | 
         return ConversationHandler.END
     assert update.effective_message is not None
     await update.effective_message.reply_text(context._(
-        "Please send the roster as a CSV or Excel (.xlsx) file. Columns: name, phone, team, "
-        "role, area, telegram (the last three may be empty). I will check it first and change "
+        "Please send the roster as an Excel (.xlsx) or CSV file, the way you keep it: a title "
+        "above the table is fine. Columns: name, phone, team, role, area or building, "
+        "Telegram username (the last three may be empty). I will check it first and change "
         "nothing until you confirm. Send /cancel to stop."))
     return UploadState.AWAITING_ROSTER_FILE
 
@@ -418,7 +420,9 @@ async def roster_file(update: Update, context: BotContext) -> int:
     if preview.missing_columns:
         await message.reply_text(_("The file needs these columns: {columns}. Please fix it "
                                    "and send it again, or /cancel.")
-                                 .format(columns=", ".join(preview.missing_columns)))
+                                 .format(columns=_(", ").join(
+                                     _(roster_service.COLUMN_TEXT.get(c, c))
+                                     for c in preview.missing_columns)))
         return UploadState.AWAITING_ROSTER_FILE
     text, keyboard = _roster_screen(context, preview, upload.id if upload else None, scope)
     await message.reply_text("\n".join([*_columns_text(found, _), text]), reply_markup=keyboard)
@@ -525,7 +529,8 @@ async def area_file(update: Update, context: BotContext) -> int:
             reason=_(TREE_PROBLEM_TEXT[problem.reason])))
     keyboard = None
     if upload is not None:
-        keyboard = markup([[button(_("Add {count} areas").format(count=plan.new_nodes),
+        keyboard = markup([[button(ngettext(_, "Add {count} area", "Add {count} areas",
+                                            plan.new_nodes).format(count=plan.new_nodes),
                                    "aok", upload.id),
                             button(_("Cancel"), "rno", upload.id)]])
     await message.reply_text("\n".join(lines), reply_markup=keyboard)
@@ -718,7 +723,7 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
 CAPTION_COMMAND = filters.CaptionRegex(r"^\s*/import(areas)?(@\w+)?(\s|$)")
 
 
-INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy"})
+INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy", "isp", "isl"})
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]

@@ -1,8 +1,12 @@
 """/invite: pick a team and a role, then how long the link lasts and how often it works;
 the link and a QR code to print. Also a team's active links, each with a Revoke button.
+Staff links are for an area: staff invite to their own area; an admin (or a street office's
+staff) first picks the community. Its active staff links are listed and revoked the same way.
 
-Every press loads the team (or invite) afresh and asks bot.auth.can again: leaders make
-and revoke member links of their own teams only; leader and staff links are for staff.
+Every press loads the team, area (or invite) afresh and asks bot.auth.can again: leaders
+make and revoke member links of their own teams only; leader and staff links are for staff.
+In the callback data a staff link's options carry the area's id where a team's carry the
+team's.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from bot.directory.invites import (
     revoke_invite,
 )
 from bot.directory.keyboards import button, markup, pick_list
-from bot.directory.models import Area, Invite, InviteRole, Team
+from bot.directory.models import Area, AreaKind, Invite, InviteRole, Team
 from bot.directory.teams import get_team, teams_in_scope
 from bot.i18n import N_
 
@@ -63,25 +67,39 @@ def _local(context: BotContext, moment: datetime) -> str:
 
 # -- who may invite or revoke -------------------------------------------------------------
 
-async def _target(
-    update: Update, context: BotContext, team_id: int, role: InviteRole
-) -> tuple[Area, Team | None] | None:
-    """The area and team a new link would be for, if the actor may make it; else refuse."""
-    actor = context.actor
+async def _staff_area(update: Update, context: BotContext, area_id: int) -> Area | None:
+    """The area a staff link would be for, if the actor is staff there; else refuse."""
     async with context.services.session_factory() as session:
-        if team_id == 0:
-            # A staff link is for the inviter's own area (admins invite staff by area later).
-            area = None
-            if role is InviteRole.STAFF and actor is not None and actor.area_path:
-                area = await area_service.get_area(
-                    session, area_id=area_service.ancestor_ids(actor.area_path)[-1])
-            if area is None or area.archived or not can(
-                    actor, Permission.MANAGE_DIRECTORY, area_path=area.path):
-                await refuse(update, context)
-                return None
-            return area, None
-        found = await get_team(session, team_id=team_id)
-    if found is None or found[0].archived or role is InviteRole.STAFF:
+        area = await area_service.get_area(session, area_id=area_id)
+    if area is None or area.archived:
+        await stale(update, context)
+        return None
+    if not can(context.actor, Permission.MANAGE_DIRECTORY, area_path=area.path):
+        await refuse(update, context)
+        return None
+    return area
+
+
+def _own_area_id(context: BotContext) -> int | None:
+    """The area a (non-admin) staff member looks after: the last one in their scope."""
+    scope = directory_scope(context.actor)
+    if scope is None or scope == area_service.ROOT:
+        return None
+    return area_service.ancestor_ids(scope)[-1]
+
+
+async def _target(
+    update: Update, context: BotContext, target_id: int, role: InviteRole
+) -> tuple[Area, Team | None] | None:
+    """The area and team a new link would be for, if the actor may make it; else refuse.
+    `target_id` is the team's id, or the area's for a staff link."""
+    actor = context.actor
+    if role is InviteRole.STAFF:
+        area = await _staff_area(update, context, target_id)
+        return None if area is None else (area, None)
+    async with context.services.session_factory() as session:
+        found = await get_team(session, team_id=target_id)
+    if found is None or found[0].archived:
         await stale(update, context)
         return None
     team, area = found
@@ -127,13 +145,37 @@ async def _team_picker(context: BotContext, page: int) -> dict[str, object]:
         teams, total = await teams_in_scope(session, scope_path=scope, team_ids=led,
                                             offset=page * INVITE_PAGE, limit=INVITE_PAGE)
         names = await area_service.labels(session, paths=[t.area_path for t in teams])
-    if total == 0:
+    if total == 0 and scope is None:
         return {"text": _("Sorry, you are not allowed to do that.")}
     rows = pick_list([(t.id, f"{t.name} · {names[t.area_path]}") for t in teams], "it",
                      page=page, pages=-(-total // INVITE_PAGE), page_action="tl", page_arg=0)
-    if scope is not None and actor is not None and actor.area_path:
-        rows.append([button(_("Invite a staff member"), "is")])
+    if scope is not None:
+        rows.append([button(_("Invite a staff member"), "isp", 0, 0)])
     return {"text": _("Who is the invite for? Choose the team:"), "reply_markup": markup(rows)}
+
+
+async def _staff_picker(context: BotContext, page: int) -> dict[str, object] | None:
+    """Which community a staff link is for: an admin's pick among all communities, a street
+    office's staff among theirs (their own office first). None: staff of a community (or
+    below) invite to their own area only, with no choice to make."""
+    _ = context._
+    scope = directory_scope(context.actor)
+    assert scope is not None
+    own_id = _own_area_id(context)
+    async with context.services.session_factory() as session:
+        own = await area_service.get_area(session, area_id=own_id) if own_id else None
+        if own is not None and own.kind is not AreaKind.STREET_OFFICE:
+            return None
+        communities, total = await area_service.areas_of_kind(
+            session, kind=AreaKind.COMMUNITY, scope_path=scope, offset=page * INVITE_PAGE,
+            limit=INVITE_PAGE)
+    items = [(a.id, a.name) for a in communities]
+    if own is not None and page == 0:
+        items.insert(0, (own.id, own.name))
+    rows = pick_list(items, "is", page=page, pages=max(1, -(-total // INVITE_PAGE)),
+                     page_action="isp", page_arg=0)
+    rows.append([button(_("◀ Back"), "tl", 0, 0)])
+    return {"text": _("Staff links: for which community?"), "reply_markup": markup(rows)}
 
 
 def _role_picker(context: BotContext, area: Area, team: Team) -> dict[str, object]:
@@ -151,11 +193,11 @@ def _options(context: BotContext, area: Area, team: Team | None,
              choice: InviteChoice) -> dict[str, object]:
     """How long and how often: the current choice ticked, Make the link below."""
     _ = context._
-    team_id = team.id if team else 0
+    target_id = team.id if team else area.id
     role = INVITE_ROLES[choice.role]
 
     def option(text: str, picked: bool, new: InviteChoice) -> object:
-        return button(("✅ " if picked else "") + _(text), "io", team_id, new.pack())
+        return button(("✅ " if picked else "") + _(text), "io", target_id, new.pack())
 
     lifetimes = [option(text, i == choice.lifetime,
                         InviteChoice(choice.role, i, choice.uses))
@@ -163,26 +205,34 @@ def _options(context: BotContext, area: Area, team: Team | None,
     uses = [option(text, i == choice.uses, InviteChoice(choice.role, choice.lifetime, i))
             for i, text in enumerate(USES_TEXT)]
     rows = [lifetimes, uses[:2], uses[2:],
-            [button(_("🔗 Make the link"), "ig", team_id, choice.pack())]]
+            [button(_("🔗 Make the link"), "ig", target_id, choice.pack())]]
     if team is not None:
         rows.append([button(_("◀ Back"), "it", team.id)])
+    else:
+        back = ([button(_("◀ Back"), "isp", 0, 0)] if area.id != _own_area_id(context)
+                else [])
+        rows.append([button(_("📋 Active invite links"), "isl", area.id, 0), *back])
     text = _("An invite to {what}, as {role}.\nHow long should the link work, and how many "
              "people may use it? Then tap “Make the link”.").format(
                  what=team.name if team else area.name, role=_(INVITE_ROLE_TEXT[role]))
     return {"text": text, "reply_markup": markup(rows)}
 
 
-async def _invite_list(context: BotContext, area: Area, team: Team,
+async def _invite_list(context: BotContext, area: Area, team: Team | None,
                        page: int) -> dict[str, object]:
+    """A team's links that still work, or (no team) the area's staff links."""
     _ = context._
     async with context.services.session_factory() as session:
-        invites, total = await active_invites(session, team_id=team.id, now=utcnow(),
-                                              offset=page * LIST_PAGE, limit=LIST_PAGE)
+        invites, total = await active_invites(
+            session, team_id=team.id if team else None,
+            staff_area_id=None if team else area.id, now=utcnow(),
+            offset=page * LIST_PAGE, limit=LIST_PAGE)
+    whose = team.name if team else area.name
     if total == 0:
-        lines = [_("{team} has no invite links that still work.").format(team=team.name)]
+        lines = [_("{team} has no invite links that still work.").format(team=whose)]
     else:
         lines = [_("Invite links of {team} that still work: {count}").format(
-            team=team.name, count=total)]
+            team=whose, count=total)]
     rows = []
     for invite in invites:
         left = (_("no limit") if invite.uses_left is None
@@ -193,14 +243,16 @@ async def _invite_list(context: BotContext, area: Area, team: Team,
         if invite.role is InviteRole.MEMBER or can(
                 context.actor, Permission.MANAGE_DIRECTORY, area_path=area.path):
             rows.append([button(_("🗑 Revoke #{id}").format(id=invite.id), "ix", invite.id)])
+    list_action, list_id = ("il", team.id) if team else ("isl", area.id)
     paging = []
     if page > 0:
-        paging.append(button("◀", "il", team.id, page - 1))
+        paging.append(button("◀", list_action, list_id, page - 1))
     if (page + 1) * LIST_PAGE < total:
-        paging.append(button("▶", "il", team.id, page + 1))
+        paging.append(button("▶", list_action, list_id, page + 1))
     if paging:
         rows.append(paging)
-    rows.append([button(_("◀ Back"), "it", team.id)])
+    rows.append([button(_("◀ Back"), "it", team.id) if team else
+                 button(_("◀ Back"), "is", area.id)])
     return {"text": "\n".join(lines), "reply_markup": markup(rows)}
 
 
@@ -221,9 +273,12 @@ async def pressed(update: Update, context: BotContext, press: DirCallback) -> No
     if press.action in {"ix", "ixy"}:
         await _revoke_pressed(update, context, press)
         return
+    if press.action in {"isp", "isl"}:
+        await _staff_screens(update, context, press)
+        return
     if press.action == "is":
         choice: InviteChoice | None = _default_choice(InviteRole.STAFF)
-        team_id = 0
+        team_id = press.a
     elif press.action == "ir":
         if press.b >= len(INVITE_ROLES) or INVITE_ROLES[press.b] is InviteRole.STAFF:
             await stale(update, context)
@@ -250,6 +305,33 @@ async def pressed(update: Update, context: BotContext, press: DirCallback) -> No
         await query.edit_message_text(**await _invite_list(context, area, team, press.b))
     else:
         await query.edit_message_text(**_options(context, area, team, choice))
+
+
+async def _staff_screens(update: Update, context: BotContext, press: DirCallback) -> None:
+    """`isp`: which community a staff link is for (straight to the link's options when there
+    is no choice); `isl`: an area's staff links that still work."""
+    query = update.callback_query
+    assert query is not None
+    if not can(context.actor, Permission.MANAGE_DIRECTORY) or directory_scope(
+            context.actor) is None:
+        await refuse(update, context)
+        return
+    if press.action == "isl":
+        area = await _staff_area(update, context, press.a)
+        if area is None:
+            return
+        await query.answer()
+        await query.edit_message_text(**await _invite_list(context, area, None, press.b))
+        return
+    picker = await _staff_picker(context, press.b)
+    if picker is None:
+        own_id = _own_area_id(context)
+        area = await _staff_area(update, context, own_id) if own_id else None
+        if area is None:
+            return
+        picker = _options(context, area, None, _default_choice(InviteRole.STAFF))
+    await query.answer()
+    await query.edit_message_text(**picker)
 
 
 async def _send_invite(update: Update, context: BotContext, *, area: Area, team: Team | None,
@@ -311,11 +393,10 @@ async def _revoke_pressed(update: Update, context: BotContext, press: DirCallbac
             _("Revoke invite link #{id} ({role}, until {date})? The link and its QR code "
               "will stop working.").format(id=invite.id, role=_(INVITE_ROLE_TEXT[invite.role]),
                                            date=_local(context, invite.expires_at)),
-            reply_markup=markup([[button(_("Yes, revoke"), "ixy", invite.id)]
-                                 + ([button(_("◀ Back"), "il", team.id, 0)] if team else [])]))
+            reply_markup=markup([[button(_("Yes, revoke"), "ixy", invite.id),
+                                  button(_("◀ Back"), "il", team.id, 0) if team
+                                  else button(_("◀ Back"), "isl", area.id, 0)]]))
         return
     await query.answer(_("Revoked."))
-    if found is not None and team is not None:
-        await query.edit_message_text(**await _invite_list(context, found[1], team, 0))
-    else:
-        await query.edit_message_text(_("Invite link #{id} is revoked.").format(id=invite.id))
+    await query.edit_message_text(**await _invite_list(
+        context, found[1] if found else area, team, 0))

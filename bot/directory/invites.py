@@ -208,10 +208,16 @@ def is_active(invite: Invite, now: datetime) -> bool:
 
 
 async def active_invites(
-    session: AsyncSession, *, team_id: int, now: datetime, offset: int = 0, limit: int = 8
+    session: AsyncSession, *, now: datetime, team_id: int | None = None,
+    staff_area_id: int | None = None, offset: int = 0, limit: int = 8,
 ) -> tuple[list[ActiveInvite], int]:
-    """A team's links that still work (not revoked, not expired, uses left), newest first."""
-    condition = ((Invite.team_id == team_id) & Invite.revoked.is_(False)
+    """A team's links (or the staff links of `staff_area_id`) that still work (not revoked,
+    not expired, uses left), newest first."""
+    if (team_id is None) == (staff_area_id is None):
+        raise ValueError("give a team or an area")
+    whose = (Invite.team_id == team_id if team_id is not None
+             else (Invite.area_id == staff_area_id) & Invite.team_id.is_(None))
+    condition = (whose & Invite.revoked.is_(False)
                  & (Invite.expires_at > now) & (Invite.uses < Invite.max_uses))
     total = await session.scalar(select(func.count()).select_from(Invite).where(condition))
     rows = (await session.execute(

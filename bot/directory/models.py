@@ -100,6 +100,9 @@ class Person(Base):
     # they were matched by Telegram username only, which anyone may register. Until then
     # `role` is member.
     unconfirmed_role: Mapped[Role | None] = mapped_column(enum_column(Role))
+    #: When they left (/leave); retention deletes their data LEFT_KEEP_DAYS later, and
+    #: None again once it is deleted (or they come back).
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

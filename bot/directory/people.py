@@ -62,6 +62,7 @@ async def _come_back(session: AsyncSession, *, person: Person) -> None:
     before = {"status": person.status.value, "role": person.role.value,
               "area_id": person.area_id}
     person.status = PersonStatus.ACTIVE
+    person.left_at = None
     person.role = Role.RESIDENT
     person.unconfirmed_role = None
     person.area_id = None
@@ -159,8 +160,10 @@ async def leave(session: AsyncSession, *, person_id: int) -> bool:
     topics = sorted(await session.scalars(
         select(Subscription.topic).where(Subscription.person_id == person_id)))
     await session.execute(delete(Subscription).where(Subscription.person_id == person_id))
-    teams = await end_memberships(session, person_id=person_id, now=utcnow())
+    now = utcnow()
+    teams = await end_memberships(session, person_id=person_id, now=now)
     person.status = PersonStatus.LEFT
+    person.left_at = now
     await record(session, actor_id=person_id, action="person.leave", object_type="person",
                  object_id=person_id, before={**before, "topics": topics, "teams": teams},
                  after={"status": PersonStatus.LEFT.value, "topics": [], "teams": []})

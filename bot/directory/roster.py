@@ -37,6 +37,7 @@ from bot.directory.models import (
 )
 from bot.directory.tables import TableRow, write_xlsx
 from bot.directory.teams import create_team
+from bot.i18n import N_, Translate
 
 REQUIRED_COLUMNS = ("name", "phone")
 KEPT_COLUMNS = ("name", "phone", "team", "role", "area", "telegram")
@@ -89,6 +90,8 @@ ROLE_WORDS = {
     "楼长": RosterRole.BUILDING_HEAD, "楼栋长": RosterRole.BUILDING_HEAD,
     "樓長": RosterRole.BUILDING_HEAD, "樓棟長": RosterRole.BUILDING_HEAD,
     "buildinghead": RosterRole.BUILDING_HEAD,
+    # What /export writes in English.
+    "teammember": RosterRole.MEMBER, "communitystaff": RosterRole.STAFF,
 }
 # Endings of team names that say "a team" in many words: 法制宣传志愿服务队 is 法制宣传.
 _TEAM_ENDINGS = ("志愿者服务队", "志愿服务队", "志願服務隊", "志愿者队", "志愿队", "志願隊",
@@ -687,6 +690,17 @@ async def _remember(session: AsyncSession, choices: Choices, new_teams: dict[tup
 # -- export --------------------------------------------------------------------------
 
 EXPORT_HEADER = ["name", "phone", "team", "role", "area", "telegram", "status"]
+#: The file is for people: headers, roles and statuses in the reader's language, in words
+#: the importer reads back (bot/directory/tables.py HEADER_ALIASES, ROLE_WORDS above).
+COLUMN_TEXT = {"name": N_("Name"), "phone": N_("Phone"), "team": N_("Team"),
+                      "role": N_("Role"), "area": N_("Area"), "telegram": N_("Telegram"),
+                      "status": N_("Status"), "path": N_("Path")}
+EXPORT_ROLE_TEXT = {"staff": N_("community staff"), "leader": N_("leader"),
+                    "member": N_("team member"), "resident": N_("resident"),
+                    "admin": N_("administrator")}
+EXPORT_STATUS_TEXT = {PersonStatus.ACTIVE.value: N_("active"),
+                      PersonStatus.PENDING.value: N_("not yet on Telegram"),
+                      PersonStatus.LEFT.value: N_("has left")}
 
 
 async def export_rows(session: AsyncSession, *, scope_path: str) -> list[list[object]]:
@@ -720,6 +734,10 @@ async def export_rows(session: AsyncSession, *, scope_path: str) -> list[list[ob
     return out
 
 
-async def export_roster(session: AsyncSession, *, scope_path: str) -> bytes:
-    return write_xlsx(EXPORT_HEADER, await export_rows(session, scope_path=scope_path),
-                      title="roster")
+async def export_roster(session: AsyncSession, *, scope_path: str, _: Translate) -> bytes:
+    """The workbook in `_`'s language; /import reads it back."""
+    rows = [[*row[:3], _(EXPORT_ROLE_TEXT.get(str(row[3]), str(row[3]))), *row[4:6],
+             _(EXPORT_STATUS_TEXT.get(str(row[6]), str(row[6])))]
+            for row in await export_rows(session, scope_path=scope_path)]
+    return write_xlsx([_(COLUMN_TEXT[c]) for c in EXPORT_HEADER], rows,
+                      title=_("Roster"))

@@ -55,10 +55,19 @@ HEADER_ALIASES = {
     "path": "path", "路径": "path", "路徑": "path",
     "language": "language", "语言": "language", "語言": "language",
 }
+# The columns of a patrol duty sheet (排班表) beyond 姓名: they count when finding the
+# header, so a duty sheet is found under its title and a heading line that names a team
+# and a phone; they keep their own names (bot.patrol.roster maps them) and a people roster
+# lists them as unknown.
+DUTY_HEADERS = frozenset({
+    "日期", "date", "day", "班次", "班", "shift", "岗点", "崗點", "岗位", "崗位", "post",
+    "时间", "時間", "time", "星期", "weekday",
+})
 # Columns committees keep that we do not need: left out, and the preview says so.
 IGNORED_HEADERS = frozenset({
     "序号", "序號", "编号", "編號", "no", "no.", "#", "性别", "性別", "sex", "gender",
     "备注", "備註", "备注说明", "note", "notes", "remark", "remarks",
+    "status", "状态", "狀態",  # /export's last column: the bot keeps it itself
 })
 # For a header cell no alias matches (`所在志愿服务队`, `队员手机`): the first keyword it
 # contains, in this order (a phone column's name may also say whose phone it is).
@@ -168,9 +177,18 @@ def _cell(value: object) -> str:
     return text
 
 
+def _header_name(header: object) -> str | None:
+    """A header cell's column, ours or a duty sheet's, for telling the header apart."""
+    known = _known(header)
+    if known is not None:
+        return known
+    key = _BRACKETED.sub("", _header_key(header))
+    return key if key in DUTY_HEADERS else None
+
+
 def _header_score(cells: Sequence[object]) -> int:
-    """How many different known column names a line holds."""
-    return len({name for name in map(_known, cells) if name})
+    """How many different known column names (a roster's or a duty sheet's) a line holds."""
+    return len({name for name in map(_header_name, cells) if name})
 
 
 def _find_header(lines: list[list[object]]) -> int:

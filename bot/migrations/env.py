@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from bot.db import all_metadata, create_engine
+from bot.db import MIGRATION_LOCK, all_metadata, create_engine
 
 config = context.config
 target_metadata = all_metadata()
@@ -33,6 +34,11 @@ def run_migrations_offline() -> None:
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Instances starting together queue here; the lock goes with the commit, and
+            # the next one then finds the database at head (SQLite: a file lock, bot/db.py).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -8,7 +8,13 @@
   sign), `pt:pn:<team>` (a new post), `pt:pl:<post>` (its location), `pt:pr:<post>:<metres>`
 - /shifts: `pt:rs:<shift>:<weekday>` (who, that day), `pt:rp:<shift>:<weekday>:<person>`
   (put on / take off), `pt:ri:<team>` (import a 排班表), `pt:re:<team>` (export),
-  `pt:ry:<upload>` / `pt:rn:<upload>` (import the checked file, or not)
+  `pt:ry:<upload>` / `pt:rn:<upload>` (import the checked file, or not); a shift:
+  `pt:sa:<team>` / `pt:sp:<post>` (a new one), `pt:sh:<shift>` (its screen),
+  `pt:sd:<shift>:<weekday>` (a day on / off), `pt:sf:<shift>` (sensitive periods only),
+  `pt:sn:<shift>` (rename), `pt:st:<shift>` (times), `pt:sx:<shift>` / `pt:sy:<shift>`
+  (remove?, remove); `pt:et:<community>` (the community's evening times)
+- swapping a duty: `pt:wo:<duty>` (offer it), `pt:wt:<duty>:<person>` (to this teammate),
+  `pt:wy:<duty>` / `pt:wn:<duty>` (the teammate accepts, declines)
 
 Everything fits in 64 bytes (ids have at most 12 digits).
 """

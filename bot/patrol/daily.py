@@ -100,7 +100,7 @@ async def set_times(session: AsyncSession, *, community_id: int, allclear_at: ti
     await session.flush()
 
 
-async def _leaders(session: AsyncSession, team_id: int) -> list[Person]:
+async def team_leaders(session: AsyncSession, team_id: int) -> list[Person]:
     return list(await session.scalars(
         select(Person).join(Membership, Membership.person_id == Person.id)
         .where(Membership.team_id == team_id, Membership.is_leader.is_(True),
@@ -116,7 +116,7 @@ def _question(_: Translate, team: str, day: date, reminder: bool) -> str:
 
 async def _ask(session: AsyncSession, report: PatrolDayReport, team_name: str, *,
                reminder: bool, default_language: str) -> None:
-    for leader in await _leaders(session, report.team_id):
+    for leader in await team_leaders(session, report.team_id):
         assert leader.telegram_id is not None
         language = language_of(leader, default_language)
         what = "remind" if reminder else "ask"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from telegram import Update
@@ -25,7 +26,19 @@ from telegram.ext import (
 from bot.context import BotContext
 from bot.db import transaction
 from bot.patrol import callbacks as cb
-from bot.patrol import chase, daily, evening, leader, member, posts, prompts, rota, service
+from bot.patrol import (
+    chase,
+    daily,
+    evening,
+    leader,
+    member,
+    posts,
+    prompts,
+    rota,
+    service,
+    shifts,
+    swap,
+)
 from bot.patrol.common import clock, config, wake
 
 logger = logging.getLogger(__name__)
@@ -51,10 +64,18 @@ async def on_button(update: Update, context: BotContext) -> None:
         await evening.answer_pressed(update, context, action, first)
     elif action == "out":
         await member.sign_out_pressed(update, context, first)
+    elif action == "fs":
+        await member.found_something_pressed(update, context, first)
     elif action in ("ps", "pq", "pl", "pr", "pn"):
         await posts.post_pressed(update, context, action, press.ids)
     elif action in ("rs", "rp", "ri", "re", "ry", "rn"):
         await rota.rota_pressed(update, context, action, press.ids)
+    elif action in ("sa", "sp", "sh", "sd", "sf", "sn", "st", "sx", "sy"):
+        await shifts.shift_pressed(update, context, action, press.ids)
+    elif action == "et":
+        await shifts.evening_pressed(update, context, first)
+    elif action in ("wo", "wt", "wy", "wn"):
+        await swap.swap_pressed(update, context, action, press.ids)
     else:
         await query.answer(context._("This button is no longer valid."))
 
@@ -70,7 +91,11 @@ async def on_prompt_reply(update: Update, context: BotContext) -> None:
         return
     handle = {prompts.POST_NAME: posts.name_given, prompts.POST_PIN: posts.pin_given,
               prompts.DAY_NOTE: evening.note_given,
-              prompts.ROSTER_FILE: rota.roster_file_given}[prompt.action]
+              prompts.ROSTER_FILE: rota.roster_file_given,
+              prompts.SHIFT_NEW: partial(shifts.shift_reply, action=prompts.SHIFT_NEW),
+              prompts.SHIFT_NAME: partial(shifts.shift_reply, action=prompts.SHIFT_NAME),
+              prompts.SHIFT_TIMES: partial(shifts.shift_reply, action=prompts.SHIFT_TIMES),
+              prompts.EVENING_TIMES: shifts.evening_reply}[prompt.action]
     if await handle(message, context, prompt.target_id):
         await prompts.close_prompt(context, prompt)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import KeyboardButton, Message, ReplyKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, Update
 from telegram.constants import ChatType
 
 from bot.context import BotContext
@@ -14,15 +14,16 @@ from bot.db import transaction
 from bot.middleware import not_understood
 from bot.patrol import render, service
 from bot.patrol.common import button, clock, config, markup
-from bot.patrol.models import PatrolDuty
+from bot.patrol.models import PatrolDuty, PatrolPost
 from bot.patrol.service import SignIn, SignInResult
+from bot.tipoffs import intake
 
 logger = logging.getLogger(__name__)
 
 DEEP_LINK_PREFIX = "post_"
 
 
-def _on_duty_buttons(context: BotContext, duty_id: int) -> object:
+def _on_duty_buttons(context: BotContext, duty_id: int) -> InlineKeyboardMarkup:
     _ = context._
     return markup([[button(_(render.FOUND_SOMETHING), "fs", duty_id),
                     button(_(render.SIGN_OUT), "out", duty_id)]])
@@ -84,6 +85,9 @@ async def duty_command(update: Update, context: BotContext) -> None:
     text = render.duty_text(_, lines, tz, sensitive=sensitive)
     waiting = [d for d in current if d.signed_in_at is None]
     on_duty = [d for d in current if d.signed_in_at is not None and d.signed_out_at is None]
+    swaps = [[button(_("🔄 Swap {day} {shift}").format(
+        day=line.starts_at.astimezone(tz).strftime("%m-%d"), shift=line.shift_name), "wo",
+        line.duty_id)] for line in lines if line.state is service.DutyState.UPCOMING][:3]
     if waiting:
         keyboard = ReplyKeyboardMarkup(
             [[KeyboardButton(_(render.SIGN_IN_HERE), request_location=True)]],
@@ -92,9 +96,11 @@ async def duty_command(update: Update, context: BotContext) -> None:
                                                     "or scan the post's QR code."),
                                  reply_markup=keyboard)
     elif on_duty:
-        await message.reply_text(text, reply_markup=_on_duty_buttons(context, on_duty[0].id))
+        await message.reply_text(text, reply_markup=markup(
+            [list(row) for row in _on_duty_buttons(context, on_duty[0].id).inline_keyboard]
+            + swaps))
     else:
-        await message.reply_text(text)
+        await message.reply_text(text, reply_markup=markup(swaps) if swaps else None)
 
 
 async def location(update: Update, context: BotContext) -> None:
@@ -138,3 +144,29 @@ async def sign_out_pressed(update: Update, context: BotContext, duty_id: int) ->
         await context.bot.send_message(query.message.chat.id, _(
             "🏁 Signed out at {time}. Thank you for keeping the neighbourhood safe!").format(
             time=render.hm(now, context.services.settings.tz)))
+
+
+async def found_something_pressed(update: Update, context: BotContext, duty_id: int) -> None:
+    """🔎 on duty: a report from the post, in the member's name (the tip-off flow with the
+    post's place already filled in)."""
+    query = update.callback_query
+    assert query is not None
+    _ = context._
+    actor = context.actor
+    now = clock(context)
+    async with context.services.session_factory() as session:
+        duty = await session.get(PatrolDuty, duty_id)
+        if duty is None or actor is None or duty.person_id != actor.person_id:
+            await query.answer(_("Sorry, you are not allowed to do that."), show_alert=True)
+            return
+        post = await session.get_one(PatrolPost, duty.post_id)
+    if duty.signed_in_at is None or duty.signed_out_at is not None or duty.ends_at <= now:
+        await query.answer(_("You are not signed in to this shift."))
+        return
+    if not isinstance(query.message, Message):
+        await query.answer(_("This button is no longer valid."))
+        return
+    await query.answer()
+    await intake.begin_at_place(context, query.from_user, query.message, area_id=post.area_id,
+                                address=post.name, latitude=post.latitude,
+                                longitude=post.longitude)

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db import Base, UTCDateTime, enum_column, utcnow
 
+ALL_WEEKDAYS = 0b1111111
+
 
 class PatrolPost(Base):
     """A named place a patrol team signs in at, with the token of its printed QR sign."""
@@ -58,6 +60,8 @@ class PatrolShift(Base):
     starts: Mapped[time] = mapped_column(Time)
     ends: Mapped[time] = mapped_column(Time)
     sensitive_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The days of the week it runs: bit 0 Monday … bit 6 Sunday (127: every day).
+    weekdays: Mapped[int] = mapped_column(Integer, default=ALL_WEEKDAYS)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -133,6 +137,9 @@ class PatrolDuty(Base):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     #: Swapped: who had this duty before the swap.
     swapped_from_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    #: A swap offered to this teammate, waiting for them to accept.
+    swap_offered_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -17,6 +17,10 @@ POST_NAME = "post_name"
 POST_PIN = "post_pin"
 DAY_NOTE = "day_note"
 ROSTER_FILE = "roster_file"
+SHIFT_NEW = "shift_new"
+SHIFT_NAME = "shift_name"
+SHIFT_TIMES = "shift_times"
+EVENING_TIMES = "evening_times"
 INDEX_KEY = "patrol.prompts"
 
 

@@ -10,20 +10,21 @@ import io
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import select
 from telegram import Message, Update
 from telegram.constants import ChatType
 
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
-from bot.directory.models import PendingUploadKind
+from bot.directory.areas import ancestor_ids
+from bot.directory.models import Area, PendingUploadKind
 from bot.directory.tables import TableError, read_table
 from bot.directory.uploads import open_upload, save_upload
-from bot.i18n import N_
+from bot.i18n import N_, ngettext
 from bot.patrol import roster, service
-from bot.patrol.common import button, clock, config, markup
-from bot.patrol.models import PatrolDuty, PatrolShift
+from bot.patrol.common import button, clock, config, markup, may_manage, refuse
+from bot.patrol.models import PatrolShift
 from bot.patrol.prompts import ROSTER_FILE, prompt_for
 
 logger = logging.getLogger(__name__)
@@ -42,21 +43,6 @@ PROBLEM_TEXT = {
     roster.Problem.AMBIGUOUS_PERSON: N_("two members have this name"),
     roster.Problem.DUPLICATE: N_("the same row is already in the file"),
 }
-
-
-async def _refuse(update: Update, context: BotContext) -> None:
-    text = context._("Sorry, you are not allowed to do that.")
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text)
-
-
-async def _may_manage(context: BotContext, team_id: int) -> bool:
-    async with context.services.session_factory() as session:
-        found = await service.team_area(session, team_id=team_id)
-    return found is not None and not found[0].archived and can(
-        context.actor, Permission.MANAGE_TEAM, area_path=found[1].path, team_id=team_id)
 
 
 async def shifts_command(update: Update, context: BotContext) -> None:
@@ -80,9 +66,10 @@ async def shifts_command(update: Update, context: BotContext) -> None:
         posts = {p.id: p.name for p in await service.posts_of_teams(
             session, team_ids=[t.id for t, _a in teams])}
     if not teams:
-        await _refuse(update, context)
+        await refuse(update, context)
         return
-    lines = [_("Shifts. Tap a shift to choose who is on it each weekday.")]
+    lines = [_("Shifts. Tap a shift to choose who is on it each weekday, or ⚙️ to change "
+               "it.")]
     rows = []
     for team, _area in teams:
         lines += ["", f"【{team.name}】"]
@@ -91,12 +78,32 @@ async def shifts_command(update: Update, context: BotContext) -> None:
             lines.append(f"{shift.starts:%H:%M}–{shift.ends:%H:%M} {shift.name} · "
                          f"{posts.get(shift.post_id, '')}{extra}")
             rows.append([button(f"👥 {shift.name} · {posts.get(shift.post_id, '')}", "rs",
-                                shift.id, today)])
+                                shift.id, _first_day(shift, today)),
+                         button("⚙️", "sh", shift.id)])
         if not shifts[team.id]:
             lines.append(_("No shifts yet."))
+        rows.append([button(_("➕ New shift"), "sa", team.id)])
         rows.append([button(_("📥 Import 排班表"), "ri", team.id),
                      button(_("📤 Export"), "re", team.id)])
+    rows += [[button(_("🌙 Evening times: {community}").format(community=name), "et", cid)]
+             for cid, name in await _communities_to_time(context, [a for _t, a in teams])]
     await message.reply_text("\n".join(lines), reply_markup=markup(rows[:40]))
+
+
+def _first_day(shift: PatrolShift, weekday: int) -> int:
+    """This weekday if the shift runs on it, else the next one it runs on."""
+    return next(d % 7 for d in range(weekday, weekday + 7) if shift.weekdays >> d % 7 & 1)
+
+
+async def _communities_to_time(context: BotContext, areas: list[Area]) -> list[tuple[int, str]]:
+    """(id, name) of the communities of these areas whose evening times the actor sets."""
+    ids = sorted({ancestor_ids(a.path)[1] for a in areas if len(ancestor_ids(a.path)) >= 2})
+    if not ids:
+        return []
+    async with context.services.session_factory() as session:
+        communities = list(await session.scalars(select(Area).where(Area.id.in_(ids))))
+    return [(c.id, c.name) for c in communities
+            if can(context.actor, Permission.MANAGE_TEAM, area_path=c.path)]
 
 
 async def _weekday_screen(context: BotContext, shift: PatrolShift,
@@ -106,7 +113,7 @@ async def _weekday_screen(context: BotContext, shift: PatrolShift,
         members = await service.team_members(session, team_id=shift.team_id)
         on = (await service.rotation_of(session, shift_id=shift.id))[weekday]
     rows = [[button(("• " if d == weekday else "") + _(label), "rs", shift.id, d)
-             for d, label in enumerate(WEEKDAYS)]]
+             for d, label in enumerate(WEEKDAYS) if shift.weekdays >> d & 1]]
     people = [button(("✅ " if pid in on else "▫️ ") + name, "rp", shift.id, weekday, pid)
               for pid, name in members[:30]]
     rows += [people[k:k + 2] for k in range(0, len(people), 2)]
@@ -127,8 +134,8 @@ async def rota_pressed(update: Update, context: BotContext, action: str,
         await _confirm(update, context, action, ids[0])
         return
     if action in ("ri", "re"):
-        if not await _may_manage(context, ids[0]):
-            await _refuse(update, context)
+        if not await may_manage(context, ids[0]):
+            await refuse(update, context)
             return
         await query.answer()
         if action == "ri":
@@ -143,11 +150,12 @@ async def rota_pressed(update: Update, context: BotContext, action: str,
     async with context.services.session_factory() as session:
         shift = await session.get(PatrolShift, ids[0])
     weekday = ids[1] if len(ids) > 1 else -1
-    if shift is None or shift.archived or not 0 <= weekday <= 6:
+    if (shift is None or shift.archived or not 0 <= weekday <= 6
+            or not shift.weekdays >> weekday & 1):
         await query.answer(_("This button is no longer valid."))
         return
-    if not await _may_manage(context, shift.team_id):
-        await _refuse(update, context)
+    if not await may_manage(context, shift.team_id):
+        await refuse(update, context)
         return
     if action == "rp" and len(ids) == 3:
         now = clock(context)
@@ -161,11 +169,9 @@ async def rota_pressed(update: Update, context: BotContext, action: str,
                 return
             if not on:  # planned duties of that weekday that have not begun go too
                 days = [service.local_date(now, tz) + timedelta(days=d) for d in range(8)]
-                await session.execute(delete(PatrolDuty).where(
-                    PatrolDuty.shift_id == shift.id, PatrolDuty.person_id == ids[2],
-                    PatrolDuty.on_date.in_([d for d in days if d.weekday() == weekday]),
-                    PatrolDuty.signed_in_at.is_(None), PatrolDuty.starts_at > now,
-                    PatrolDuty.planned.is_(True)))
+                await service.drop_planned_duties(
+                    session, shift_id=shift.id, now=now, person_id=ids[2],
+                    days=[d for d in days if d.weekday() == weekday])
             await service.plan_duties(session, now=now, tz=tz, config=config(context),
                                       team_id=shift.team_id)
     await query.answer()
@@ -179,7 +185,7 @@ async def roster_file_given(message: Message, context: BotContext, team_id: int)
     if document is None:
         await message.reply_text(_("Please reply with the file (.xlsx or .csv)."))
         return False
-    if not await _may_manage(context, team_id):
+    if not await may_manage(context, team_id):
         await _refuse_message(message, context)
         return True
     if (document.file_size or 0) > MAX_FILE_BYTES:
@@ -220,7 +226,8 @@ async def roster_file_given(message: Message, context: BotContext, team_id: int)
         lines.append(_("…and {count} more.").format(count=len(preview.bad) - PREVIEW_LINES))
     keyboard = None
     if upload is not None:
-        keyboard = markup([[button(_("Import {count} shifts").format(count=len(preview.good)),
+        keyboard = markup([[button(ngettext(_, "Import {count} shift", "Import {count} shifts",
+                                            len(preview.good)).format(count=len(preview.good)),
                                    "ry", upload.id),
                             button(_("Cancel"), "rn", upload.id)]])
     await message.reply_text("\n".join(lines), reply_markup=keyboard)
@@ -243,7 +250,7 @@ async def _confirm(update: Update, context: BotContext, action: str, upload_id: 
         found = await service.team_area(session, team_id=team_id)
         if found is None or not can(actor, Permission.MANAGE_TEAM, area_path=found[1].path,
                                     team_id=team_id):
-            await _refuse(update, context)
+            await refuse(update, context)
             return
         upload.done = True
         written = 0
@@ -255,8 +262,9 @@ async def _confirm(update: Update, context: BotContext, action: str, upload_id: 
     if action == "rn":
         await query.edit_message_text(_("All right, nothing was imported."))
         return
-    await query.edit_message_text(_("Done: {count} shifts are on the roster.").format(
-        count=written))
+    await query.edit_message_text(ngettext(
+        _, "Done: {count} shift is on the roster.", "Done: {count} shifts are on the roster.",
+        written).format(count=written))
 
 
 async def _export(update: Update, context: BotContext, team_id: int) -> None:

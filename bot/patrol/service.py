@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -24,6 +24,7 @@ from bot.alerts.service import active_period
 from bot.directory.areas import subtree
 from bot.directory.models import Area, Membership, Person, PersonStatus, Team, TeamKind
 from bot.patrol.models import (
+    ALL_WEEKDAYS,
     DutyStage,
     PatrolDuty,
     PatrolPost,
@@ -209,16 +210,95 @@ def renew_token(post: PatrolPost) -> str:
 
 # -- shifts and the rotation --------------------------------------------------------------
 
+def parse_span(text: str) -> tuple[time, time] | None:
+    """`20:00-22:00` (or `20:00–22:00`, `20:00~22:00`, `20:00 至 22:00`) → start and end."""
+    for dash in ("–", "—", "~", "～", "至", "到", "to"):
+        text = text.replace(dash, "-")
+    parts = text.split("-")
+    if len(parts) != 2:
+        return None
+    starts, ends = parse_clock(parts[0]), parse_clock(parts[1])
+    if starts is None or ends is None or starts == ends:
+        return None
+    return starts, ends
+
+
+def parse_new_shift(text: str) -> tuple[str, time, time] | None:
+    """`晚班 20:00-22:00`: a name, then the time span (spaces around the dash allowed)."""
+    words = text.split()
+    for cut in range(len(words) - 1, 0, -1):
+        span = parse_span("".join(words[cut:]))
+        if span is not None:
+            return " ".join(words[:cut]), *span
+    return None
+
+
+def runs_on(shift: PatrolShift, day: date) -> bool:
+    """Whether the shift runs on that day of the week."""
+    return bool(shift.weekdays >> day.weekday() & 1)
+
+
 async def create_shift(session: AsyncSession, *, post: PatrolPost, name: str, starts: time,
-                       ends: time, sensitive_only: bool, now: datetime) -> PatrolShift:
+                       ends: time, sensitive_only: bool, now: datetime,
+                       weekdays: int = ALL_WEEKDAYS) -> PatrolShift:
     if starts == ends:
         raise PatrolError("bad_times")
     shift = PatrolShift(team_id=post.team_id, post_id=post.id,
                         name=clean_name(name, MAX_SHIFT_NAME), starts=starts, ends=ends,
-                        sensitive_only=sensitive_only, archived=False, created_at=now)
+                        sensitive_only=sensitive_only, weekdays=weekdays, archived=False,
+                        created_at=now)
     session.add(shift)
     await session.flush()
     return shift
+
+
+async def drop_planned_duties(session: AsyncSession, *, shift_id: int, now: datetime,
+                              person_id: int | None = None,
+                              days: Sequence[date] | None = None) -> None:
+    """Planned duties of a shift that have not begun and nobody signed in to go (a changed
+    or removed shift, a person taken off): the next planning writes them anew."""
+    query = delete(PatrolDuty).where(
+        PatrolDuty.shift_id == shift_id, PatrolDuty.signed_in_at.is_(None),
+        PatrolDuty.starts_at > now, PatrolDuty.planned.is_(True))
+    if person_id is not None:
+        query = query.where(PatrolDuty.person_id == person_id)
+    if days is not None:
+        query = query.where(PatrolDuty.on_date.in_(list(days)))
+    await session.execute(query)
+
+
+async def edit_shift(session: AsyncSession, *, shift: PatrolShift, now: datetime,
+                     name: str | None = None, span: tuple[time, time] | None = None,
+                     weekday: int | None = None, sensitive_only: bool | None = None) -> None:
+    """Rename, move in time, run or not on a weekday (toggled), for sensitive periods only
+    or always. Planned duties whose time or day changed are planned again."""
+    replan = False
+    if name is not None:
+        shift.name = clean_name(name, MAX_SHIFT_NAME)
+    if span is not None:
+        if span[0] == span[1]:
+            raise PatrolError("bad_times")
+        replan = (shift.starts, shift.ends) != span
+        shift.starts, shift.ends = span
+    if weekday is not None:
+        if not 0 <= weekday <= 6:
+            raise PatrolError("bad_day")
+        weekdays = shift.weekdays ^ (1 << weekday)
+        if not weekdays:
+            raise PatrolError("no_days")
+        shift.weekdays, replan = weekdays, True
+    if sensitive_only is not None and sensitive_only != shift.sensitive_only:
+        shift.sensitive_only, replan = sensitive_only, True
+    if replan:
+        await drop_planned_duties(session, shift_id=shift.id, now=now)
+    await session.flush()
+
+
+async def remove_shift(session: AsyncSession, *, shift: PatrolShift, now: datetime) -> None:
+    """Archive the shift (its history stays) and drop what was planned of it ahead."""
+    shift.archived = True
+    await drop_planned_duties(session, shift_id=shift.id, now=now)
+    await session.flush()
 
 
 async def shifts_of_team(session: AsyncSession, *, team_id: int) -> list[PatrolShift]:
@@ -322,7 +402,13 @@ async def plan_duties(session: AsyncSession, *, now: datetime, tz: ZoneInfo,
                         Person.status != PersonStatus.LEFT))
         if team_id is not None:
             query = query.where(PatrolShift.team_id == team_id)
+        # Who gave that day's duty to a teammate: the rotation must not plan it again.
+        swapped_away = set((await session.execute(
+            select(PatrolDuty.shift_id, PatrolDuty.swapped_from_id).where(
+                PatrolDuty.on_date == day, PatrolDuty.swapped_from_id.is_not(None)))).all())
         for person_id, shift, path in (await session.execute(query)).all():
+            if not runs_on(shift, day) or (shift.id, person_id) in swapped_away:
+                continue
             if shift.sensitive_only and not await sensitive_at(
                     session, area_path=path, moment=shift_window(shift, day, tz)[0]):
                 continue
@@ -368,6 +454,8 @@ async def _current_shift_at(session: AsyncSession, *, post: PatrolPost, area_pat
             PatrolShift.post_id == post.id, PatrolShift.archived.is_(False))
             .order_by(PatrolShift.starts)):
         for day in (today, today - timedelta(days=1)):
+            if not runs_on(shift, day):
+                continue
             starts_at, ends_at = shift_window(shift, day, tz)
             if not (starts_at - config.early_signin <= now < ends_at):
                 continue
@@ -502,6 +590,61 @@ async def resolve_missing(session: AsyncSession, *, duty: PatrolDuty, by_person_
     duty.resolved_by_id = by_person_id
     if duty.signed_in_at is None:
         duty.stage, duty.next_due_at = DutyStage.DONE, None
+    await session.flush()
+
+
+# -- swapping a duty with a teammate -----------------------------------------------------------
+
+def swappable(duty: PatrolDuty, now: datetime) -> bool:
+    """A duty may change hands until it begins (and while nobody signed in or covered it)."""
+    return (duty.signed_in_at is None and duty.starts_at > now and duty.covered_by_id is None
+            and not duty.excused)
+
+
+async def _swap_check(session: AsyncSession, *, duty: PatrolDuty, to_person_id: int,
+                      now: datetime) -> None:
+    if not swappable(duty, now):
+        raise PatrolError("started")
+    if to_person_id == duty.person_id or not await is_member(
+            session, person_id=to_person_id, team_id=duty.team_id):
+        raise PatrolError("not_member")
+    if await session.scalar(select(PatrolDuty.id).where(
+            PatrolDuty.shift_id == duty.shift_id, PatrolDuty.on_date == duty.on_date,
+            PatrolDuty.person_id == to_person_id)) is not None:
+        raise PatrolError("already_on")
+
+
+async def offer_swap(session: AsyncSession, *, duty: PatrolDuty, by_person_id: int | None,
+                     to_person_id: int, now: datetime) -> None:
+    """The duty's person asks a teammate to take it (one open offer per duty)."""
+    if by_person_id is None or duty.person_id != by_person_id:
+        raise PatrolError("not_yours")
+    await _swap_check(session, duty=duty, to_person_id=to_person_id, now=now)
+    duty.swap_offered_to_id = to_person_id
+    await session.flush()
+
+
+async def accept_swap(session: AsyncSession, *, duty: PatrolDuty, person_id: int | None,
+                      now: datetime, config: PatrolConfig) -> int:
+    """The teammate takes the duty: it is theirs, with its timers from the start (their own
+    reminder); returns who had it."""
+    if person_id is None or duty.swap_offered_to_id != person_id:
+        raise PatrolError("not_offered")
+    await _swap_check(session, duty=duty, to_person_id=person_id, now=now)
+    previous = duty.person_id
+    duty.person_id, duty.swapped_from_id, duty.swap_offered_to_id = person_id, previous, None
+    duty.reminded_at = duty.nudged_at = None
+    duty.stage, duty.next_due_at = first_timer(
+        starts_at=duty.starts_at, grace=timedelta(seconds=duty.grace_s), now=now, config=config)
+    await session.flush()
+    return previous
+
+
+async def decline_swap(session: AsyncSession, *, duty: PatrolDuty,
+                       person_id: int | None) -> None:
+    if person_id is None or duty.swap_offered_to_id != person_id:
+        raise PatrolError("not_offered")
+    duty.swap_offered_to_id = None
     await session.flush()
 
 

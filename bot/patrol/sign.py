@@ -4,12 +4,16 @@ it, on a page of A-series proportions (1 : √2), so it prints full-page on A4 o
 from __future__ import annotations
 
 import io
-from functools import cache
 from pathlib import Path
 
-#: Fonts with Chinese glyphs, where Linux, macOS and Windows keep them; the first found is
-#: used. Without one (a bare server), the name is drawn with a Latin font: install
-#: fonts-noto-cjk (or fonts-wqy-microhei) for Chinese names on the signs.
+#: Families with Chinese glyphs, looked for among the fonts matplotlib's font manager knows
+#: (a font installed from PyPI and registered there with `fontManager.addfont`, or one
+#: matplotlib found on the system): the exact names, and any family naming itself CJK.
+CJK_FAMILIES = ("Noto Sans SC", "Noto Serif SC", "Source Han Sans SC", "Source Han Serif SC",
+                "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Droid Sans Fallback",
+                "PingFang SC", "Microsoft YaHei", "SimHei")
+#: Fonts with Chinese glyphs, where Linux, macOS and Windows keep them. Without any (a bare
+#: server), the name is drawn with a Latin font and Chinese shows as boxes.
 CJK_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
@@ -32,15 +36,27 @@ def deep_link(bot_username: str, token: str) -> str:
     return f"https://t.me/{bot_username}?start=post_{token}"
 
 
-@cache
-def _font_path() -> str | None:
-    return next((p for p in CJK_FONTS if Path(p).is_file()), None)
+def font_path() -> str | None:
+    """The one place the sign's font is looked up: a CJK font matplotlib's font manager
+    knows (so a font package registered there is used, with no change here), else the
+    first of the usual system files, else None (Pillow's Latin default). Not cached: a
+    font registered after the first sign is found by the next."""
+    return _registered_cjk_font() or next((p for p in CJK_FONTS if Path(p).is_file()), None)
+
+
+def _registered_cjk_font() -> str | None:
+    try:
+        from matplotlib import font_manager
+    except ImportError:
+        return None
+    return next((entry.fname for entry in font_manager.fontManager.ttflist
+                 if entry.name in CJK_FAMILIES or "CJK" in entry.name), None)
 
 
 def _font(size: int) -> object:
     from PIL import ImageFont
 
-    path = _font_path()
+    path = font_path()
     if path is not None:
         return ImageFont.truetype(path, size)
     return ImageFont.load_default(size)

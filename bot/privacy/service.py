@@ -161,6 +161,7 @@ async def forget(session: AsyncSession, *, person_id: int, actor_id: int | None,
     person.role = Role.RESIDENT
     person.unconfirmed_role = None
     person.status = PersonStatus.LEFT
+    person.left_at = None  # nothing left for retention to delete
     await session.flush()
     await record(session, actor_id=actor_id, action="person.forget", object_type="person",
                  object_id=person_id, reason="PIPL art. 47")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from telegram import Message, Update
@@ -163,7 +164,7 @@ async def on_trigger_button(update: Update, context: BotContext) -> ScheduleStep
         draft.weekdays = set()
         if draft.kind is TriggerKind.ONCE:
             await query.edit_message_text(_("Send the date and time, for example "
-                                            "2025-03-05 08:30."))
+                                            "{example}.").format(example=_example(context)))
             return ScheduleStep.AWAITING_DATE_TIME
         if draft.kind is TriggerKind.WEEKLY:
             await query.edit_message_text(_("On which days? Tap them, then Done."),
@@ -211,6 +212,12 @@ async def _answer_allowed(update: Update, context: BotContext) -> tuple[Message,
     return message, draft
 
 
+def _example(context: BotContext) -> str:
+    """Tomorrow at 08:30 in the community's time: an example that could be sent as is."""
+    tomorrow = utcnow().astimezone(context.services.settings.tz).date() + timedelta(days=1)
+    return f"{tomorrow:%Y-%m-%d} 08:30"
+
+
 async def on_date_time(update: Update, context: BotContext) -> ScheduleStep | int | None:
     """A one-off's date and time; then what comes after the trigger."""
     allowed = await _answer_allowed(update, context)
@@ -219,7 +226,8 @@ async def on_date_time(update: Update, context: BotContext) -> ScheduleStep | in
     message = allowed[0]
     when = parse_date_time(message.text or "")
     if when is None:
-        await message.reply_text(context._("Please send the date and time like 2025-03-05 08:30."))
+        await message.reply_text(context._("Please send the date and time like {example}.")
+                                 .format(example=_example(context)))
         return None
     return await _trigger_ready(update, context, TriggerSpec(TriggerKind.ONCE, at=when.time(),
                                                              on=when.date()))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.broadcasting.service import BroadcastKind, FixedContent, NextTip, send_broadcast
@@ -77,7 +78,11 @@ class ScheduleRunner:
 
     async def _run_one(self, schedule_id: int, now: datetime) -> FireOutcome | None:
         async with transaction(self.session_factory) as session:
-            schedule = await session.get(Schedule, schedule_id)
+            # Locked while it is handled: a second instance ticking at the same moment
+            # skips it rather than write the same fire's outcome over ("already sent").
+            schedule = (await session.scalars(
+                select(Schedule).where(Schedule.id == schedule_id)
+                .with_for_update(skip_locked=True))).one_or_none()
             if schedule is None or schedule.paused or schedule.deleted:
                 return None
             campaign = (await session.get(Campaign, schedule.campaign_id)

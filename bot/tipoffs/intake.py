@@ -26,7 +26,7 @@ from bot.db import transaction, utcnow
 from bot.directory.models import Person
 from bot.directory.people import register_person
 from bot.handler_utils import identity_of
-from bot.i18n import N_, Translate
+from bot.i18n import N_, Translate, ngettext
 from bot.questions.service import QuestionStatus, my_questions
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import keyboards, media, render, service
@@ -105,9 +105,9 @@ async def report(update: Update, context: BotContext) -> None:
 
 
 async def _begin(context: BotContext, user: User, message: Message,
-                 description: str | None = None) -> None:
-    """Open a fresh draft for `user` (unless refused) and ask for the category;
-    `description` is already said (the category step then goes on to the photos)."""
+                 prefill: Callable[[TipOffDraft], None] | None = None) -> None:
+    """Open a fresh draft for `user` (unless refused), filled in by `prefill` if given, and
+    ask for the category."""
     _ = context._
     now = current_time(context)
     async with transaction(context.services.session_factory) as session:
@@ -116,7 +116,8 @@ async def _begin(context: BotContext, user: User, message: Message,
                                            config=config(context))
         if refusal is None:
             draft = await service.start_draft(session, person=person, now=now)
-            draft.description = description
+            if prefill is not None:
+                prefill(draft)
     if refusal is not None:
         await message.reply_text(_(REFUSALS[refusal]))
         return
@@ -131,8 +132,12 @@ async def report_text(context: BotContext, user: User, message: Message, text: s
     """A message sent outside any flow, to be reported: /report with it as the description
     (too long for one, it is asked for again)."""
     text = text.strip()
+
+    def described(draft: TipOffDraft) -> None:
+        draft.description = text
+
     await _begin(context, user, message,
-                 text if text and len(text) <= config(context).max_text else None)
+                 prefill=described if text and len(text) <= config(context).max_text else None)
 
 
 async def begin_fraud_report(context: BotContext, user: User, message: Message,
@@ -156,6 +161,21 @@ async def begin_fraud_report(context: BotContext, user: User, message: Message,
         return
     index(context).ids.add(user.id)
     await _ask_anonymity(message, context, draft, after_place=False)
+
+
+async def begin_at_place(context: BotContext, user: User, message: Message, *,
+                         area_id: int | None, address: str | None, latitude: float | None,
+                         longitude: float | None) -> None:
+    """A report in the reporter's name from a place already known (a patrol member at their
+    post): the same categories (and urgent advice) as /report, but the place and the
+    anonymity are set, so the summary follows the description at once."""
+
+    def at_place(draft: TipOffDraft) -> None:
+        draft.area_id, draft.address = area_id, address
+        draft.latitude, draft.longitude = latitude, longitude
+        draft.anonymous, draft.share_phone = False, False
+
+    await _begin(context, user, message, prefill=at_place)
 
 
 async def _start_from_button(update: Update, context: BotContext) -> None:
@@ -442,7 +462,8 @@ async def _photos_ack(context: BotContext, chat_id: int, _: Translate, count: in
         text = _("That is already {count} photos, the most I can pass on. Please press "
                  "“Done”.")
     else:
-        text = _("Got it: {count} photo(s) so far. Send more, or press “Done”.")
+        text = ngettext(_, "Got it: {count} photo so far. Send more, or press “Done”.",
+                        "Got it: {count} photos so far. Send more, or press “Done”.", count)
     await context.bot.send_message(chat_id, text.format(count=count),
                                    reply_markup=keyboards.photos_done(_, have_photos=True))
 

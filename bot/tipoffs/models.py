@@ -77,6 +77,8 @@ class TipOff(Base):
     routed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When retention deleted its photos and voice notes (MEDIA_KEEP_DAYS after closing).
+    media_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

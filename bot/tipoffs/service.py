@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.audit import record
 from bot.directory.models import (
@@ -179,16 +181,22 @@ async def place_choices(session: AsyncSession, *, home_area_id: int | None,
     if home_area_id is not None:
         community_path_ = await community_path(
             session, await session.scalar(select(Area.path).where(Area.id == home_area_id)))
+    parent = aliased(Area)
+    columns = (Area.id, Area.name, parent.name)
     if community_path_ is not None:
-        stmt = (select(Area.id, Area.name)
+        stmt = (select(*columns).join(parent, parent.id == Area.parent_id, isouter=True)
                 .where(Area.path.startswith(community_path_), Area.archived.is_(False),
                        Area.kind.in_(["grid", "building"]))
                 .order_by(Area.path).limit(limit))
     else:
-        stmt = (select(Area.id, Area.name)
+        stmt = (select(*columns).join(parent, parent.id == Area.parent_id, isouter=True)
                 .where(Area.kind == "community", Area.archived.is_(False))
                 .order_by(Area.path).limit(limit))
-    return [PlaceChoice(i, n) for i, n in (await session.execute(stmt)).all()]
+    rows = (await session.execute(stmt)).all()
+    # The reporter picks by label: a name two places share is told apart by its parent.
+    shared = {name for name, count in Counter(name for _, name, _ in rows).items() if count > 1}
+    return [PlaceChoice(i, f"{name} · {above}" if name in shared and above else name)
+            for i, name, above in rows]
 
 
 # -- submitting ----------------------------------------------------------------------
@@ -870,8 +878,14 @@ async def _expire_drafts(session: AsyncSession, *, now: datetime, config: Tipoff
         .join(Person, Person.id == TipOffDraft.person_id)
         .where(TipOffDraft.updated_at <= now - config.draft_expires_after)
     )).all()
+    expired = 0
     for row in stale:
-        await session.execute(delete(TipOffDraft).where(TipOffDraft.person_id == row.person_id))
+        gone = await session.execute(  # conditional: another instance may have just done it
+            delete(TipOffDraft).where(TipOffDraft.person_id == row.person_id,
+                                      TipOffDraft.updated_at <= now - config.draft_expires_after))
+        if getattr(gone, "rowcount", 0) != 1:
+            continue
+        expired += 1
         language = _person_language(row.language, row.telegram_language, default_language)
 
         def build(_: Translate) -> OutgoingMessage:
@@ -883,7 +897,7 @@ async def _expire_drafts(session: AsyncSession, *, now: datetime, config: Tipoff
                                 priority=Priority.REPORTER_UPDATE,
                                 content=render.in_all_languages(build, language),
                                 recipients=[(row.telegram_id, language)])
-    return len(stale)
+    return expired
 
 
 # -- staff tools ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """figures: residents' satisfaction with resolved reports (asked once, counted once)
 
-Revision ID: 0019
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-11-30 06:30:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import bot.db
 
-revision: str = '0019'
-down_revision: str | Sequence[str] | None = '0017'
+revision: str = '0020'
+down_revision: str | Sequence[str] | None = '0019'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
