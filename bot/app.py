@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot import middleware, replays, shared_drafts
 from bot.alerts import handlers as alert_handlers
+from bot.audit import handlers as audit_handlers
 from bot.broadcasting import handlers as broadcasting_handlers
 from bot.chats import handlers as chats_handlers
 from bot.chats.service import follow_migration, mark_removed, set_private_blocked
@@ -175,7 +176,7 @@ def sender_jobs() -> list[str]:
     from bot.schedules.jobs import TICK_JOB
 
     return [alert_handlers.SCAN_JOB, tipoff_handlers.SCAN_JOB, TICK_JOB,
-            patrol_handlers.SCAN_JOB, retention.JOB]
+            patrol_handlers.SCAN_JOB, retention.JOB, figures_handlers.MONTHLY_JOB]
 
 
 def register_handlers(application: BotApplication) -> None:
@@ -193,12 +194,13 @@ def register_handlers(application: BotApplication) -> None:
     # chats before start: its group-only /language must win over the private one.
     for feature in (setup_handlers, chats_handlers, start_handlers, directory_handlers,
                     broadcasting_handlers, figures_handlers, question_handlers,
-                    privacy_handlers):
+                    privacy_handlers, audit_handlers):
         application.add_handlers(feature.handlers())
     tipoff_handlers.install(application)  # tip-offs: handlers, draft index, escalation job
     alert_handlers.install(application)  # alerts: /alert, acknowledge, status, re-notify scan
     schedule_handlers.install(application)  # schedules, campaigns; runner starts in post_init
     patrol_handlers.install(application)  # patrol: posts, duty, sign-in, evening; timer scan
+    figures_handlers.schedule(application)  # figures: the monthly report's timer
     retention.install(application)  # PIPL: the daily job deleting old media, people who left
     # After every conversation and draft, before the free-text fallback: a forwarded message
     # or pasted text that looks like a scam gets the scam check's answer.

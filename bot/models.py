@@ -37,6 +37,7 @@ from bot.tipoffs.models import (
     TipOffEvent,
     TipOffPhoto,
     TipOffPrompt,
+    TipOffRating,
 )
 
 __all__ = [
@@ -78,5 +79,6 @@ __all__ = [
     "TipOffEvent",
     "TipOffPhoto",
     "TipOffPrompt",
+    "TipOffRating",
     "TipSent",
 ]

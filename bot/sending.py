@@ -12,6 +12,7 @@ import asyncio
 import datetime as dtm
 import logging
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
@@ -59,6 +60,14 @@ _ANSWER_LOST = (
 
 def _seconds(value: int | dtm.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+def _album_item(photo: str) -> str | bytes:
+    """An album's photo: a file the bot wrote (an absolute path) is read and uploaded — PTB
+    would turn a path inside InputMediaPhoto into a `file://` URI, which only a local Bot
+    API server takes; anything else is a file id or URL, passed as is."""
+    path = Path(photo)
+    return path.read_bytes() if path.is_absolute() and path.is_file() else photo
 
 
 def classify(exc: tg.TelegramError) -> SendError:
@@ -145,13 +154,21 @@ class TelegramSender:
                     reply_markup=keyboard(message),
                     **common,
                 )
+            case "document":
+                sent = await self._bot.send_document(
+                    document=message.document or "",
+                    caption=message.text,
+                    reply_markup=keyboard(message),
+                    **common,
+                )
             case "album":
                 del common["parse_mode"]
                 media = [
                     InputMediaPhoto(
-                        photo,
+                        _album_item(photo),
                         caption=message.text if i == 0 else None,
                         parse_mode=message.parse_mode if i == 0 else None,
+                        filename=Path(photo).name,
                     )
                     for i, photo in enumerate(message.album)
                 ]

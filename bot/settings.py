@@ -6,6 +6,7 @@ Built in `main()` and passed down; nothing reads the environment at import time.
 from __future__ import annotations
 
 import re
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     # Tip-off evidence: keep a copy of every photo (with its SHA-256) under MEDIA_DIR.
     media_download: bool = False
     media_dir: Path = DATA_DIR / "media"
+    # The monthly figures: sent on the 1st at this local time (TIMEZONE); their charts and
+    # workbooks are written under FIGURES_DIR and uploaded from there by the outbox.
+    figures_monthly_at: time = time(9, 0)
+    figures_dir: Path = DATA_DIR / "figures"
     # PIPL art. 47: evidence and the people who left are kept only as long as needed.
     media_keep_days: int = Field(default=180, ge=1)
     left_keep_days: int = Field(default=180, ge=1)

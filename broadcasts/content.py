@@ -18,9 +18,9 @@ Buttons = tuple[tuple[tuple[str, str], ...], ...]
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """A text, a photo, an album or a voice note, with optional inline buttons.
+    """A text, a photo, an album, a voice note or a file, with optional inline buttons.
 
-    ``text`` is the caption when ``photo``, ``album`` or ``voice`` is set (on the
+    ``text`` is the caption when ``photo``, ``album``, ``voice`` or ``document`` is set (on the
     album's first photo). ``photo`` is a file id or a URL; ``album`` lists photo file
     ids; ``voice`` is a voice note's file id (or a URL of an OGG/Opus file).
     Callback data may hold placeholders (``{delivery_id}``) filled per delivery.
@@ -30,15 +30,18 @@ class OutgoingMessage:
     photo: str | None = None
     album: tuple[str, ...] = ()
     voice: str | None = None
+    #: A file (file id, URL, or a local path the bot wrote: uploaded with each send).
+    document: str | None = None
     parse_mode: ParseMode = None
     buttons: Buttons = ()
     pin: bool = False
     disable_notification: bool = False
 
     def __post_init__(self) -> None:
-        if sum(bool(media) for media in (self.photo, self.album, self.voice)) > 1:
-            raise ValueError("a message is a photo, an album or a voice note, only one")
-        if not (self.text or self.photo or self.album or self.voice):
+        if sum(bool(media) for media in (self.photo, self.album, self.voice,
+                                         self.document)) > 1:
+            raise ValueError("a message is a photo, an album, a voice note or a file, only one")
+        if not (self.text or self.photo or self.album or self.voice or self.document):
             raise ValueError("an empty message")
         if self.parse_mode not in ("HTML", None):
             raise ValueError(f"unsupported parse mode {self.parse_mode!r}")
@@ -49,9 +52,11 @@ class OutgoingMessage:
         )
 
     @property
-    def kind(self) -> Literal["text", "photo", "album", "voice"]:
+    def kind(self) -> Literal["text", "photo", "album", "voice", "document"]:
         if self.album:
             return "album"
+        if self.document:
+            return "document"
         return "photo" if self.photo else "voice" if self.voice else "text"
 
     @property
@@ -69,6 +74,8 @@ class OutgoingMessage:
             out["album"] = list(self.album)
         if self.voice is not None:
             out["voice"] = self.voice
+        if self.document is not None:
+            out["document"] = self.document
         if self.parse_mode:
             out["parse_mode"] = self.parse_mode
         if self.buttons:
@@ -86,6 +93,7 @@ class OutgoingMessage:
             photo=data.get("photo"),
             album=tuple(data.get("album") or ()),
             voice=data.get("voice"),
+            document=data.get("document"),
             parse_mode=data.get("parse_mode"),
             buttons=tuple(tuple((a, b) for a, b in row) for row in data.get("buttons") or ()),
             pin=bool(data.get("pin", False)),

@@ -139,8 +139,8 @@ def split_caption(text: str, *, html: bool = False) -> tuple[str, list[str]]:
 def split_message(message: OutgoingMessage) -> list[OutgoingMessage]:
     """Parts that each fit Telegram's limits, sent in order.
 
-    A caption too long becomes the photo (or voice note) with the first 1,024 and the
-    rest as text.
+    A caption too long becomes the photo (or voice note, or file) with the first 1,024
+    and the rest as text.
     Buttons go on the last part, but an album cannot carry them: then the caption
     moves to a text part after the album. ``pin`` marks the first part.
     """
@@ -148,7 +148,7 @@ def split_message(message: OutgoingMessage) -> list[OutgoingMessage]:
     text = message.text or ""
     if message.kind == "text":
         parts = [replace(message, text=t) for t in split_text(text, html=html)]
-    elif message.kind == "voice":
+    elif message.kind in ("voice", "document"):
         caption, rest = split_caption(text, html=html)
         parts = [replace(message, text=caption or None)]
         parts.extend(

@@ -48,6 +48,7 @@ from broadcasts import (
 from tests.bench_alerts import bench_alerts
 from tests.bench_audience import bench_audience
 from tests.bench_fake import RemoteFake
+from tests.bench_figures import bench_figures
 from tests.bench_instances import bench_instances
 from tests.bench_patrol import bench_patrol
 from tests.bench_roster import bench_roster
@@ -313,6 +314,12 @@ async def scamcheck(ctx: Context) -> AsyncIterator[tuple[str, float]]:
         yield figure
 
 
+async def figures(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """The whole /figures for "this year" over a year of a street office (no limits)."""
+    for figure in await bench_figures():
+        yield figure
+
+
 async def patrol(ctx: Context) -> AsyncIterator[tuple[str, float]]:
     """300 patrol sign-ins within a second, and a missed sign-in's notice, at Telegram's real
     limits (not scaled): the issue sets the floor there, 300 ÷ 30/s = 10 s."""
@@ -332,6 +339,7 @@ BENCHES: list[Bench] = [
     tipoff,
     alerts,
     scamcheck,
+    figures,
     patrol,
     roster_import,
     two_instances,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.alerts import service
 from bot.alerts.models import Alert, AlertRecipient, AlertStatus, Severity
+from bot.audit import AuditEntry
 from bot.auth import Actor
 from bot.db import transaction, utcnow
 from bot.directory.models import Chat, ChatStatus, Person, Role, Team
@@ -255,3 +256,31 @@ async def test_who_may_manage_an_alert(session_factory, who: str, may: bool) -> 
         alert = await session.get(Alert, created.alert_id)
         assert alert is not None
         assert await service.may_manage(session, actors[who], alert) is may
+
+
+async def test_alert_sent_all_clear_and_sensitive_periods_are_audited(session_factory) -> None:
+    world = await _world(session_factory)
+    created = await _create(session_factory, world, service.spec_for({world.patrol.id}, ()))
+    async with transaction(session_factory) as session:
+        await service.close_alert(session, alert_id=created.alert_id,
+                                  by_person_id=world.author.person_id, note="已处理",
+                                  now=NOW + timedelta(minutes=1))
+        period = await service.start_period(
+            session, area_id=world.tree.community.id, hours=24, renotify_minutes=5,
+            created_by_id=world.author.person_id, now=NOW)
+        await service.end_period(session, period_id=period.id, now=NOW + timedelta(hours=1),
+                                 actor_id=world.author.person_id)
+    async with session_factory() as session:
+        entries = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+    assert [(e.action, e.actor_id) for e in entries] == [
+        ("alert.send", world.author.person_id), ("alert.all_clear", world.author.person_id),
+        ("alert.sensitive_start", world.author.person_id),
+        ("alert.sensitive_end", world.author.person_id)]
+    sent, cleared, started, ended = entries
+    assert sent.object_id == cleared.object_id == created.alert_id
+    assert (sent.after["people"], sent.after["groups"]) == (created.people, created.groups)
+    assert (cleared.before, cleared.after, cleared.reason) == (
+        {"status": "open"}, {"status": "closed"}, "已处理")
+    assert started.after == {"area_id": world.tree.community.id, "hours": 24,
+                             "renotify_minutes": 5}
+    assert ended.after == {"ends_at": (NOW + timedelta(hours=1)).isoformat()}

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.audit import AuditEntry
 from bot.db import transaction
 from bot.directory.audience import AudienceSpec
 from bot.directory.models import Person
@@ -367,3 +368,41 @@ async def test_a_campaign_is_the_sensitive_period_alerts_read_and_ends_with_it(
                                           now=local(2025, 10, 2, 11, 0)) is not None
         assert await alerts.active_period(session, area_path=grid_path,
                                           now=local(2025, 10, 2, 13, 0)) is None
+
+
+async def test_schedule_and_campaign_changes_are_audited(session_factory: Factory,
+                                                         cast: Cast) -> None:
+    now = local(2025, 3, 1, 7, 0)
+    sid = await new_schedule(session_factory, cast, now=now,
+                             trigger=TriggerSpec(TriggerKind.DAILY, at=time(9, 0)))
+    by = cast.staff.id
+    async with transaction(session_factory) as session:
+        schedule = await session.get_one(Schedule, sid)
+        await service.set_paused(session, schedule, paused=True, now=now, actor_id=by)
+        await service.set_paused(session, schedule, paused=False, now=now, actor_id=by)
+        await service.change_trigger(session, schedule, now=now, actor_id=by,
+                                     trigger=TriggerSpec(TriggerKind.DAILY, at=time(10, 0)))
+        await service.change_text(session, schedule, text="新的通知", now=now, actor_id=by)
+        await service.delete_schedule(session, schedule, now=now, actor_id=by)
+        actor = await actor_for(session, cast.staff)
+        campaign, _schedule = await service.create_campaign(
+            session, actor=actor, author_id=by, name="两会", preset="two_sessions",
+            area_id=cast.tree.community.id, starts_on=date(2025, 3, 3),
+            ends_on=date(2025, 3, 5), timezone="Asia/Shanghai", at=time(9, 0),
+            categories=("anti_fraud",),
+            audience=await service.campaign_audience(session, area_id=cast.tree.community.id),
+            now=now)
+        await service.end_campaign(session, campaign, now=now, actor_id=by)
+    async with session_factory() as session:
+        entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action.not_in(
+            ("schedule.create",))).order_by(AuditEntry.id))).all()
+    assert [(e.action, e.actor_id) for e in entries] == [
+        (action, by) for action in ("schedule.pause", "schedule.resume", "schedule.edit_time",
+                                    "schedule.edit_text", "schedule.delete", "campaign.create",
+                                    "campaign.end")]
+    paused, _resumed, timed, texted, deleted, created, ended = entries
+    assert (paused.before, paused.after) == ({"paused": False}, {"paused": True})
+    assert timed.after["trigger"]["at"].startswith("10:00")
+    assert texted.after["content"]["text"] == "新的通知"
+    assert (deleted.object_id, deleted.after) == (sid, {"deleted": True})
+    assert created.after["name"] == "两会" and ended.object_id == created.object_id

@@ -51,7 +51,8 @@ async def test_anonymous_report_with_album_reaches_the_team_and_follows_its_life
     prompt = group.messages[-1]
     assert prompt.text.startswith("✍️")
     await member.send("已经和车主确认，是他自己忘带钥匙", chat=group, reply_to=prompt)
-    await fake.wait_for(lambda: "已经办结" in (alice.last_message.text or ""))
+    # (The satisfaction question follows the update: look for the update, not the last.)
+    await fake.wait_for(lambda: any("已经办结" in (m.text or "") for m in alice.messages))
     async with session_factory() as session:
         fresh = await session.get(TipOff, tipoff.id)
         kinds = [e.kind.value for e in await session.scalars(
@@ -60,7 +61,8 @@ async def test_anonymous_report_with_album_reaches_the_team_and_follows_its_life
     assert fresh.status is TipOffStatus.RESOLVED
     assert fresh.outcome_note == "已经和车主确认，是他自己忘带钥匙"
     assert kinds == ["created", "routed", "claimed", "resolved"]
-    assert "已经办结" in alice.last_message.text and "忘带钥匙" in alice.last_message.text
+    update = next(m for m in alice.messages if "已经办结" in (m.text or ""))
+    assert "忘带钥匙" in update.text
     assert card.message_id == prompt.reply_to.message_id  # the prompt answered the card
     card = fake.message(group.id, card.message_id)
     assert card.buttons == [] and "忘带钥匙" in card.text  # the card shows it is closed

@@ -653,7 +653,8 @@ async def on_sensitive_button(update: Update, context: BotContext) -> None:
             ok = period is not None and (
                 actor.is_admin or (path is not None and can(actor, Permission.SEND_ALERT,
                                                             area_path=path)))
-            ok = ok and await service.end_period(session, period_id=press.value, now=now)
+            ok = ok and await service.end_period(session, period_id=press.value, now=now,
+                                                 actor_id=actor.person_id)
             text = _("The sensitive period has ended.") if ok else _(
                 "This button is no longer valid.")
         elif press.value not in (24, 168) or (press.action == "all" and not actor.is_admin) or (

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.alerts import callbacks as cb
 from bot.alerts import render
 from bot.alerts.models import Alert, AlertRecipient, AlertStatus, SensitivePeriod, Severity
+from bot.audit import record
 from bot.auth import Actor, Permission, can, directory_scope
 from bot.directory.audience import (
     GROUP_TYPES,
@@ -88,13 +89,22 @@ async def start_period(session: AsyncSession, *, area_id: int | None, hours: int
                              renotify_minutes=renotify_minutes, created_by_id=created_by_id)
     session.add(period)
     await session.flush()
+    await record(session, actor_id=created_by_id, action="alert.sensitive_start",
+                 object_type="sensitive_period", object_id=period.id,
+                 after={"area_id": area_id, "hours": hours,
+                        "renotify_minutes": renotify_minutes})
     return period
 
 
-async def end_period(session: AsyncSession, *, period_id: int, now: datetime) -> bool:
+async def end_period(session: AsyncSession, *, period_id: int, now: datetime,
+                     actor_id: int | None = None) -> bool:
     period = await session.get(SensitivePeriod, period_id)
     if period is None or period.ends_at <= now:
         return False
+    await record(session, actor_id=actor_id, action="alert.sensitive_end",
+                 object_type="sensitive_period", object_id=period.id,
+                 before={"ends_at": period.ends_at.isoformat()},
+                 after={"ends_at": now.isoformat()})
     period.ends_at = now
     return True
 
@@ -299,6 +309,10 @@ async def create_alert(
     alert.broadcast_ids = ids
     total_people = await session.scalar(select(func.count()).where(
         AlertRecipient.alert_id == alert.id)) or 0
+    await record(session, actor_id=author.person_id, action="alert.send", object_type="alert",
+                 object_id=alert.id,
+                 after={"severity": severity.value, "ack_required": ack_required,
+                        "groups": len(groups), "people": total_people, "text": text[:200]})
     return Created(alert.id, len(groups), total_people, period is not None)
 
 
@@ -563,6 +577,10 @@ async def close_alert(session: AsyncSession, *, alert_id: int, by_person_id: int
     alert = await session.get(Alert, alert_id)
     if alert is None or alert.status is not AlertStatus.OPEN:
         return None
+    await record(session, actor_id=by_person_id, action="alert.all_clear", object_type="alert",
+                 object_id=alert.id, before={"status": alert.status.value},
+                 after={"status": AlertStatus.CLOSED.value},
+                 reason=note[:500] if note else None)
     alert.status = AlertStatus.CLOSED
     alert.closed_at = now
     alert.closed_by_id = by_person_id

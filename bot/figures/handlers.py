@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InputFile, InputMediaPhoto, Message, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.auth import Actor, Permission, Standing, can
 from bot.context import BotContext
@@ -24,7 +24,7 @@ from bot.db import utcnow
 from bot.directory.handlers import in_private, refuse, stale
 from bot.directory.models import Area, Team
 from bot.figures import callbacks as cb
-from bot.figures import charts, keyboards, periods, render, service, workbook
+from bot.figures import charts, keyboards, monthly, periods, render, service, workbook
 from bot.figures.counting import Scope
 from bot.figures.periods import Period
 from bot.figures.tipoffs import child_areas
@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 #: `services.extras` key of a test's clock.
 CLOCK_KEY = "figures_clock"
+MONTHLY_JOB = "figures-monthly"
+#: How often the monthly report is looked for (it is due once, on the 1st).
+MONTHLY_SCAN_S = 600
 MAX_PLACES = 30
 
 
@@ -225,3 +228,21 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("figures", figures_command),
         CallbackQueryHandler(on_button, pattern=r"^fg:"),
     ]
+
+
+async def monthly_job(context: BotContext) -> None:
+    """Queue last month's report where it is due and not yet sent (see `monthly`)."""
+    queued = await monthly.run(context.services.session_factory,
+                               settings=context.services.settings, now=current_time(context))
+    if queued and context.services.dispatcher is not None:
+        context.services.dispatcher.wake()
+
+
+def schedule(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """The monthly report's timer; its idempotency is in the outbox, so a restart sends
+    nothing twice (and a report missed while the bot was down goes at its next look)."""
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(monthly_job, interval=MONTHLY_SCAN_S,
+                                            first=MONTHLY_SCAN_S, name=MONTHLY_JOB)
+    else:  # pragma: no cover - the job-queue extra is a dependency
+        logger.warning("No job queue: the monthly figures will not be sent")

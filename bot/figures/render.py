@@ -112,6 +112,7 @@ def figures_text(report: Report, *, scope_name: str, _: Translate, language: str
         _("🤝 Disputes mediated: {rate} ({resolved} of {closed} resolved)").format(
             rate=percent(t.mediation.rate, language), resolved=n(t.mediation.resolved),
             closed=n(t.mediation.closed)),
+        _satisfaction_line(report, _, language),
         "",
         _("📢 Messages sent: {sent} ({change}); delivered to {rate} of {recipients}; "
           "unreachable: {unreachable}").format(
@@ -124,6 +125,14 @@ def figures_text(report: Report, *, scope_name: str, _: Translate, language: str
             median=duration(a.median_ack_s, _, language), reminders=n(a.reminders),
             escalated=n(a.escalated)),
     ]
+    p = report.patrol
+    if p.duties or p.allclear_asked:
+        lines.append(_("🚶 Patrol: {shifts} shifts, {duties} duties; on time {on_time}, late "
+                       "{late}, missed {missed}, covered or excused {covered}; all-clear "
+                       "answered {answered} of {asked} evenings").format(
+            shifts=n(p.shifts), duties=n(p.duties), on_time=n(p.on_time), late=n(p.late),
+            missed=n(p.missed), covered=n(p.covered_or_excused),
+            answered=n(p.allclear_answered), asked=n(p.allclear_asked)))
     if report.scope.area_path is not None:
         lines.append(_("🏠 Residents: {residents} (new: {new}); buildings reached: "
                        "{coverage}").format(residents=n(people.residents),
@@ -132,6 +141,28 @@ def figures_text(report: Report, *, scope_name: str, _: Translate, language: str
     lines.append(_("👥 Team members: {members} in {teams} teams").format(
         members=n(sum(people.team_sizes.values())), teams=n(len(people.team_sizes))))
     return "\n".join(lines)
+
+
+def average_score(value: float | None, language: str) -> str:
+    """An average of 1–5 scores with one decimal ("4.3"), "–" when nobody rated."""
+    if value is None:
+        return DASH
+    return format_decimal(round(value, 1), format="0.0", locale=babel_locale(language))
+
+
+def _satisfaction_line(report: Report, _: Translate, language: str) -> str:
+    s = report.satisfaction
+    if not s.rated:
+        return _("⭐ Satisfaction: no ratings yet (asked: {asked})").format(
+            asked=number(s.asked, language))
+    spread = " ".join(f"{score}⭐{number(count, language)}"
+                      for score, count in sorted(s.distribution.items(), reverse=True))
+    return _("⭐ Satisfaction: {average} of 5 from {rated} ratings (before: {before}); "
+             "{spread}").format(average=average_score(s.average, language),
+                                rated=number(s.rated, language),
+                                before=average_score(report.satisfaction_before.average,
+                                                     language),
+                                spread=spread)
 
 
 def _previous_label(report: Report, _: Translate, language: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory.models import Area, Team
 from bot.figures.counting import Scope
+from bot.figures.patrol import PatrolFigures, load_day_reports, load_duties, patrol_figures
 from bot.figures.people import PeopleFigures, people_figures
 from bot.figures.periods import Period
 from bot.figures.reach import (
@@ -27,6 +28,11 @@ from bot.figures.reach import (
     broadcast_figures,
     load_alerts,
     load_broadcasts,
+)
+from bot.figures.satisfaction import (
+    SatisfactionFigures,
+    load_ratings,
+    satisfaction_figures,
 )
 from bot.figures.tipoffs import (
     TeamTimes,
@@ -59,6 +65,10 @@ class Report:
     broadcasts_before: BroadcastFigures
     alerts: AlertFigures
     alerts_before: AlertFigures
+    satisfaction: SatisfactionFigures
+    satisfaction_before: SatisfactionFigures
+    patrol: PatrolFigures
+    patrol_before: PatrolFigures
     people: PeopleFigures
     by_area: dict[str, int]
     months: list[Period]
@@ -82,6 +92,10 @@ async def collect(session: AsyncSession, *, scope: Scope, period: Period, previo
     alerts_now = await load_alerts(session, scope=scope, since=period.start, until=period.end)
     alerts_before = await load_alerts(session, scope=scope, since=previous.start,
                                       until=previous.end)
+    ratings = await load_ratings(session, scope=scope, since=previous.start, until=period.end)
+    duties = await load_duties(session, scope=scope, since=previous.start, until=period.end)
+    day_reports = await load_day_reports(session, scope=scope, since=previous.start,
+                                         until=period.end)
     areas = await child_areas(session, path=scope.area_path) if scope.area_path else []
     times = times_by_team(rows, period)
     team_ids = {t.team_id for t in times if t.team_id is not None} | set(scope.team_ids)
@@ -100,6 +114,10 @@ async def collect(session: AsyncSession, *, scope: Scope, period: Period, previo
         broadcasts=broadcast_figures(broadcasts_now),
         broadcasts_before=broadcast_figures(broadcasts_before),
         alerts=alert_figures(alerts_now), alerts_before=alert_figures(alerts_before),
+        satisfaction=satisfaction_figures(ratings, period),
+        satisfaction_before=satisfaction_figures(ratings, previous),
+        patrol=patrol_figures(duties, day_reports, period),
+        patrol_before=patrol_figures(duties, day_reports, previous),
         people=await people_figures(session, scope=scope, period=period),
         by_area=by_area(rows, period, areas) if areas else {},
         months=months, monthly=await monthly_received(session, scope=scope, months=months),

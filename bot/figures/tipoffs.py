@@ -42,7 +42,8 @@ class TipRow:
     escalated: bool
 
 
-def _tipoff_scope(scope: Scope, place_path: Any, team_path: Any) -> ColumnElement[bool]:
+def tipoff_scope(scope: Scope, place_path: Any, team_path: Any) -> ColumnElement[bool]:
+    """Reports in scope: of the scope's teams, or placed (else their team) in its area."""
     if scope.team_ids:
         return TipOff.team_id.in_(scope.team_ids)
     assert scope.area_path is not None
@@ -66,7 +67,7 @@ async def load_tipoffs(session: AsyncSession, *, scope: Scope, since: datetime,
         .outerjoin(place, place.id == TipOff.area_id)
         .outerjoin(Team, Team.id == TipOff.team_id)
         .outerjoin(team_area, team_area.id == Team.area_id)
-        .where(window, _tipoff_scope(scope, place.path, team_area.path))
+        .where(window, tipoff_scope(scope, place.path, team_area.path))
         .order_by(TipOff.created_at)
     )
     return [TipRow(*row) for row in (await session.execute(stmt)).all()]
@@ -86,7 +87,7 @@ async def monthly_received(session: AsyncSession, *, scope: Scope,
         .outerjoin(Team, Team.id == TipOff.team_id)
         .outerjoin(team_area, team_area.id == Team.area_id)
         .where(TipOff.created_at >= months[0].start, TipOff.created_at < months[-1].end,
-               _tipoff_scope(scope, place.path, team_area.path))
+               tipoff_scope(scope, place.path, team_area.path))
     )
     counts = [0] * len(months)
     starts = [m.start for m in months]

@@ -45,6 +45,10 @@ def _hours(seconds: float | None) -> float | None:
     return round(seconds / 3600, 2) if seconds is not None else None
 
 
+def _average(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
+
+
 def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneInfo) -> bytes:
     _ = translator(language)
     t, tb = report.tipoffs, report.tipoffs_before
@@ -67,6 +71,26 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
         (_("Disputes closed"), t.mediation.closed, tb.mediation.closed),
         (_("Disputes resolved"), t.mediation.resolved, tb.mediation.resolved),
         (_("Mediation success rate"), t.mediation.rate, tb.mediation.rate),
+        (_("Residents asked about satisfaction"), report.satisfaction.asked,
+         report.satisfaction_before.asked),
+        (_("Satisfaction ratings"), report.satisfaction.rated,
+         report.satisfaction_before.rated),
+        (_("Average satisfaction (1–5)"), _average(report.satisfaction.average),
+         _average(report.satisfaction_before.average)),
+        (_("Patrol shifts"), report.patrol.shifts, report.patrol_before.shifts),
+        (_("Patrol duties"), report.patrol.duties, report.patrol_before.duties),
+        (_("Signed in on time"), report.patrol.on_time, report.patrol_before.on_time),
+        (_("Signed in late"), report.patrol.late, report.patrol_before.late),
+        (_("Missed sign-ins"), report.patrol.missed, report.patrol_before.missed),
+        (_("Covered or excused"), report.patrol.covered_or_excused,
+         report.patrol_before.covered_or_excused),
+        (_("Helpers signed in"), report.patrol.helpers, report.patrol_before.helpers),
+        (_("All-clear asked (evenings)"), report.patrol.allclear_asked,
+         report.patrol_before.allclear_asked),
+        (_("All-clear answered"), report.patrol.allclear_answered,
+         report.patrol_before.allclear_answered),
+        (_("All-clear with something to report"), report.patrol.allclear_issues,
+         report.patrol_before.allclear_issues),
         (_("Messages sent"), b.sent, bb.sent),
         (_("Recipients"), b.recipients, bb.recipients),
         (_("Delivered"), b.delivered, bb.delivered),
@@ -90,6 +114,18 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
         _row(kinds, [_("Place"), render.period_label(report.period, language)])
         for name, count in report.by_area.items():
             _row(kinds, [name or _("Elsewhere in the area"), count])
+
+    rated = workbook.create_sheet(_("Satisfaction"))
+    _row(rated, [_("Rating (1–5)"), render.period_label(report.period, language),
+                 render.period_label(report.previous, language)])
+    for score in sorted(report.satisfaction.distribution, reverse=True):
+        _row(rated, [score, report.satisfaction.distribution[score],
+                     report.satisfaction_before.distribution.get(score, 0)])
+    if report.satisfaction.comments:
+        _row(rated, [])
+        _row(rated, [_("Comments (unsigned, in alphabetical order)")])
+        for comment in report.satisfaction.comments:
+            _row(rated, [comment])
 
     months = workbook.create_sheet(_("Per month"))
     _row(months, [_("Month"), _("Reports received")])

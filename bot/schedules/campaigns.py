@@ -114,7 +114,8 @@ async def on_campaign_button(update: Update, context: BotContext) -> None:
                 _("End {name} now? Its reminders stop at once.").format(name=campaign.name),
                 reply_markup=keyboards.confirm_end(campaign, _))
             return
-        await service.end_campaign(session, campaign, now=now)
+        await service.end_campaign(session, campaign, now=now,
+                                   actor_id=actor.person_id if actor else None)
     await query.answer()
     await query.edit_message_text(_("Ended: {name}.").format(name=campaign.name))
 

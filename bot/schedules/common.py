@@ -26,3 +26,8 @@ async def gone(update: Update, context: BotContext) -> None:
     assert update.callback_query is not None
     await update.callback_query.answer(context._("This button is no longer valid."),
                                        show_alert=True)
+
+
+def actor_id(context: BotContext) -> int | None:
+    """Who acts, for the audit log (None when the actor is not in the directory)."""
+    return context.actor.person_id if context.actor is not None else None

@@ -40,7 +40,7 @@ from bot.db import transaction, utcnow
 from bot.directory.audience import AudienceSpec
 from bot.schedules import callbacks as cb
 from bot.schedules import keyboards, render, service
-from bot.schedules.common import gone, is_staff, refuse
+from bot.schedules.common import actor_id, gone, is_staff, refuse
 from bot.schedules.triggers import (
     TriggerError,
     TriggerKind,
@@ -295,7 +295,8 @@ async def _trigger_ready(update: Update, context: BotContext, spec: TriggerSpec,
             if schedule is None:
                 await message.reply_text(_("That schedule is no longer there."))
                 return _end(context)
-            await service.change_trigger(session, schedule, trigger=spec, now=now)
+            await service.change_trigger(session, schedule, trigger=spec, now=now,
+                                         actor_id=actor_id(context))
             view = await service.view_of(session, schedule, now=now)
         await message.reply_text(_("Saved.") + "\n\n" + render.schedule_card(view, _),
                                  reply_markup=keyboards.schedule_card(view.schedule, _))
@@ -398,7 +399,8 @@ async def on_text(update: Update, context: BotContext) -> ScheduleStep | int | N
             if schedule is None:
                 await message.reply_text(_("That schedule is no longer there."))
                 return _end(context)
-            await service.change_text(session, schedule, text=text, photo=photo, now=now)
+            await service.change_text(session, schedule, text=text, photo=photo, now=now,
+                                      actor_id=actor_id(context))
             view = await service.view_of(session, schedule, now=now)
         await message.reply_text(_("Saved.") + "\n\n" + render.schedule_card(view, _),
                                  reply_markup=keyboards.schedule_card(view.schedule, _))

@@ -11,7 +11,7 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.schedules import callbacks as cb
 from bot.schedules import keyboards, render, service
-from bot.schedules.common import gone, is_staff, refuse
+from bot.schedules.common import actor_id, gone, is_staff, refuse
 from bot.schedules.compose import DRAFT_KEY, Draft, ScheduleStep
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ async def on_schedule_button(update: Update, context: BotContext) -> ScheduleSte
                 reply_markup=keyboards.confirm_delete(schedule, _))
             return None
         if press.action == "D":
-            await service.delete_schedule(session, schedule, now=now)
+            await service.delete_schedule(session, schedule, now=now,
+                                          actor_id=actor_id(context))
             logger.info("Schedule %s deleted by person %s", schedule.id, context.actor.person_id,
                         extra={"schedule_id": schedule.id})
             await query.answer()
@@ -90,7 +91,8 @@ async def on_schedule_button(update: Update, context: BotContext) -> ScheduleSte
                 name=render.schedule_name(schedule)))
             return None
         if press.action in ("p", "r"):
-            await service.set_paused(session, schedule, paused=press.action == "p", now=now)
+            await service.set_paused(session, schedule, paused=press.action == "p", now=now,
+                                     actor_id=actor_id(context))
         view = await service.view_of(session, schedule, now=now)
     await query.answer(_("Paused.") if press.action == "p" else
                        _("Resumed.") if press.action == "r" else None)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.alerts.models import SensitivePeriod
 from bot.alerts.service import AlertConfig
+from bot.audit import record
 from bot.auth import Actor, Permission, can
 from bot.directory.audience import AudienceSpec, may_target
 from bot.directory.models import Area
@@ -244,10 +245,12 @@ async def actor_area_id(session: AsyncSession, actor: Actor) -> int | None:
 
 
 async def set_paused(session: AsyncSession, schedule: Schedule, *, paused: bool,
-                     now: datetime) -> None:
+                     now: datetime, actor_id: int | None = None) -> None:
     """Pause or resume; fires planned while paused are not caught up afterwards."""
     if schedule.paused == paused:
         return
+    await _audit(session, actor_id, "schedule.pause" if paused else "schedule.resume",
+                 schedule, {"paused": schedule.paused}, {"paused": paused})
     schedule.paused = paused
     if not paused:
         schedule.planned_from = now
@@ -256,8 +259,10 @@ async def set_paused(session: AsyncSession, schedule: Schedule, *, paused: bool,
 
 
 async def change_trigger(session: AsyncSession, schedule: Schedule, *, trigger: TriggerSpec,
-                         now: datetime) -> None:
+                         now: datetime, actor_id: int | None = None) -> None:
     validate(trigger, schedule.timezone, now=now)
+    await _audit(session, actor_id, "schedule.edit_time", schedule,
+                 {"trigger": schedule.trigger}, {"trigger": trigger.to_json()})
     schedule.trigger_kind = trigger.kind
     schedule.trigger = trigger.to_json()
     schedule.planned_from = now
@@ -266,7 +271,10 @@ async def change_trigger(session: AsyncSession, schedule: Schedule, *, trigger: 
 
 
 async def change_text(session: AsyncSession, schedule: Schedule, *, text: str,
-                      photo: str | None = None, now: datetime) -> None:
+                      photo: str | None = None, now: datetime,
+                      actor_id: int | None = None) -> None:
+    await _audit(session, actor_id, "schedule.edit_text", schedule,
+                 {"content": schedule.content}, {"content": text_content(text, photo)})
     schedule.content = text_content(text, photo)
     if schedule.kind == TIP_KIND:
         schedule.kind = NOTICE_KIND
@@ -274,11 +282,20 @@ async def change_text(session: AsyncSession, schedule: Schedule, *, text: str,
     await session.flush()
 
 
-async def delete_schedule(session: AsyncSession, schedule: Schedule, *, now: datetime) -> None:
+async def delete_schedule(session: AsyncSession, schedule: Schedule, *, now: datetime,
+                          actor_id: int | None = None) -> None:
     """Soft delete: its broadcasts keep pointing at its key."""
+    await _audit(session, actor_id, "schedule.delete", schedule, {"deleted": schedule.deleted},
+                 {"deleted": True})
     schedule.deleted = True
     schedule.updated_at = now
     await session.flush()
+
+
+async def _audit(session: AsyncSession, actor_id: int | None, action: str, schedule: Schedule,
+                 before: dict[str, Any], after: dict[str, Any]) -> None:
+    await record(session, actor_id=actor_id, action=action, object_type="schedule",
+                 object_id=schedule.id, before=before, after=after)
 
 
 # -- firing ---------------------------------------------------------------------------------
@@ -349,6 +366,11 @@ async def create_campaign(
         new=NewSchedule(name=name, trigger=TriggerSpec(TriggerKind.DAILY, at=at),
                         audience=audience, content=tip_content(categories), timezone=timezone,
                         kind=TIP_KIND, campaign_id=campaign.id, area_id=area_id))
+    await record(session, actor_id=author_id, action="campaign.create", object_type="campaign",
+                 object_id=campaign.id,
+                 after={"name": campaign.name, "area_id": area_id,
+                        "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat(),
+                        "schedule_id": schedule.id})
     return campaign, schedule
 
 
@@ -373,9 +395,13 @@ async def load_campaign_for(session: AsyncSession, *, actor: Actor | None,
     return campaign
 
 
-async def end_campaign(session: AsyncSession, campaign: Campaign, *, now: datetime) -> None:
+async def end_campaign(session: AsyncSession, campaign: Campaign, *, now: datetime,
+                       actor_id: int | None = None) -> None:
     """End early: its schedules stop firing from now on, and its sensitive period ends."""
     if campaign.ended_at is None:
+        await record(session, actor_id=actor_id, action="campaign.end", object_type="campaign",
+                     object_id=campaign.id, before={"ended_at": None},
+                     after={"ended_at": now.isoformat()})
         campaign.ended_at = now
     if campaign.period is not None and campaign.period.ends_at > now:
         campaign.period.ends_at = now

@@ -17,7 +17,7 @@ from telegram.ext import (
 from bot.context import BotContext
 from bot.db import transaction
 from bot.tipoffs import callbacks as cb
-from bot.tipoffs import intake, service, staff, team
+from bot.tipoffs import intake, rate, service, staff, team
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,10 @@ def handlers(drafts: intake.DraftIndex) -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(staff.on_routing_button, pattern=r"^tq:"),
         # A reply to "please reply with a note" (in the team's group or privately).
         MessageHandler(team.REPLIES_TO_PROMPT & filters.UpdateType.MESSAGE, team.on_note),
+        # The reporter's satisfaction with a resolved report, and their optional comment.
+        CallbackQueryHandler(rate.on_press, pattern=r"^sr:"),
+        MessageHandler(rate.REPLIES_TO_COMMENT_PROMPT & filters.UpdateType.MESSAGE,
+                       rate.on_comment),
         # Anything else from someone with a draft continues it at its stored step.
         MessageHandler(private & has_draft & filters.UpdateType.MESSAGE & ~filters.COMMAND,
                        intake.on_message),

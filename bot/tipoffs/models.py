@@ -193,3 +193,22 @@ class TipOffPrompt(Base):
     action: Mapped[str] = mapped_column(String(16))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TipOffRating(Base):
+    """The reporter's satisfaction with a resolved report: asked once (one row per report),
+    counted once (`score` is set only while it is empty). It names nobody: the reporter is
+    only ever found through the report, and only to check that a press is theirs."""
+
+    __tablename__ = "tipoff_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tipoff_id: Mapped[int] = mapped_column(ForeignKey("tipoffs.id", ondelete="CASCADE"),
+                                           unique=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    score: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+    #: The "reply with a comment" message in the reporter's private chat (its chat is the
+    #: reporter's own, found through the report, so no chat id is kept here).
+    comment_message_id: Mapped[int | None] = mapped_column(Integer)

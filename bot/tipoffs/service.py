@@ -32,7 +32,7 @@ from bot.directory.models import (
     Team,
 )
 from bot.i18n import Translate, normalize_language, translator
-from bot.tipoffs import render
+from bot.tipoffs import ratings, render
 from bot.tipoffs.categories import CATEGORIES, emergency_for
 from bot.tipoffs.models import (
     OPEN_STATUSES,
@@ -514,6 +514,9 @@ async def claim(
         return ActionResult(outcome, await card_facts(session, tipoff_id=tipoff_id), by)
     session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.CLAIMED,
                             actor_id=person_id, team_id=tipoff.team_id, at=now))
+    await record(session, actor_id=person_id, action="tipoff.claim", object_type="tipoff",
+                 object_id=tipoff_id, before={"status": TipOffStatus.NEW.value},
+                 after={"status": tipoff.status.value, "reference": tipoff.reference})
     await notify_reporter(session, tipoff=tipoff, default_language=default_language)
     return ActionResult(Outcome.DONE, await card_facts(session, tipoff_id=tipoff_id))
 
@@ -532,6 +535,7 @@ async def close(
     """Resolve, refer to police or reject an open report (whoever acts first wins)."""
     if status not in _CLOSING_EVENTS:
         raise ValueError(f"{status} does not close a report")
+    before = await session.scalar(select(TipOff.status).where(TipOff.id == tipoff_id))
     result = await session.execute(
         update(TipOff)
         .where(TipOff.id == tipoff_id, TipOff.status.in_(OPEN_STATUSES))
@@ -547,8 +551,26 @@ async def close(
         return ActionResult(Outcome.CLOSED, await card_facts(session, tipoff_id=tipoff_id))
     session.add(TipOffEvent(tipoff_id=tipoff_id, kind=_CLOSING_EVENTS[status],
                             actor_id=person_id, team_id=tipoff.team_id, note=note, at=now))
+    # Who closed it and how, never who reported it.
+    await record(session, actor_id=person_id, action=f"tipoff.{status.value}",
+                 object_type="tipoff", object_id=tipoff_id,
+                 before={"status": before.value if before is not None else None},
+                 after={"status": status.value, "reference": tipoff.reference}, reason=note)
     await notify_reporter(session, tipoff=tipoff, default_language=default_language, note=note)
+    if status is TipOffStatus.RESOLVED:
+        await _ask_rating(session, tipoff=tipoff, now=now, default_language=default_language)
     return ActionResult(Outcome.DONE, await card_facts(session, tipoff_id=tipoff_id))
+
+
+async def _ask_rating(session: AsyncSession, *, tipoff: TipOff, now: datetime,
+                      default_language: str) -> None:
+    """After the status update, the reporter is asked how satisfied they are (once)."""
+    reporter = await session.get_one(Person, tipoff.reporter_id)
+    if reporter.telegram_id is None:
+        return
+    language = _person_language(reporter.language, reporter.telegram_language, default_language)
+    await ratings.ask(session, tipoff=tipoff, telegram_id=reporter.telegram_id,
+                      language=language, now=now)
 
 
 async def reassign(
