@@ -66,7 +66,8 @@ def build_application(
     limiter = Limiter(Limits(overall_per_s=settings.rate_overall_per_s,
                              chat_per_s=settings.rate_chat_per_s,
                              chat_burst=settings.rate_chat_burst,
-                             group_per_min=settings.rate_group_per_min),
+                             group_per_min=settings.rate_group_per_min,
+                             margin=settings.rate_margin),
                       start_spent=True)
 
     async def elected() -> None:

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     rate_chat_per_s: float = Field(default=1.0, gt=0)
     rate_chat_burst: int = Field(default=3, ge=1)
     rate_group_per_min: float = Field(default=20.0, gt=0)
+    # Fraction of the overall and group limits used in any window (room for jitter).
+    rate_margin: float = Field(default=0.97, gt=0, le=1)
     # The scam check's early warning: this many residents of one community asking about
     # the same kind of scam within these hours give the community's staff one suggestion.
     scamcheck_warning_askers: int = Field(default=3, ge=2)
