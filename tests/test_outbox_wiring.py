@@ -90,6 +90,6 @@ def test_a_restarted_bot_starts_at_the_steady_rate() -> None:
     fresh = Limiter(BroadcastLimits(overall_per_s=10), clock=lambda: now[0])
     restarted = Limiter(BroadcastLimits(overall_per_s=10), clock=lambda: now[0],
                         start_spent=True)
-    assert [round(fresh.reserve(i), 3) for i in range(1, 4)] == [0.0, 0.1, 0.2]
+    assert [round(fresh.reserve(i), 3) for i in range(1, 4)] == [0.0, 0.075, 0.15]
     # The last second counts as spent at the steady rate (0.97 × 10 → 9 a second).
     assert [round(restarted.reserve(i), 3) for i in range(1, 4)] == [0.111, 0.222, 0.333]
