@@ -74,8 +74,10 @@ def build_application(
         """This instance became the sender: start the outbox dispatcher."""
         services.dispatcher = Dispatcher(
             session_factory, TelegramSender(application.bot), limiter,
-            # Other instances write rows too and cannot wake this one: look often.
-            poll_interval=5.0 if settings.is_sqlite else 1.0,
+            concurrency=settings.sender_concurrency,
+            lease=settings.sender_lease_s,
+            poll_interval=settings.sender_poll_interval,
+            flush_interval=settings.sender_flush_s,
             on_unreachable=lambda chat_id, reason: chat_unreachable(services, chat_id),
             on_migrated=lambda old, new: chat_migrated(services, old, new),
         )

@@ -6,8 +6,9 @@ overall (any 60 s for a group), after an idle spell or not. The overall budget i
 log of granted slots: at most ``margin`` × the limit in any second, no two closer than
 three quarters of an interval at the full rate. So there is no burst to bunch up on the
 wire, the limit's last few sends in a window are spread over that much time (slack
-against jitter), and a sender that woke late may still catch up a little. A private chat is a GCRA token bucket (a
-"theoretical arrival time"); a group is a bucket and a log of its last minute.
+against jitter), and a sender that woke late may still catch up a little. A private
+chat is a GCRA token bucket (a "theoretical arrival time"); a group is a bucket and a
+log of its last minute.
 
 Taking a slot is pure arithmetic, so a reservation made now for a time in the future
 needs no lock and waiters are served in the order they asked. The dispatcher asks
