@@ -108,7 +108,8 @@ class _Window:
         return at
 
     def take(self, at: float) -> None:
-        bisect.insort(self.grants, at)
+        if math.isfinite(self.cap):  # no limit: nothing to remember
+            bisect.insort(self.grants, at)
 
     def prune(self, now: float) -> None:
         horizon = now - max(self.length, self.spacing)
