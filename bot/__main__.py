@@ -1,5 +1,5 @@
 """Command line: `python -m bot run`, `python -m bot db upgrade`, `python -m bot scamcheck`,
-`python -m bot broadcast`, `python -m bot --help`."""
+`python -m bot broadcast`, `python -m bot alert`, `python -m bot --help`."""
 
 from __future__ import annotations
 
@@ -323,12 +323,14 @@ def scamcheck(_: argparse.Namespace) -> int:
 
 
 def broadcast(args: argparse.Namespace) -> int:
-    """A broadcast from outside the chat, written to the outbox (see bot.broadcasting.cli)."""
+    """A broadcast or an alert from outside the chat, written to the outbox (see
+    bot.broadcasting.cli)."""
     settings = _settings_or_exit()
     configure_logging(settings)
-    from bot.broadcasting.cli import broadcast as write_broadcast
+    from bot.broadcasting import cli
 
-    return asyncio.run(write_broadcast(settings, args))
+    write = cli.alert if args.command == "alert" else cli.broadcast
+    return asyncio.run(write(settings, args))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,10 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     revision.set_defaults(func=db_revision)
     commands.add_parser("scamcheck", help='check messages for scam signs: JSON lines {"text": ...} '
                         "in, one verdict a line out").set_defaults(func=scamcheck)
-    from bot.broadcasting.cli import add_parser as add_broadcast
+    from bot.broadcasting.cli import add_parsers as add_broadcast
 
     add_broadcast(commands)
-    commands.choices["broadcast"].set_defaults(func=broadcast)
+    for name in ("broadcast", "alert"):
+        commands.choices[name].set_defaults(func=broadcast)
     args = parser.parse_args(argv)
     return args.func(args)
 

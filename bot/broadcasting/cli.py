@@ -1,6 +1,7 @@
-"""`python -m bot broadcast`: a broadcast from outside the chat, for operators and for other
-systems. It is written to the outbox like one confirmed in the chat, so a running bot
-sends it (within its poll interval); audited as sent from the command line."""
+"""`python -m bot broadcast` and `python -m bot alert`: a broadcast or an alert from outside
+the chat, for operators and for other systems (one unit alerting another). Each is written
+to the outbox like one confirmed in the chat, so a running bot sends it (within its poll
+interval), and audited as sent from the command line."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.alerts.models import Severity
+from bot.alerts.service import AlertConfig, create_alert
 from bot.audit.service import record
+from bot.auth import Actor
 from bot.broadcasting.service import (
     TOPIC_OF_KIND,
     BroadcastKind,
@@ -31,10 +35,7 @@ class Refused(Exception):
     """One line for the operator; nothing was written."""
 
 
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "broadcast", help="send a broadcast from the command line (written to the outbox; "
-        "a running bot sends it)")
+def _audience_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--area", action="append", default=[], metavar="PATH",
                         help="people living in this area or below it, by names: "
                         "平桥办事处/龙江路社区 (repeatable)")
@@ -44,6 +45,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--role", action="append", default=[],
                         choices=[r.value for r in Role], help="people of this role (within "
                         "--area when given; repeatable)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print how many it would reach; write nothing")
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`broadcast` and `alert`; the caller sets what each runs."""
+    parser = commands.add_parser(
+        "broadcast", help="send a broadcast from the command line (written to the outbox; "
+        "a running bot sends it)")
+    _audience_arguments(parser)
     parser.add_argument("--kind", default=BroadcastKind.NOTICE.value,
                         choices=[k.value for k in BroadcastKind])
     what = parser.add_mutually_exclusive_group(required=True)
@@ -51,11 +62,19 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     what.add_argument("--next-tip", action="store_true",
                       help="the next tip from the library for this audience")
     parser.add_argument("--urgent", action="store_true", help="send during quiet hours too")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print how many it would reach; write nothing")
+    parser = commands.add_parser(
+        "alert", help="send an alert from the command line (written to the outbox; a running "
+        "bot sends it, with the groups linked to the teams and areas)")
+    _audience_arguments(parser)
+    parser.add_argument("--text", required=True, help="the alert")
+    parser.add_argument("--severity", default=Severity.WARNING.value,
+                        choices=[s.value for s in Severity])
+    parser.add_argument("--ack", action="store_true",
+                        help="ask everyone to acknowledge (reminders until they do)")
 
 
-async def _audience(session: AsyncSession, args: argparse.Namespace) -> AudienceSpec:
+async def _audience(session: AsyncSession, args: argparse.Namespace, *,
+                    linked_chats: bool = False) -> AudienceSpec:
     area_ids: set[int] = set()
     for text in args.area:
         area = await find_by_names(session, text)
@@ -73,7 +92,9 @@ async def _audience(session: AsyncSession, args: argparse.Namespace) -> Audience
             raise Refused(f"有几个小组叫这个名字 / several teams are called {text!r}: "
                           f"give one id of {', '.join(map(str, sorted(ids)))}")
         team_ids.update(ids)
-    spec = AudienceSpec(team_ids=team_ids, area_ids=area_ids, roles=set(args.role))
+    spec = AudienceSpec(team_ids=team_ids, area_ids=area_ids, roles=set(args.role),
+                        include_linked_chats_of_teams=linked_chats,
+                        include_linked_chats_of_areas=linked_chats)
     if spec.is_empty:
         raise Refused("请指定对象 / say who it is for: --area, --team or --role")
     return spec
@@ -109,4 +130,35 @@ async def broadcast(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     print(f"broadcast {sent.id}: people: {count.people}, groups: {count.groups}")
+    return 0
+
+
+async def alert(settings: Settings, args: argparse.Namespace) -> int:
+    """As in the chat (the teams' and areas' groups too), from nobody in particular."""
+    engine = create_engine(settings.database_url)
+    factory = create_session_factory(engine)
+    author = Actor(telegram_id=0, name="command line", language=settings.default_language)
+    try:
+        async with transaction(factory) as session:
+            spec = await _audience(session, args, linked_chats=True)
+            count = await count_audience(session, spec)
+            if count.total == 0:
+                raise Refused("这些对象里没有人能收到 / nobody in this audience can receive it")
+            if args.dry_run:
+                print(f"people: {count.people}, groups: {count.groups} (dry run: nothing sent)")
+                return 0
+            created = await create_alert(
+                session, author=author, spec=spec, text=args.text, photo=None,
+                severity=Severity(args.severity), ack_required=args.ack, config=AlertConfig(),
+                default_language=settings.default_language, now=datetime.now(UTC))
+            await record(session, actor_id=None, action="alert.send", object_type="alert",
+                         object_id=created.alert_id,
+                         after={"severity": args.severity, "audience": spec.to_json(),
+                                "ack_required": args.ack, "from": "command line"})
+    except Refused as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+    print(f"alert {created.alert_id}: people: {created.people}, groups: {created.groups}")
     return 0
