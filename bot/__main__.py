@@ -1,5 +1,5 @@
 """Command line: `python -m bot run`, `python -m bot db upgrade`, `python -m bot scamcheck`,
-`python -m bot --help`."""
+`python -m bot broadcast`, `python -m bot alert`, `python -m bot --help`."""
 
 from __future__ import annotations
 
@@ -322,6 +322,17 @@ def scamcheck(_: argparse.Namespace) -> int:
     return check_lines()
 
 
+def broadcast(args: argparse.Namespace) -> int:
+    """A broadcast or an alert from outside the chat, written to the outbox (see
+    bot.broadcasting.cli)."""
+    settings = _settings_or_exit()
+    configure_logging(settings)
+    from bot.broadcasting import cli
+
+    write = cli.alert if args.command == "alert" else cli.broadcast
+    return asyncio.run(write(settings, args))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -343,6 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     revision.set_defaults(func=db_revision)
     commands.add_parser("scamcheck", help='check messages for scam signs: JSON lines {"text": ...} '
                         "in, one verdict a line out").set_defaults(func=scamcheck)
+    from bot.broadcasting.cli import add_parsers as add_broadcast
+
+    add_broadcast(commands)
+    for name in ("broadcast", "alert"):
+        commands.choices[name].set_defaults(func=broadcast)
     args = parser.parse_args(argv)
     return args.func(args)
 

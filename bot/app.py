@@ -67,15 +67,18 @@ def build_application(
     limiter = Limiter(Limits(overall_per_s=settings.rate_overall_per_s,
                              chat_per_s=settings.rate_chat_per_s,
                              chat_burst=settings.rate_chat_burst,
-                             group_per_min=settings.rate_group_per_min),
+                             group_per_min=settings.rate_group_per_min,
+                             margin=settings.rate_margin),
                       start_spent=True)
 
     async def elected() -> None:
         """This instance became the sender: start the outbox dispatcher."""
         services.dispatcher = Dispatcher(
             session_factory, TelegramSender(application.bot), limiter,
-            # Other instances write rows too and cannot wake this one: look often.
-            poll_interval=5.0 if settings.is_sqlite else 1.0,
+            concurrency=settings.sender_concurrency,
+            lease=settings.sender_lease_s,
+            poll_interval=settings.sender_poll_interval,
+            flush_interval=settings.sender_flush_s,
             on_unreachable=lambda chat_id, reason: chat_unreachable(services, chat_id),
             on_migrated=lambda old, new: chat_migrated(services, old, new),
         )

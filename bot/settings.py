@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     rate_chat_per_s: float = Field(default=1.0, gt=0)
     rate_chat_burst: int = Field(default=3, ge=1)
     rate_group_per_min: float = Field(default=20.0, gt=0)
+    # Fraction of the overall and group limits used in any window (room for jitter).
+    rate_margin: float = Field(default=0.97, gt=0, le=1)
+    # The outbox dispatcher: requests on the wire at once; how long a claimed row stays
+    # this sender's before another may take it back; how often the outbox is looked at
+    # for rows other processes wrote (empty: 5 s on SQLite, 1 s on PostgreSQL); how
+    # often outcomes are written back.
+    sender_concurrency: int = Field(default=16, ge=1, le=256)
+    sender_lease_s: float = Field(default=60.0, ge=5)
+    sender_poll_s: float | None = Field(default=None, gt=0)
+    sender_flush_s: float = Field(default=0.05, gt=0, le=5)
     # The scam check's early warning: this many residents of one community asking about
     # the same kind of scam within these hours give the community's staff one suggestion.
     scamcheck_warning_askers: int = Field(default=3, ge=2)
@@ -178,6 +188,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def sender_poll_interval(self) -> float:
+        """Other instances write rows too and cannot wake this one: PostgreSQL, where
+        they run, is looked at often."""
+        if self.sender_poll_s is not None:
+            return self.sender_poll_s
+        return 5.0 if self.is_sqlite else 1.0
 
 
 class SettingsError(Exception):

@@ -186,8 +186,8 @@ async def _cancel(factory: async_sessionmaker[AsyncSession], broadcast_id: int) 
         await cancel_broadcast(session, broadcast_id)
 
 
-async def bench_alerts(scale: float = 5.0) -> list[tuple[str, float]]:
-    fake_limits = Limits().scaled(scale)
+async def bench_alerts(scale: float = 5.0, *, strict: bool = True) -> list[tuple[str, float]]:
+    fake_limits = Limits(strict=strict).scaled(scale)
     rate = fake_limits.overall_per_s
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'alerts.db'}"

@@ -476,6 +476,40 @@ def test_token_bucket_model() -> None:
     assert SendLimiter(Limits(enforce=False)).try_spend(1, False, cost=1000) is None
 
 
+def test_strict_sliding_windows() -> None:
+    now = [0.0]
+    limiter = SendLimiter(Limits(strict=True), clock=lambda: now[0])
+    assert all(limiter.try_spend(c, False) is None for c in range(30))
+    now[0] = 0.5  # a bucket would have 15 tokens back; the window still holds 30
+    assert limiter.try_spend(99, False) == 1
+    now[0] = 1.0  # the first 30 have left the window
+    assert all(limiter.try_spend(c, False) is None for c in range(100, 130))
+    assert limiter.try_spend(130, False) == 1
+    now[0] = 3.0
+    assert [limiter.try_spend(7, False) for _ in range(4)] == [None, None, None, 1]
+    for _ in range(20):
+        assert limiter.try_spend(-5, True) is None
+        now[0] += 0.5
+    assert limiter.try_spend(-5, True) == 50  # the first of 20 leaves at 63 s
+    now[0] = 63.0
+    assert limiter.try_spend(-5, True) is None
+
+
+async def test_strict_limits_over_http(fake: FakeTelegram, bot: Bot) -> None:
+    clock = ManualClock()
+    fake.set_limits(Limits(strict=True), clock)
+    users = [started(fake, f"U{i}") for i in range(31)]
+    for u in users[:30]:
+        await bot.send_message(u.id, "alert")
+    clock.advance(0.9)
+    with pytest.raises(RetryAfter) as info:
+        await bot.send_message(users[30].id, "alert")
+    assert seconds(info.value.retry_after) == 1
+    clock.advance(0.1)
+    await bot.send_message(users[30].id, "alert")
+    assert fake.stats.delivered == 31 and fake.stats.answered_429 == 1
+
+
 # -- updates ------------------------------------------------------------------------------------
 async def test_get_updates_long_poll_and_conflict(fake: FakeTelegram, bot: Bot) -> None:
     alice = fake.user("Alice", language_code="zh-hant")

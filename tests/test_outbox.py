@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -359,21 +361,43 @@ def _slots(limiter: Limiter, chat: int, n: int) -> list[float]:
 
 
 def test_private_chat_bursts_then_one_per_second() -> None:
-    limiter = Limiter(Limits(overall_per_s=1000, chat_per_s=1, chat_burst=3, headroom=0), Clock())
+    limiter = Limiter(Limits(overall_per_s=math.inf, chat_per_s=1, chat_burst=3, headroom=0),
+                      Clock())
     assert _slots(limiter, 5, 5) == [0, 0, 0, 1.0, 2.0]
 
 
-def test_headroom_keeps_part_of_the_burst_unused() -> None:
-    limiter = Limiter(Limits(overall_per_s=30, headroom=0.2), Clock())
-    delays = [limiter.reserve(chat) for chat in range(1, 31)]
-    assert delays.count(0) == 24  # 30 × 0.8: the server keeps 6 tokens for jitter
-    assert delays[-1] == pytest.approx(6 / 30)
+def _busiest_second(slots: list[float]) -> int:
+    """The most slots in any sliding window [t, t + 1 s)."""
+    return max(bisect.bisect_left(slots, t + 1.0) - i for i, t in enumerate(slots))
+
+
+def test_no_sliding_second_holds_more_than_the_limit_after_idle() -> None:
+    clock = Clock()
+    limiter = Limiter(Limits(overall_per_s=30), clock)
+    slots: list[float] = []
+    private: list[float] = []
+    for chat in range(1, 301):
+        if chat in (101, 201):
+            clock.now += 5  # idle: a bucket would have refilled its burst
+        # A sender that takes every slot as soon as it is free, and a direct reply to a
+        # chat with its own limit in between, reserved for later.
+        delay = limiter.reserve(chat)
+        clock.now += delay
+        private.append(clock.now)
+        if chat % 10 == 0:
+            slots.append(clock.now + limiter.reserve(-chat))
+    slots = sorted(slots + private)
+    assert _busiest_second(slots) <= 29  # 0.97 × 30: a margin for jitter
+    assert len(private) == 300
+    first_run = [t for t in slots if t <= private[99]]  # the replies took slots too
+    assert len(first_run) - 1 >= 0.95 * 30 * (first_run[-1] - first_run[0])
 
 
 def test_group_twenty_per_minute() -> None:
-    limiter = Limiter(Limits(overall_per_s=1000, headroom=0), Clock())
+    limiter = Limiter(Limits(overall_per_s=math.inf, headroom=0), Clock())
     delays = _slots(limiter, -100, 21)
-    assert delays[:20] == [0] * 20 and delays[20] == 3.0
+    # Any 60 s hold at most 0.97 × 20: the 20th waits for the first to leave the minute.
+    assert delays[:19] == [0] * 19 and delays[19] == 60.0
 
 
 def test_a_429_pauses_only_that_chat() -> None:

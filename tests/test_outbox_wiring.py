@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
+
 from sqlalchemy import select
 
 from bot.db import transaction
@@ -90,5 +93,41 @@ def test_a_restarted_bot_starts_at_the_steady_rate() -> None:
     fresh = Limiter(BroadcastLimits(overall_per_s=10), clock=lambda: now[0])
     restarted = Limiter(BroadcastLimits(overall_per_s=10), clock=lambda: now[0],
                         start_spent=True)
-    assert [fresh.reserve(i) for i in range(1, 4)] == [0.0, 0.0, 0.0]
-    assert [round(restarted.reserve(i), 3) for i in range(1, 4)] == [0.0, 0.1, 0.2]
+    assert [round(fresh.reserve(i), 3) for i in range(1, 4)] == [0.0, 0.075, 0.15]
+    # The last second counts as spent at the steady rate (0.97 × 10 → 9 a second).
+    assert [round(restarted.reserve(i), 3) for i in range(1, 4)] == [0.111, 0.222, 0.333]
+
+
+async def test_the_sender_keeps_to_its_configured_concurrency(
+    settings, session_factory, fake: FakeTelegram
+) -> None:
+    # A fake that refuses a third request in flight: SENDER_CONCURRENCY=2 must never
+    # put more on the wire, where the default would send to all six at once.
+    fake.set_limits(replace(fake.limits, max_in_flight=2))
+    runner = BotRunner(settings=settings.model_copy(update={"sender_concurrency": 2}),
+                       session_factory=session_factory, fake=fake)
+    people = [fake.user(f"居民{i}") for i in range(6)]
+    for person in people:
+        person.record.started = True
+    await runner.start()
+    try:
+        fake.hold()
+        async with transaction(session_factory) as session:
+            await enqueue_broadcast(
+                session, kind="safety_tip", priority=Priority.NORMAL,
+                content={"zh-CN": OutgoingMessage(text="楼道里请不要堆放杂物。")},
+                recipients=[(p.id, "zh-CN") for p in people],
+            )
+        services = runner.application.bot_data["services"]
+        services.dispatcher.wake()
+        await fake.wait_for(lambda: fake.in_flight == 2)
+        # Time for any further request to arrive and be refused (none may).
+        with contextlib.suppress(TimeoutError):
+            await fake.wait_for(lambda: fake.stats.answered_429 > 0, timeout=1)
+        fake.release()
+        await services.dispatcher.wait_idle()
+    finally:
+        fake.release()
+        await runner.stop()
+    assert fake.stats.answered_429 == 0
+    assert all(len(fake.messages_to(p.id)) == 1 for p in people)

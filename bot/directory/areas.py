@@ -226,6 +226,14 @@ async def _walk(
     return found, []
 
 
+async def find_by_names(session: AsyncSession, text: str) -> Area | None:
+    """The area a named path such as `平桥办事处/龙江路社区/3网格` leads to (None if any
+    step is missing)."""
+    names = split_path(text)
+    found, missing = await _walk(session, names)
+    return found[-1] if names and not missing else None
+
+
 async def plan_tree(
     session: AsyncSession, *, rows: Sequence[TableRow], scope_path: str
 ) -> TreePlan:

@@ -7,7 +7,7 @@ through ``FakeUser`` / ``FakeGroup`` and read what each chat received.
 
 from .errors import ApiError
 from .faults import FaultRule, Faults, Storm
-from .limits import Limits, ManualClock, SendLimiter, TokenBucket
+from .limits import Limits, ManualClock, SendLimiter, SlidingWindow, TokenBucket
 from .server import FakeTelegram
 from .state import ChatRecord, FileRecord, RecordedMessage, RequestRecord, Stats, UserRecord
 from .users import FakeGroup, FakeUser
@@ -28,6 +28,7 @@ __all__ = [
     "RecordedMessage",
     "RequestRecord",
     "SendLimiter",
+    "SlidingWindow",
     "Stats",
     "Storm",
     "TokenBucket",

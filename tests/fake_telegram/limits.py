@@ -23,6 +23,14 @@ negative — a debt that must be refilled). Otherwise nothing is consumed,
 nothing is delivered, and the answer is 429 with
 ``retry_after = max(1, ceil(max over buckets of deficit / refill_rate))``.
 
+``Limits(strict=True)`` replaces every bucket by a **strict sliding window**
+(Telegram publishes no algorithm; this is the least forgiving plausible one): at
+most ``overall_per_s`` sends in any 1.0 s, ``chat_burst`` in any 1.0 s to one
+private chat and ``group_per_min`` in any 60 s to one group; a bucket's refill
+never lets a burst through on top of the rate. A send is admitted when every
+window it touches has room for ``min(n, capacity)`` more; ``retry_after`` is
+then the whole seconds until the oldest sends in the way leave their window.
+
 ``Limits(enforce=False)`` turns all of it off; :meth:`Limits.scaled` multiplies
 every rate (a benchmark uses ×10). Buckets refill by a clock (``time.monotonic``
 by default); a test gives a :class:`ManualClock` so what is refused does not
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -56,6 +65,8 @@ class Limits:
     group_per_min: float = 20.0
     max_in_flight: int = 100
     enforce: bool = True
+    #: Sliding windows instead of token buckets (see the module docstring).
+    strict: bool = False
 
     def scaled(self, factor: float) -> Limits:
         """Every rate and capacity ×``factor`` (``max_in_flight`` too)."""
@@ -111,6 +122,36 @@ class TokenBucket:
             return 0.0
         return (need - self.tokens) / self.rate
 
+    def spend(self, cost: float) -> None:
+        """Take ``cost`` tokens (after :meth:`wait_for` said 0)."""
+        self.tokens -= cost
+
+
+@dataclass
+class SlidingWindow:
+    """At most ``capacity`` sends in any ``window`` seconds (the window is half-open)."""
+
+    capacity: float
+    window: float
+    clock: Callable[[], float] = time.monotonic
+    sent: deque[float] = field(default_factory=deque)
+
+    def wait_for(self, cost: float) -> float:
+        """Seconds until ``min(cost, capacity)`` more sends fit in the window (0 if now)."""
+        now = self.clock()
+        while self.sent and self.sent[0] <= now - self.window:
+            self.sent.popleft()
+        need = int(min(cost, self.capacity))
+        over = len(self.sent) + need - int(self.capacity)
+        if over <= 0:
+            return 0.0
+        # The ``over`` oldest sends must leave the window first.
+        return self.sent[over - 1] + self.window - now
+
+    def spend(self, cost: float) -> None:
+        """Record ``cost`` sends now."""
+        self.sent.extend([self.clock()] * int(cost))
+
 
 class SendLimiter:
     """All buckets of one fake bot: overall, per private chat, per group."""
@@ -118,17 +159,23 @@ class SendLimiter:
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.clock = clock
-        self.overall = TokenBucket(limits.overall_per_s, limits.overall_per_s, clock)
-        self.chats: dict[int, TokenBucket] = {}
+        self.overall = self._bucket(limits.overall_per_s, 1.0, limits.overall_per_s)
+        self.chats: dict[int, TokenBucket | SlidingWindow] = {}
 
-    def _chat_bucket(self, chat_id: int, is_group: bool) -> TokenBucket:
+    def _bucket(self, capacity: float, window: float, rate: float) -> TokenBucket | SlidingWindow:
+        if self.limits.strict:
+            return SlidingWindow(capacity, window, self.clock)
+        return TokenBucket(capacity, rate, self.clock)
+
+    def _chat_bucket(self, chat_id: int, is_group: bool) -> TokenBucket | SlidingWindow:
         bucket = self.chats.get(chat_id)
         if bucket is None:
+            limits = self.limits
             if is_group:
-                lim = self.limits.group_per_min
-                bucket = TokenBucket(lim, lim / 60.0, self.clock)
+                lim = limits.group_per_min
+                bucket = self._bucket(lim, 60.0, lim / 60.0)
             else:
-                bucket = TokenBucket(self.limits.chat_burst, self.limits.chat_per_s, self.clock)
+                bucket = self._bucket(limits.chat_burst, 1.0, limits.chat_per_s)
             self.chats[chat_id] = bucket
         return bucket
 
@@ -141,5 +188,5 @@ class SendLimiter:
         if wait > 0:
             return max(1, math.ceil(wait))
         for b in buckets:
-            b.tokens -= cost
+            b.spend(cost)
         return None
