@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import User
+from telegram import Update, User
+from telegram.constants import ChatType
 
 from bot.auth import Actor
 from bot.directory.people import TelegramIdentity, register_person
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
 
 
 def identity_of(user: User) -> TelegramIdentity:
@@ -20,3 +26,13 @@ async def acting_person_id(session: AsyncSession, actor: Actor, user: User) -> i
     if actor.person_id is not None:
         return actor.person_id
     return (await register_person(session, identity=identity_of(user))).id
+
+
+async def asked_in_private(update: Update, context: BotContext) -> bool:
+    """Whether the update comes from a private chat. These commands show or take what is
+    personal, so elsewhere the sender is asked, kindly, to write to the bot directly."""
+    if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
+        return True
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context._("Please ask me in a private chat."))
+    return False

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.constants import ChatType
 
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
+from bot.handler_utils import asked_in_private
 from bot.patrol import render, service
 from bot.patrol.common import button, clock, markup
 
@@ -74,8 +74,7 @@ async def today_command(update: Update, context: BotContext) -> None:
         return
     _ = context._
     actor = context.actor
-    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
-        await message.reply_text(_("Please ask me in a private chat."))
+    if not await asked_in_private(update, context):
         return
     scope = directory_scope(actor)
     led = actor.led_team_ids if actor else frozenset()

@@ -11,11 +11,11 @@ import asyncio
 import io
 
 from telegram import Message, Update
-from telegram.constants import ChatType
 
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
+from bot.handler_utils import asked_in_private
 from bot.patrol import service, sign
 from bot.patrol.common import button, clock, markup
 from bot.patrol.models import PatrolPost
@@ -49,8 +49,7 @@ async def posts_command(update: Update, context: BotContext) -> None:
     if message is None:
         return
     _ = context._
-    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
-        await message.reply_text(_("Please ask me in a private chat."))
+    if not await asked_in_private(update, context):
         return
     teams = await _teams(context)
     if not teams:

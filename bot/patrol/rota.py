@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from telegram import Message, Update
-from telegram.constants import ChatType
 
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
@@ -21,6 +20,7 @@ from bot.directory.areas import ancestor_ids
 from bot.directory.models import Area, PendingUploadKind
 from bot.directory.tables import TableError, read_table
 from bot.directory.uploads import open_upload, save_upload
+from bot.handler_utils import asked_in_private
 from bot.i18n import N_, ngettext
 from bot.patrol import roster, service
 from bot.patrol.common import button, clock, config, markup, may_manage, refuse
@@ -51,8 +51,7 @@ async def shifts_command(update: Update, context: BotContext) -> None:
     if message is None:
         return
     _ = context._
-    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
-        await message.reply_text(_("Please ask me in a private chat."))
+    if not await asked_in_private(update, context):
         return
     actor = context.actor
     tz = context.services.settings.tz

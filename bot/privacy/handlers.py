@@ -6,12 +6,12 @@ import logging
 import re
 
 from telegram import BotCommandScopeChat, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.context import BotContext
 from bot.db import transaction, utcnow
+from bot.handler_utils import asked_in_private
 from bot.i18n import LANGUAGE_NAMES, Translate
 from bot.privacy import service
 
@@ -36,8 +36,7 @@ async def show_my_data(update: Update, context: BotContext) -> None:
     if message is None:
         return
     _ = context._
-    if update.effective_chat is None or update.effective_chat.type != ChatType.PRIVATE:
-        await message.reply_text(_("Please ask me in a private chat."))
+    if not await asked_in_private(update, context):
         return
     if not _known(context):
         await message.reply_text(_("I do not keep anything about you."))
