@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update, User
+from telegram import Message, Update, User
 from telegram.constants import ChatType
+from telegram.ext import filters
 
 from bot.auth import Actor
 from bot.directory.people import TelegramIdentity, register_person
@@ -36,3 +37,18 @@ async def asked_in_private(update: Update, context: BotContext) -> bool:
     if update.effective_message is not None:
         await update.effective_message.reply_text(context._("Please ask me in a private chat."))
     return False
+
+
+class RepliesToPrompt(filters.MessageFilter):
+    """A text reply to one of the bot's "please reply with …" messages, which start with
+    `mark` (privacy mode lets such replies reach the bot in groups)."""
+
+    def __init__(self, mark: str, name: str) -> None:
+        super().__init__(name=name)
+        self.mark = mark
+
+    def filter(self, message: Message) -> bool:
+        target = message.reply_to_message
+        return (message.text is not None and target is not None
+                and target.from_user is not None and target.from_user.is_bot
+                and (target.text or "").startswith(self.mark))

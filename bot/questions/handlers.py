@@ -22,7 +22,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.people import register_person
-from bot.handler_utils import asked_in_private, identity_of
+from bot.handler_utils import RepliesToPrompt, asked_in_private, identity_of
 from bot.i18n import N_
 from bot.questions import callbacks as cb
 from bot.questions import service
@@ -34,17 +34,7 @@ PROMPT_MARK = "✏️"
 ASK_COMMAND = re.compile(r"^/ask(@\w+)?\s*", re.IGNORECASE)
 
 
-class _RepliesToPrompt(filters.MessageFilter):
-    """A text reply to one of our "please reply with your answer" messages."""
-
-    def filter(self, message: Message) -> bool:
-        target = message.reply_to_message
-        return (message.text is not None and target is not None
-                and target.from_user is not None and target.from_user.is_bot
-                and (target.text or "").startswith(PROMPT_MARK))
-
-
-REPLIES_TO_PROMPT = _RepliesToPrompt(name="replies_to_question_prompt")
+REPLIES_TO_PROMPT = RepliesToPrompt(PROMPT_MARK, name="replies_to_question_prompt")
 
 
 def _wake(context: BotContext) -> None:

@@ -9,11 +9,11 @@ import logging
 from telegram import ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import filters
 
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
+from bot.handler_utils import RepliesToPrompt
 from bot.i18n import Translate
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import keyboards, render, service
@@ -26,17 +26,7 @@ PROMPT_MARK = "✍️"
 NOTE_LIMIT = 500
 
 
-class _RepliesToPrompt(filters.MessageFilter):
-    """A text reply to one of our "please reply with a note" messages."""
-
-    def filter(self, message: Message) -> bool:
-        target = message.reply_to_message
-        return (message.text is not None and target is not None
-                and target.from_user is not None and target.from_user.is_bot
-                and (target.text or "").startswith(PROMPT_MARK))
-
-
-REPLIES_TO_PROMPT = _RepliesToPrompt(name="replies_to_tipoff_prompt")
+REPLIES_TO_PROMPT = RepliesToPrompt(PROMPT_MARK, name="replies_to_tipoff_prompt")
 
 
 def _allowed(context: BotContext, view: service.TipOffView) -> bool:
