@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from bot.audit import AuditEntry, record
 from bot.db import all_metadata, transaction
-from bot.directory.models import Area, Person, PersonStatus, SubscriptionTopic
+from bot.directory.models import Area, Person, PersonStatus, Role, SubscriptionTopic
 from bot.tipoffs.models import TipOff
-from tests.factories import add_to_team, make_person
+from tests.factories import add_to_team, make_person, make_tree
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
 from tests.tipoff_support import patrol_scene, report
@@ -102,3 +102,68 @@ async def test_forget_me_needs_the_persons_own_confirmation(
     await stranger.press(data="pv:yes", forged=True)  # knows nobody: nothing to delete
     async with session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+async def test_staff_forget_a_resident_on_request_and_forged_presses_are_refused(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    """Issue 13 item 11: staff of the person's area forget them when they ask, from /people;
+    staff of another community, a team leader, or a press on a staff member, change nothing."""
+    scene = await patrol_scene(fake, session_factory)
+    amy = fake.user("Amy", language_code="zh-hans", username=USERNAME)
+    amy.record.started = True
+    lee = fake.user("Lee", language_code="zh-hans")
+    zhao = fake.user("Zhao", language_code="zh-hans")
+    async with transaction(session_factory) as session:
+        person = await make_person(session, name=NAME, phone=PHONE, telegram_id=amy.id,
+                                   area=await session.get(Area, scene.town.building.id),
+                                   topics=tuple(SubscriptionTopic))
+        person.username = USERNAME
+        community = await session.get(Area, scene.town.community.id)
+        staff = await make_person(session, name="刘干部", role=Role.STAFF, area=community,
+                                  telegram_id=lee.id)
+        colleague = await make_person(session, name="周干部", role=Role.STAFF, area=community,
+                                      phone="13700000009")
+        elsewhere = await make_tree(session, community="青石桥社区", grid="1网格", building="3栋")
+        await make_person(session, name="赵干部", role=Role.STAFF, area=elsewhere.community,
+                          telegram_id=zhao.id)
+    await report(amy, anonymous=False, album=0)
+    await fake.wait_for(lambda: any(NAME in (m.text or "") for m in scene.group.messages))
+
+    async def unchanged() -> bool:
+        async with session_factory() as session:
+            phones = set(await session.scalars(select(Person.phone).where(
+                Person.id.in_([person.id, colleague.id]))))
+            forgotten = await session.scalar(select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.action == "person.forget"))
+        return phones == {PHONE, "13700000009"} and forgotten == 0
+
+    for someone in (zhao, scene.leader):
+        await someone.send("/language")  # a message with buttons to forge presses on
+        for data in (f"pv:sa:{person.id}", f"pv:sy:{person.id}"):
+            await someone.press(data=data, forged=True)
+            answer = someone.last_callback_answer
+            assert answer is not None and answer.show_alert, (someone, data)
+    await lee.send("/language")
+    await lee.press(data=f"pv:sy:{colleague.id}", forged=True)  # staff leave by themselves
+    assert lee.last_callback_answer.show_alert
+    assert await unchanged()
+
+    await lee.send("/people 陈")
+    await lee.press("🗑 按本人要求删除资料：陈阿姨")
+    assert "无法恢复" in lee.last_message.text and NAME in lee.last_message.text
+    assert await unchanged()  # confirm first
+    await lee.press("是的，删除 陈阿姨 的资料")
+    assert "已经删除" in lee.last_message.text
+
+    assert await anything_mentions(session_factory, [NAME, PHONE, str(amy.id), USERNAME]) == []
+    async with session_factory() as session:
+        placeholder = await session.get(Person, person.id)
+        tipoffs = (await session.scalars(select(TipOff))).all()
+        forgotten = await session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "person.forget"))
+    assert placeholder.telegram_id is None and placeholder.status is PersonStatus.LEFT
+    assert len(tipoffs) == 1 and tipoffs[0].anonymous  # the report still counts
+    assert forgotten.actor_id == staff.id and forgotten.object_id == person.id
+    assert forgotten.before is None and forgotten.after is None
+    assert "staff" in forgotten.reason

@@ -54,7 +54,7 @@ from bot.directory.tables import (
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import acting_person_id
 from bot.i18n import N_, Translate, ngettext
-from bot.privacy.handlers import forget_button
+from bot.privacy.handlers import forget_button, staff_forget_buttons
 
 logger = logging.getLogger(__name__)
 
@@ -241,9 +241,10 @@ async def find_people(update: Update, context: BotContext) -> None:
         lines += ["", _("Matched by Telegram username only, so their role waits for your "
                         "confirmation (make sure it is really them):")]
         lines += [f"· {_waiting_text(w, _)}" for w in waiting]
-    keyboard = markup([[button(_("✅ Confirm {name}").format(name=w.name), "pcf", w.person_id),
-                        button(_("Keep as member"), "pcx", w.person_id)]
-                       for w in waiting]) if waiting else None
+    rows = [[button(_("✅ Confirm {name}").format(name=w.name), "pcf", w.person_id),
+             button(_("Keep as member"), "pcx", w.person_id)] for w in waiting]
+    rows += staff_forget_buttons(_, found)
+    keyboard = markup(rows) if rows else None
     await message.reply_text("\n".join(lines), reply_markup=keyboard)
 
 

@@ -112,12 +112,13 @@ def _mentions(column: Any, secrets: list[str]) -> Any:
 
 
 async def forget(session: AsyncSession, *, person_id: int, actor_id: int | None,
-                 now: datetime) -> bool:
+                 now: datetime, reason: str = "PIPL art. 47") -> bool:
     """Delete the person's personal data in the caller's transaction (one transaction):
     name, username, phone, Telegram id, home, language, subscriptions, memberships (and
     their history), drafts and prompts, what was queued for their chat; their reports and
     questions stay as anonymous facts; audit entries and queued texts keep a placeholder
-    where their data was. Audited without the data. False if there is no such person."""
+    where their data was. Audited without the data (`reason` says who asked it); False if
+    there is no such person."""
     person = await session.get(Person, person_id)
     if person is None:
         return False
@@ -164,5 +165,5 @@ async def forget(session: AsyncSession, *, person_id: int, actor_id: int | None,
     person.left_at = None  # nothing left for retention to delete
     await session.flush()
     await record(session, actor_id=actor_id, action="person.forget", object_type="person",
-                 object_id=person_id, reason="PIPL art. 47")
+                 object_id=person_id, reason=reason)
     return True
