@@ -147,6 +147,11 @@ async def test_staff_forget_a_resident_on_request_and_forged_presses_are_refused
     await lee.send("/language")
     await lee.press(data=f"pv:sy:{colleague.id}", forged=True)  # staff leave by themselves
     assert lee.last_callback_answer.show_alert
+    group = fake.group("居民群", [lee])
+    await fake.add_bot(group, by=lee)
+    await lee.send("/language", chat=group)
+    await lee.press(data=f"pv:sy:{person.id}", chat=group, forged=True)  # private chats only
+    assert "私聊" in lee.last_callback_answer.text
     assert await unchanged()
 
     await lee.send("/people 陈")
