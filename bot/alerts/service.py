@@ -312,7 +312,9 @@ async def create_alert(
     await record(session, actor_id=author.person_id, action="alert.send", object_type="alert",
                  object_id=alert.id,
                  after={"severity": severity.value, "ack_required": ack_required,
-                        "groups": len(groups), "people": total_people, "text": text[:200]})
+                        "groups": len(groups), "people": total_people, "text": text[:200],
+                        # No person row: the command line, or an ADMIN_IDS admin by name.
+                        **({"from": author.name} if author.person_id is None else {})})
     return Created(alert.id, len(groups), total_people, period is not None)
 
 

@@ -151,10 +151,6 @@ async def alert(settings: Settings, args: argparse.Namespace) -> int:
                 session, author=author, spec=spec, text=args.text, photo=None,
                 severity=Severity(args.severity), ack_required=args.ack, config=AlertConfig(),
                 default_language=settings.default_language, now=datetime.now(UTC))
-            await record(session, actor_id=None, action="alert.send", object_type="alert",
-                         object_id=created.alert_id,
-                         after={"severity": args.severity, "audience": spec.to_json(),
-                                "ack_required": args.ack, "from": "command line"})
     except Refused as exc:
         print(exc, file=sys.stderr)
         return 2
