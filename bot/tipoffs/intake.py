@@ -104,24 +104,33 @@ async def report(update: Update, context: BotContext) -> None:
     await _begin(context, update.effective_user, message)
 
 
-async def _begin(context: BotContext, user: User, message: Message,
-                 prefill: Callable[[TipOffDraft], None] | None = None) -> None:
-    """Open a fresh draft for `user` (unless refused), filled in by `prefill` if given, and
-    ask for the category."""
-    _ = context._
+async def _open_draft(context: BotContext, user: User, message: Message, step: DraftStep,
+                      prefill: Callable[[TipOffDraft], None] | None) -> TipOffDraft | None:
+    """A fresh draft at `step`, filled in by `prefill`; None (and the reason said) when the
+    person may not report now (blocked, too many)."""
     now = current_time(context)
     async with transaction(context.services.session_factory) as session:
         person = await register_person(session, identity=identity_of(user))
         refusal = await service.may_report(session, person_id=person.id, now=now,
                                            config=config(context))
         if refusal is None:
-            draft = await service.start_draft(session, person=person, now=now)
+            draft = await service.start_draft(session, person=person, now=now, step=step)
             if prefill is not None:
                 prefill(draft)
     if refusal is not None:
-        await message.reply_text(_(REFUSALS[refusal]))
-        return
+        await message.reply_text(context._(REFUSALS[refusal]))
+        return None
     index(context).ids.add(user.id)
+    return draft
+
+
+async def _begin(context: BotContext, user: User, message: Message,
+                 prefill: Callable[[TipOffDraft], None] | None = None) -> None:
+    """Open a fresh draft for `user` (unless refused), filled in by `prefill` if given, and
+    ask for the category."""
+    _ = context._
+    if await _open_draft(context, user, message, DraftStep.AWAITING_CATEGORY, prefill) is None:
+        return
     await message.reply_text(
         _("Thank you for looking out for your neighbours. What would you like to report? "
           "Please choose one. (Send /cancel at any time to stop.)"),
@@ -145,22 +154,14 @@ async def begin_fraud_report(context: BotContext, user: User, message: Message,
     """A report that starts from a checked message (the scam check's “tell the community”):
     category fraud, the message as its description; then the usual anonymity choice and
     summary. Refused like /report (blocked, too many)."""
-    _ = context._
-    now = current_time(context)
-    async with transaction(context.services.session_factory) as session:
-        person = await register_person(session, identity=identity_of(user))
-        refusal = await service.may_report(session, person_id=person.id, now=now,
-                                           config=config(context))
-        if refusal is None:
-            draft = await service.start_draft(session, person=person, now=now,
-                                              step=DraftStep.AWAITING_ANONYMITY)
-            draft.category = Category.FRAUD.value
-            draft.description = description.strip()[: config(context).max_text]
-    if refusal is not None:
-        await message.reply_text(_(REFUSALS[refusal]))
-        return
-    index(context).ids.add(user.id)
-    await _ask_anonymity(message, context, draft, after_place=False)
+
+    def fraud(draft: TipOffDraft) -> None:
+        draft.category = Category.FRAUD.value
+        draft.description = description.strip()[: config(context).max_text]
+
+    draft = await _open_draft(context, user, message, DraftStep.AWAITING_ANONYMITY, fraud)
+    if draft is not None:
+        await _ask_anonymity(message, context, draft, after_place=False)
 
 
 async def begin_at_place(context: BotContext, user: User, message: Message, *,
