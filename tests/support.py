@@ -9,6 +9,7 @@ from typing import Any
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
     EVENT_JOB_SUBMITTED,
     JobExecutionEvent,
     JobSubmissionEvent,
@@ -39,15 +40,19 @@ class BotRunner:
     fake: FakeTelegram
     application: BotApplication | None = None
     console: list[str] = field(default_factory=list)
-    running_jobs: int = 0
+    #: Run times submitted to the executor and not yet executed, failed or missed. A run
+    #: missed by more than its grace time (the loop was blocked on a busy machine) ends with
+    #: EVENT_JOB_MISSED and no EXECUTED event, so counting events would never come back to 0.
+    running_jobs: set[tuple[str, datetime]] = field(default_factory=set)
 
     async def start(self, **overrides: Any) -> BotApplication:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
         application = build_application(settings, session_factory=self.session_factory)
-        self.running_jobs = 0
+        self.running_jobs = set()
         if application.job_queue is not None:
             application.job_queue.scheduler.add_listener(
-                self._count_jobs, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+                self._count_jobs,
+                EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         await application.initialize()
         if application.post_init is not None:
             await application.post_init(application)
@@ -64,12 +69,15 @@ class BotRunner:
         return application is not None and (
             not application.update_queue.empty()
             or application.update_processor.current_concurrent_updates > 0
-            or self.running_jobs > 0
+            or bool(self.running_jobs)
             or self._job_due_soon()
         )
 
     def _count_jobs(self, event: JobSubmissionEvent | JobExecutionEvent) -> None:
-        self.running_jobs += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+        if isinstance(event, JobSubmissionEvent):
+            self.running_jobs.update((event.job_id, at) for at in event.scheduled_run_times)
+        else:
+            self.running_jobs.discard((event.job_id, event.scheduled_run_time))
 
     def _job_due_soon(self) -> bool:
         queue = self.application.job_queue if self.application is not None else None

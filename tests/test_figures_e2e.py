@@ -7,13 +7,11 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-import pytest
 from openpyxl import load_workbook
 
 from bot.db import transaction
 from bot.directory.models import Role
 from bot.figures.handlers import CLOCK_KEY
-from tests.databases import on_postgresql
 from tests.factories import add_to_team, make_person
 from tests.figures_support import seed
 
@@ -85,8 +83,6 @@ async def test_staff_pick_a_grid_below(bot, fake, session_factory) -> None:
     assert "5网格" in text and "收到反映：1 件" in text
 
 
-@pytest.mark.skipif(on_postgresql(), reason="never settles on PostgreSQL yet: an open "
-                    "defect, see the closing note of 2026-11-30")
 async def test_a_leader_sees_their_team(bot, fake, session_factory) -> None:
     _ids, users = await scene(bot, fake, session_factory, Wang="leader")
     wang = users["Wang"]

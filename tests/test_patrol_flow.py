@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.db import transaction
@@ -27,7 +26,6 @@ from bot.patrol.models import (
     PatrolTimes,
 )
 from bot.tipoffs.models import TipOff
-from tests.databases import on_postgresql
 from tests.factories import Tree, add_to_team, make_person, make_team, make_tree
 from tests.fake_telegram import FakeGroup, FakeTelegram, FakeUser
 from tests.support import BotRunner
@@ -153,8 +151,6 @@ async def test_reminded_then_scanning_the_post_signs_in_on_time(
     assert "张队员 ✅ 在岗" in board[-1].text and "李队员 ❌ 缺岗" in board[-1].text
 
 
-@pytest.mark.skipif(on_postgresql(), reason="never settles on PostgreSQL yet: an open "
-                    "defect, see the closing note of 2026-11-30")
 async def test_found_something_on_duty_is_a_named_report_from_the_post(
         bot: BotRunner, fake: FakeTelegram, session_factory) -> None:
     from tests.tipoff_support import card_in

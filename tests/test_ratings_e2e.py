@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from io import BytesIO
 
-import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -19,7 +18,6 @@ from bot.figures.counting import Scope
 from bot.i18n import translator
 from bot.tipoffs import ratings
 from bot.tipoffs.models import TipOff, TipOffRating, TipOffStatus
-from tests.databases import on_postgresql
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
 from tests.tipoff_support import card_in, patrol_scene, report
@@ -27,8 +25,6 @@ from tests.tipoff_support import card_in, patrol_scene, report
 QUESTION = "对处理结果满意吗？"
 
 
-@pytest.mark.skipif(on_postgresql(), reason="never settles on PostgreSQL yet: an open "
-                    "defect, see the closing note of 2026-11-30")
 async def test_a_resolved_report_asks_its_reporter_once_and_counts_one_press(
     bot: BotRunner, fake: FakeTelegram, session_factory,
 ) -> None:
