@@ -330,9 +330,9 @@ class Dispatcher:
             if picked is None:
                 return soonest
             row = self._ready.pop(picked)
-            self._limiter.reserve(row.chat_id)
+            slot = self._limiter.reserve_slot(row.chat_id)
             self._busy.add(row.chat_id)
-            task = asyncio.create_task(self._deliver(row))
+            task = asyncio.create_task(self._deliver(row, slot))
             self._tasks.add(task)
             task.add_done_callback(self._task_done)
         return soonest
@@ -375,7 +375,7 @@ class Dispatcher:
             parts = [p.fill(delivery_id=row.id, chat_id=row.chat_id) for p in parts]
         return parts
 
-    async def _deliver(self, row: Claimed) -> None:
+    async def _deliver(self, row: Claimed, slot: float) -> None:
         on_wire = False
         try:
             parts = self._message_parts(row)
@@ -383,6 +383,8 @@ class Dispatcher:
             for index in range(first, len(parts)):
                 if index > first:
                     await self._limiter.acquire(row.chat_id)
+                else:
+                    self._limiter.started(slot)
                 on_wire = True
                 ids = await self._sender.send(row.chat_id, parts[index])
                 on_wire = False

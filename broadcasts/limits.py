@@ -3,10 +3,11 @@
 Telegram publishes no algorithm for its limits, so the budget is kept safe under the
 strictest plausible one, a sliding window: never more than the limit in any one second
 overall (any 60 s for a group), after an idle spell or not. The overall budget is a
-log of granted slots: at most ``margin`` × the limit in any second, no two closer than
-three quarters of an interval at the full rate. So there is no burst to bunch up on the
-wire, the limit's last few sends in a window are spread over that much time (slack
-against jitter), and a sender that woke late may still catch up a little. A private
+log of granted slots: at most ``margin`` × the limit in any second, one more only a
+whole interval after the second (so a send and the one a limit's worth later are never
+closer than a second and an interval: room for jitter on the way), and no two closer
+than three quarters of an interval at the full rate. So there is no burst to bunch up on
+the wire, and a sender that woke late may still catch up a little. A private
 chat is a GCRA token bucket (a "theoretical arrival time"); a group is a bucket and a
 log of its last minute.
 
@@ -84,22 +85,26 @@ class _Bucket:
 
 
 class _Window:
-    """A log of granted slots: at most ``cap`` in any ``length`` seconds, none closer
-    than ``spacing``. Reservations may arrive out of order (a chat's limit puts one
-    later than the next); counting every grant after ``x - length``, future ones too,
-    keeps each window that holds ``x`` within ``cap``."""
+    """A log of granted slots: at most ``cap`` in any ``length`` seconds and ``cap + 1``
+    in any ``length + room``, none closer than ``spacing``. Reservations may arrive out
+    of order (a chat's limit puts one later than the next); counting every grant after
+    ``x - length``, future ones too, keeps each window that holds ``x`` within ``cap``."""
 
-    __slots__ = ("cap", "grants", "length", "spacing")
+    __slots__ = ("cap", "grants", "length", "room", "spacing")
 
-    def __init__(self, cap: float, length: float, spacing: float = 0.0) -> None:
+    def __init__(self, cap: float, length: float, spacing: float = 0.0, room: float = 0.0
+                 ) -> None:
         self.grants: list[float] = []
         self.length = length
         self.cap = cap
         self.spacing = spacing
+        self.room = room
 
     def earliest(self, at: float) -> float:
         if len(self.grants) >= self.cap:
             at = max(at, self.grants[-int(self.cap)] + self.length)
+            if self.room > 0 and len(self.grants) > self.cap:
+                at = max(at, self.grants[-int(self.cap) - 1] + self.length + self.room)
         if self.spacing > 0:
             for grant in self.grants[bisect.bisect_left(self.grants, at - self.spacing):]:
                 if at <= grant - self.spacing:
@@ -111,8 +116,15 @@ class _Window:
         if math.isfinite(self.cap):  # no limit: nothing to remember
             bisect.insort(self.grants, at)
 
+    def move(self, slot: float, at: float) -> None:
+        """The grant for ``slot`` was used at ``at`` instead."""
+        i = bisect.bisect_left(self.grants, slot)
+        if i < len(self.grants) and self.grants[i] == slot:
+            del self.grants[i]
+            bisect.insort(self.grants, at)
+
     def prune(self, now: float) -> None:
-        horizon = now - max(self.length, self.spacing)
+        horizon = now - max(self.length + self.room, self.spacing)
         drop = bisect.bisect_right(self.grants, horizon)
         if drop:
             del self.grants[:drop]
@@ -123,7 +135,8 @@ def _overall_window(rate: float, margin: float) -> _Window:
         return _Window(math.inf, 1.0)
     # Spacing at the full interval loses every late wake-up for good (0.82 of the limit
     # in the benchmark); at half of it the bunched catch-up drew 429s.
-    return _Window(max(1.0, math.floor(rate * margin)), 1.0, 0.75 / rate)
+    cap = max(1.0, math.floor(rate * margin))
+    return _Window(cap, 1.0, 0.75 / rate, room=1.0 / cap)
 
 
 def _burst(capacity: float, headroom: float) -> float:
@@ -133,6 +146,9 @@ def _burst(capacity: float, headroom: float) -> float:
 
 
 _IDLE = _Window(math.inf, 0.0)
+
+#: A send that starts this much after its slot is moved in the overall log (`started`).
+LATE_S = 0.001
 
 
 class Limiter:
@@ -201,6 +217,10 @@ class Limiter:
 
         ``chat_id=None`` (a channel by @username, say) takes from the overall budget only.
         """
+        return self.reserve_slot(chat_id, is_group) - self._clock()
+
+    def reserve_slot(self, chat_id: int | None, is_group: bool | None = None) -> float:
+        """`reserve`, returning the slot's time on the limiter's clock (for `started`)."""
         now = self._clock()
         self._recover(now)
         # A chat's limits allow any time after their earliest, so the overall log,
@@ -216,13 +236,23 @@ class Limiter:
         self._overall.take(at)
         self._sends.append(at)
         self._prune(now)
-        return at - now
+        return at
+
+    def started(self, slot: float) -> None:
+        """The send reserved for ``slot`` goes out now. A busy loop may get to it late:
+        the overall log then holds when it really went, so the sends a second later keep
+        their distance from that, not from the slot."""
+        now = self._clock()
+        if now - slot > LATE_S:
+            self._overall.move(slot, now)
 
     async def acquire(self, chat_id: int | None, is_group: bool | None = None) -> None:
         """Wait until a message to ``chat_id`` is within every limit (slot taken)."""
-        delay = self.reserve(chat_id, is_group)
+        slot = self.reserve_slot(chat_id, is_group)
+        delay = slot - self._clock()
         if delay > 0:
             await asyncio.sleep(delay)
+        self.started(slot)
 
     # -- learning ---------------------------------------------------------------
 

@@ -72,9 +72,9 @@ class CountingLimiter(Limiter):
         super().__init__(limits)
         self.slots: list[int | None] = []
 
-    def reserve(self, chat_id: int | None, is_group: bool | None = None) -> float:
+    def reserve_slot(self, chat_id: int | None, is_group: bool | None = None) -> float:
         self.slots.append(chat_id)
-        return super().reserve(chat_id, is_group)
+        return super().reserve_slot(chat_id, is_group)
 
 
 async def test_pinning_takes_no_send_slot(db: Factory) -> None:

@@ -213,9 +213,9 @@ async def test_direct_replies_and_the_dispatcher_share_one_budget(
 
         slots = 0
 
-        def reserve(self, chat_id: int | None, is_group: bool | None = None) -> float:
+        def reserve_slot(self, chat_id: int | None, is_group: bool | None = None) -> float:
             self.slots += 1
-            return super().reserve(chat_id, is_group)
+            return super().reserve_slot(chat_id, is_group)
 
     limiter = CountingLimiter(FAST)
     people = [started(fake, f"居民{i}") for i in range(400)]

@@ -393,6 +393,51 @@ def test_no_sliding_second_holds_more_than_the_limit_after_idle() -> None:
     assert len(first_run) - 1 >= 0.95 * 30 * (first_run[-1] - first_run[0])
 
 
+def _punctual_then_late(limiter: Limiter, clock: Clock, n: int, late: float) -> list[float]:
+    """A sender taking each slot as soon as it is free, waking ``late`` after each wait."""
+    slots: list[float] = []
+    for chat in range(1, n + 1):
+        delay = limiter.reserve(chat)
+        clock.now += delay + (late if delay > 0 else 0.0)
+        slots.append(clock.now)
+    return slots
+
+
+def test_a_send_and_the_one_a_limit_later_leave_room_for_jitter() -> None:
+    """Against a strict window, the 31st send must not arrive within a second of the 1st.
+    Bunching a second's 29 sends and then pausing left the pair (i, i + 30) only three
+    quarters of an interval apart beyond the second (25 ms); now a whole one (34 ms)."""
+    clock = Clock()
+    slots = _punctual_then_late(Limiter(Limits(overall_per_s=30), clock), clock, 600, 0.0)
+    room = min(b - a for a, b in zip(slots[100:], slots[130:], strict=False)) - 1.0
+    assert room >= 0.9 / 29
+    assert _busiest_second(slots) <= 29
+
+
+def test_a_sender_that_wakes_late_catches_up() -> None:
+    clock = Clock()
+    slots = _punctual_then_late(Limiter(Limits(overall_per_s=30), clock), clock, 600, 0.004)
+    assert (len(slots) - 1) / (slots[-1] - slots[0]) >= 0.95 * 30
+    assert _busiest_second(slots) <= 29
+
+
+def test_a_send_started_late_is_counted_from_when_it_went() -> None:
+    """A busy loop got to the first send 0.2 s after its slot; the others went on time.
+    Counted from the slot, the 30th would go 0.8 s after the first really did."""
+    clock = Clock()
+    limiter = Limiter(Limits(overall_per_s=30), clock)
+    first = limiter.reserve_slot(1)
+    clock.now += 0.2
+    limiter.started(first)
+    went = [clock.now]
+    for chat in range(2, 61):
+        slot = limiter.reserve_slot(chat)
+        clock.now = max(clock.now, slot)
+        limiter.started(slot)
+        went.append(clock.now)
+    assert _busiest_second(went) <= 29
+
+
 def test_group_twenty_per_minute() -> None:
     limiter = Limiter(Limits(overall_per_s=math.inf, headroom=0), Clock())
     delays = _slots(limiter, -100, 21)
