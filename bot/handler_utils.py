@@ -29,13 +29,18 @@ async def acting_person_id(session: AsyncSession, actor: Actor, user: User) -> i
     return (await register_person(session, identity=identity_of(user))).id
 
 
-async def asked_in_private(update: Update, context: BotContext) -> bool:
-    """Whether the update comes from a private chat. These commands show or take what is
-    personal, so elsewhere the sender is asked, kindly, to write to the bot directly."""
+async def in_private(update: Update, context: BotContext) -> bool:
+    """Whether the update comes from a private chat. What shows or takes something
+    personal (names, phones, where someone lives, a report) works there only; elsewhere the
+    sender gets a short note, nothing personal, and nothing else happens."""
     if update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE:
         return True
-    if update.effective_message is not None:
-        await update.effective_message.reply_text(context._("Please ask me in a private chat."))
+    text = context._("To protect everyone's privacy, I show this only in a private chat. "
+                     "Please send it to me directly.")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_message is not None:
+        await update.effective_message.reply_text(text)
     return False
 
 

@@ -255,3 +255,23 @@ async def test_staff_tools_show_no_personal_data_in_a_group(bot, fake, session_f
     assert "+8613812345678" in lee.last_message.text
     await lee.send("/export")
     assert lee.last_message.document is not None
+
+
+async def test_me_and_leave_are_private_in_a_group(bot, fake, session_factory):
+    """/me shows where a person lives: in a group it is a note to write privately. And a
+    /leave button in a group, pressed by whoever sees it, never makes anyone leave."""
+    amy, bob, lee = fake.user("Amy"), fake.user("Bob"), fake.user("Lee")
+    cast = await cast_with(session_factory, resident=amy, member=bob, staff=lee)
+    group = fake.group("龙江路居民群", [amy, bob, lee])
+    await fake.add_bot(group, by=amy)
+    for command in ("/me", "/leave"):
+        replies = await amy.send(command, chat=group)
+        assert [r.text for r in replies] == [PRIVACY_NOTE], command
+    await lee.send("/language", chat=group)  # a message with buttons to forge a press on
+    await bob.press(data="dir:lvy", chat=group, forged=True)
+    answer = bob.last_callback_answer
+    assert answer is not None and answer.text == PRIVACY_NOTE
+    async with session_factory() as session:
+        for person in (cast.resident, cast.member):
+            assert (await session.get(Person, person.id)).status is not PersonStatus.LEFT
+    assert not any("12栋" in (m.text or "") for m in group.messages)

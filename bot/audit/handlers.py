@@ -16,8 +16,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.audit import view
 from bot.auth import Actor, Standing
 from bot.context import BotContext
-from bot.directory.handlers import in_private, refuse, stale
+from bot.directory.handlers import refuse, stale
 from bot.directory.tables import write_xlsx
+from bot.handler_utils import in_private
 from bot.i18n import Translate
 
 #: `au:<mode>[:<value>]`: a = all, k = a kind, p = a person; `x` before the mode exports.

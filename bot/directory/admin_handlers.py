@@ -21,10 +21,10 @@ from bot.directory import areas as area_service
 from bot.directory import teams as team_service
 from bot.directory.areas import AreaError
 from bot.directory.callbacks import DirCallback, decode
-from bot.directory.handlers import in_private
 from bot.directory.keyboards import button, markup, pick_list
 from bot.directory.models import Person
 from bot.directory.people import person_in_scope, search_people
+from bot.handler_utils import in_private
 from bot.i18n import N_, ngettext
 
 PAGE = 6

@@ -11,7 +11,6 @@ import logging
 import zlib
 
 from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -52,7 +51,7 @@ from bot.directory.tables import (
     load_table,
 )
 from bot.directory.uploads import open_upload, save_upload
-from bot.handler_utils import acting_person_id
+from bot.handler_utils import acting_person_id, in_private
 from bot.i18n import N_, Translate, ngettext
 from bot.privacy.handlers import forget_button, staff_forget_buttons
 
@@ -150,30 +149,12 @@ async def stale(update: Update, context: BotContext) -> None:
         await update.callback_query.answer(context._("This button is no longer valid."))
 
 
-def private_chat(update: Update) -> bool:
-    return update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
-
-
-async def in_private(update: Update, context: BotContext) -> bool:
-    """Staff tools show people's names and phones, so they work in a private chat only.
-    Elsewhere the sender gets a short note (nothing personal) and nothing else happens."""
-    if private_chat(update):
-        return True
-    text = context._("To protect everyone's privacy, I show this only in a private chat. "
-                     "Please send it to me directly.")
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text)
-    return False
-
-
 # -- /leave (/me is in bot.start.me) -----------------------------------------------------
 
 async def ask_leave(update: Update, context: BotContext) -> None:
     """Ask before stopping everything."""
     message = update.effective_message
-    if message is None:
+    if message is None or not await in_private(update, context):
         return
     _ = context._
     if context.actor is None or context.actor.person_id is None or context.actor.role is None:
@@ -701,8 +682,8 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
     if press is None:
         await stale(update, context)
         return
-    if press.action not in {"lvy", "lvn"} and not await in_private(update, context):
-        return  # every directory screen but /leave is a staff or leader tool
+    if not await in_private(update, context):
+        return  # staff and leader tools, and /leave: someone else's button in a group
     if press.action in {"lvy", "lvn"}:
         await leave_pressed(update, context, press)
     elif press.action in {"pcf", "pcx"}:

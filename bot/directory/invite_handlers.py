@@ -20,7 +20,7 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory import areas as area_service
 from bot.directory.callbacks import DirCallback, InviteChoice
-from bot.directory.handlers import in_private, refuse, stale
+from bot.directory.handlers import refuse, stale
 from bot.directory.invites import (
     DEFAULT_LIFETIME_CHOICE,
     DEFAULT_USES,
@@ -38,6 +38,7 @@ from bot.directory.invites import (
 from bot.directory.keyboards import button, markup, pick_list
 from bot.directory.models import Area, AreaKind, Invite, InviteRole, Team
 from bot.directory.teams import get_team, teams_in_scope
+from bot.handler_utils import in_private
 from bot.i18n import N_
 
 INVITE_PAGE = 8

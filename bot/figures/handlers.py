@@ -21,13 +21,14 @@ from telegram.ext import Application, BaseHandler, CallbackQueryHandler, Command
 from bot.auth import Actor, Permission, Standing, can
 from bot.context import BotContext
 from bot.db import utcnow
-from bot.directory.handlers import in_private, refuse, stale
+from bot.directory.handlers import refuse, stale
 from bot.directory.models import Area, Team
 from bot.figures import callbacks as cb
 from bot.figures import charts, keyboards, monthly, periods, render, service, workbook
 from bot.figures.counting import Scope
 from bot.figures.periods import Period
 from bot.figures.tipoffs import child_areas
+from bot.handler_utils import in_private
 from bot.i18n import Translate
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from telegram import Update
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
-from bot.handler_utils import asked_in_private
+from bot.handler_utils import in_private
 from bot.patrol import render, service
 from bot.patrol.common import button, clock, markup
 
@@ -74,7 +74,7 @@ async def today_command(update: Update, context: BotContext) -> None:
         return
     _ = context._
     actor = context.actor
-    if not await asked_in_private(update, context):
+    if not await in_private(update, context):
         return
     scope = directory_scope(actor)
     led = actor.led_team_ids if actor else frozenset()

@@ -15,7 +15,7 @@ from telegram import Message, Update
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
-from bot.handler_utils import asked_in_private
+from bot.handler_utils import in_private
 from bot.patrol import service, sign
 from bot.patrol.common import button, clock, markup
 from bot.patrol.models import PatrolPost
@@ -49,7 +49,7 @@ async def posts_command(update: Update, context: BotContext) -> None:
     if message is None:
         return
     _ = context._
-    if not await asked_in_private(update, context):
+    if not await in_private(update, context):
         return
     teams = await _teams(context)
     if not teams:

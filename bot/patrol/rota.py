@@ -20,7 +20,7 @@ from bot.directory.areas import ancestor_ids
 from bot.directory.models import Area, PendingUploadKind
 from bot.directory.tables import TableError, read_table
 from bot.directory.uploads import open_upload, save_upload
-from bot.handler_utils import asked_in_private
+from bot.handler_utils import in_private
 from bot.i18n import N_, ngettext
 from bot.patrol import roster, service
 from bot.patrol.common import button, clock, config, markup, may_manage, refuse
@@ -51,7 +51,7 @@ async def shifts_command(update: Update, context: BotContext) -> None:
     if message is None:
         return
     _ = context._
-    if not await asked_in_private(update, context):
+    if not await in_private(update, context):
         return
     actor = context.actor
     tz = context.services.settings.tz

@@ -16,7 +16,7 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.models import Person, Role
 from bot.directory.people import PersonSummary, person_in_scope
-from bot.handler_utils import acting_person_id, asked_in_private
+from bot.handler_utils import acting_person_id, in_private
 from bot.i18n import LANGUAGE_NAMES, Translate
 from bot.privacy import service
 
@@ -54,7 +54,7 @@ async def show_my_data(update: Update, context: BotContext) -> None:
     if message is None:
         return
     _ = context._
-    if not await asked_in_private(update, context):
+    if not await in_private(update, context):
         return
     if not _known(context):
         await message.reply_text(_("I do not keep anything about you."))
@@ -159,7 +159,7 @@ async def staff_pressed(update: Update, context: BotContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    from bot.directory.handlers import in_private, refuse
+    from bot.directory.handlers import refuse
 
     _ = context._
     match = STAFF_PATTERN.match(query.data or "")

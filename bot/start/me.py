@@ -13,6 +13,7 @@ from bot.directory.handlers import ROLE_TEXT
 from bot.directory.models import SubscriptionTopic
 from bot.directory.people import profile
 from bot.directory.residents import subscriptions_of
+from bot.handler_utils import in_private
 from bot.i18n import LANGUAGE_NAMES
 from bot.start import registration
 from bot.start.callbacks import ME_PATTERN, me, parse_me
@@ -52,7 +53,7 @@ async def show_me(update: Update, context: BotContext) -> None:
     """What the directory knows about me, with buttons to change it."""
     message = update.effective_message
     actor = context.actor
-    if message is None:
+    if message is None or not await in_private(update, context):
         return
     if actor is None or actor.person_id is None or actor.role is None:
         await message.reply_text(context._("I do not know you yet. Send /start to begin."))
@@ -65,6 +66,8 @@ async def me_pressed(update: Update, context: BotContext) -> None:
     """A /me button: show a picker, or go back to the overview. Checked on every press."""
     query = update.callback_query
     if query is None:
+        return
+    if not await in_private(update, context):
         return
     _ = context._
     what = parse_me(query.data)

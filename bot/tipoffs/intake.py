@@ -25,7 +25,7 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.models import Person
 from bot.directory.people import register_person
-from bot.handler_utils import asked_in_private, identity_of
+from bot.handler_utils import identity_of, in_private
 from bot.i18n import N_, Translate, ngettext
 from bot.questions.service import QuestionStatus, my_questions
 from bot.tipoffs import callbacks as cb
@@ -829,7 +829,7 @@ async def my_tips(update: Update, context: BotContext) -> None:
     if message is None or update.effective_user is None:
         return
     _ = context._
-    if not await asked_in_private(update, context):
+    if not await in_private(update, context):
         return
     async with context.services.session_factory() as session:
         person = await service_person(session, update.effective_user.id)
