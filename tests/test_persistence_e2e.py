@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import delete, select, update
 
+from bot.broadcasting.composer import DRAFT_KEY
 from bot.db import transaction, utcnow
 from bot.directory.models import Area
 from bot.persistence import USER_DATA, PersistedState
 from bot.scamcheck.handlers import ASKED_KEY
 from broadcasts import Broadcast
+from tests.databases import on_postgresql
 from tests.factories import make_area
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
@@ -50,6 +53,24 @@ async def test_a_broadcast_being_composed_continues_on_a_new_instance(
         names = set(await session.scalars(select(PersistedState.name).where(
             PersistedState.telegram_id == world.staff.id)))
     assert "broadcast" not in names
+
+
+@pytest.mark.skipif(not on_postgresql(), reason="instances share a PostgreSQL database only")
+async def test_with_shared_database_each_message_reads_where_the_person_is(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    """Another instance took the person's /cancel: this one, still remembering the
+    conversation, learns from the database that it is over."""
+    world = await begin_notice(bot, fake, session_factory)
+    async with transaction(session_factory) as session:
+        gone = await session.execute(delete(PersistedState).where(
+            PersistedState.telegram_id == world.staff.id))
+        assert gone.rowcount == 2  # the conversation's place, and the draft in user_data
+
+    await world.staff.send(NOTICE)
+    assert "发给" not in world.staff.last_message.text
+    assert bot.application is not None
+    assert DRAFT_KEY not in bot.application.user_data.get(world.staff.id, {})
 
 
 async def test_a_conversation_past_its_timeout_is_not_taken_up_after_a_restart(
