@@ -310,7 +310,7 @@ def _conversations(handler: ConversationHandler[Any]) -> Any:
 def _replace_states(handler: ConversationHandler[Any], user_id: int,
                     states: dict[ConversationKey, object]) -> None:
     """The person's states in `handler` become `states`, without marking them for a write
-    (they are what the table holds). A state still being computed is left alone."""
+    (they are what the table holds)."""
     conversations = _conversations(handler)
     for key in [k for k in conversations if k and k[-1] == user_id and k not in states]:
         conversations.data.pop(key, None)
