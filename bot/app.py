@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import middleware, replays, shared_drafts
+from bot import middleware, persistence, replays, shared_drafts
 from bot.alerts import handlers as alert_handlers
 from bot.audit import handlers as audit_handlers
 from bot.broadcasting import handlers as broadcasting_handlers
@@ -139,7 +139,12 @@ def build_application(
         if owns_engine:
             await session_factory.kw["bind"].dispose()
 
-    builder = ApplicationBuilder()
+    # Conversations and user_data in the database: any instance takes a person's next message.
+    builder = (ApplicationBuilder()
+               .persistence(persistence.DatabasePersistence(
+                   session_factory, shared=not settings.is_sqlite,
+                   memory_only=frozenset({scamcheck_handlers.ASKED_KEY})))
+               .concurrent_updates(persistence.PersistingUpdateProcessor()))
     if settings.telegram_proxy:  # long polling's own transport goes through it too
         builder = builder.get_updates_proxy(settings.telegram_proxy)
     application: BotApplication = (
@@ -215,6 +220,8 @@ def register_handlers(application: BotApplication) -> None:
                        free_text.answer)
     )
     application.add_error_handler(middleware.report_error)
+    # -60: with several instances, the person's conversations are read from the database.
+    persistence.install(application)
 
 
 async def announce_setup_code(services: Services) -> None:

@@ -24,6 +24,7 @@ from bot.patrol.models import (
     PatrolShift,
     PatrolTimes,
 )
+from bot.persistence import PersistedState
 from bot.questions.models import Question, QuestionPrompt
 from bot.replays import SeenUpdate
 from bot.scamcheck.models import ScamCheck, ScamWarning
@@ -60,6 +61,7 @@ __all__ = [
     "PatrolShift",
     "PatrolTimes",
     "PendingUpload",
+    "PersistedState",
     "Person",
     "Question",
     "QuestionPrompt",

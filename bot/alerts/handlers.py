@@ -727,6 +727,7 @@ def handlers(drafting: DraftIndex) -> list[BaseHandler[Any, Any, Any]]:
         fallbacks=[CommandHandler("cancel", cancel)],
         conversation_timeout=drafts.DRAFT_TIMEOUT.total_seconds(),
         name="alert-compose",
+        persistent=True,
     )
     return [
         conversation,

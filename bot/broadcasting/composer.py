@@ -485,4 +485,5 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
         conversation_timeout=TIMEOUT,
         allow_reentry=True,
         name="broadcast",
+        persistent=True,
     )

@@ -483,6 +483,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         fallbacks=[CommandHandler("cancel", cancel)],
         conversation_timeout=TIMEOUT,
         name="directory_typing",
+        persistent=True,
     )
     return [
         typing,

@@ -728,6 +728,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
         fallbacks=[CommandHandler("cancel", cancel)],
         conversation_timeout=CONVERSATION_TIMEOUT,
         name="directory_uploads",
+        persistent=True,
     )
     return [
         uploads,

@@ -18,6 +18,7 @@ from bot.directory.models import Person, Role
 from bot.directory.people import PersonSummary, person_in_scope
 from bot.handler_utils import acting_person_id, in_private
 from bot.i18n import LANGUAGE_NAMES, Translate
+from bot.persistence import forget_in_memory
 from bot.privacy import service
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ async def pressed(update: Update, context: BotContext) -> None:
     async with transaction(context.services.session_factory) as session:
         await service.forget(session, person_id=actor.person_id, actor_id=actor.person_id,
                              now=utcnow())
+    forget_in_memory(context.application, [query.from_user.id])
     logger.info("A person asked to be forgotten; done")
     await query.edit_message_text(_("Done: I have deleted your data. Take care, and if you "
                                     "ever want to come back, send /start."))
@@ -184,6 +186,8 @@ async def staff_pressed(update: Update, context: BotContext) -> None:
     if person is None:
         await refuse(update, context)
         return
+    if what == "sy":
+        forget_in_memory(context.application, [telegram_id])
     await query.answer()
     if what == "sa":
         await query.edit_message_text(

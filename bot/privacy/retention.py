@@ -25,6 +25,7 @@ from bot.audit import record
 from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.models import Person, PersonStatus
+from bot.persistence import forget_in_memory
 from bot.privacy.service import forget
 from bot.tipoffs.models import OPEN_STATUSES, TipOff, TipOffDraft, TipOffPhoto
 
@@ -102,14 +103,17 @@ def _remove_files(paths: set[str], kept: set[str], media_dir: Path, cutoff: floa
     return removed
 
 
-async def forget_who_left(session: AsyncSession, *, now: datetime, keep: timedelta) -> int:
-    """Forget everyone who left at least `keep` ago (`forget` clears `left_at`)."""
-    due = list(await session.scalars(
-        select(Person.id).where(Person.status == PersonStatus.LEFT,
-                                Person.left_at <= now - keep).order_by(Person.id)))
-    for person_id in due:
+async def forget_who_left(session: AsyncSession, *, now: datetime,
+                          keep: timedelta) -> list[int | None]:
+    """Forget everyone who left at least `keep` ago (`forget` clears `left_at`); their
+    Telegram ids (None for someone who never had one)."""
+    due = (await session.execute(
+        select(Person.id, Person.telegram_id).where(Person.status == PersonStatus.LEFT,
+                                                    Person.left_at <= now - keep)
+        .order_by(Person.id))).all()
+    for person_id, _telegram_id in due:
         await forget(session, person_id=person_id, actor_id=None, now=now)
-    return len(due)
+    return [telegram_id for _person_id, telegram_id in due]
 
 
 def current_time(context: BotContext) -> datetime:
@@ -125,8 +129,10 @@ async def run(context: BotContext) -> None:
         out = await delete_media(session, now=now,
                                  keep=timedelta(days=settings.media_keep_days),
                                  media_dir=settings.media_dir)
-        out.people = await forget_who_left(session, now=now,
-                                           keep=timedelta(days=settings.left_keep_days))
+        forgotten = await forget_who_left(session, now=now,
+                                          keep=timedelta(days=settings.left_keep_days))
+    out.people = len(forgotten)
+    forget_in_memory(context.application, forgotten)
     if out.reports or out.files or out.people:
         logger.info("Retention: media of %d reports (%d files) and %d people who left deleted",
                     out.reports, out.files, out.people)

@@ -30,6 +30,7 @@ from bot.directory.models import (
     SubscriptionTopic,
     Team,
 )
+from bot.persistence import PersistedState
 from bot.questions.models import Question, QuestionPrompt
 from bot.tipoffs.models import ReporterBlock, TipOff, TipOffDraft, TipOffPrompt
 from broadcasts import Broadcast, ChatState, Delivery
@@ -115,10 +116,10 @@ async def forget(session: AsyncSession, *, person_id: int, actor_id: int | None,
                  now: datetime, reason: str = "PIPL art. 47") -> bool:
     """Delete the person's personal data in the caller's transaction (one transaction):
     name, username, phone, Telegram id, home, language, subscriptions, memberships (and
-    their history), drafts and prompts, what was queued for their chat; their reports and
-    questions stay as anonymous facts; audit entries and queued texts keep a placeholder
-    where their data was. Audited without the data (`reason` says who asked it); False if
-    there is no such person."""
+    their history), drafts, prompts and conversation states, what was queued for their
+    chat; their reports and questions stay as anonymous facts; audit entries and queued
+    texts keep a placeholder where their data was. Audited without the data (`reason` says
+    who asked it); False if there is no such person."""
     person = await session.get(Person, person_id)
     if person is None:
         return False
@@ -142,6 +143,9 @@ async def forget(session: AsyncSession, *, person_id: int, actor_id: int | None,
                               .values(status_chat_id=None))
         await session.execute(delete(AlertDraftRow).where(
             AlertDraftRow.sender_telegram_id == telegram_id))
+        # Where they were in a conversation, and what the flows kept for them (user_data).
+        await session.execute(delete(PersistedState).where(
+            PersistedState.telegram_id == telegram_id))
         for table in (TipOffPrompt, QuestionPrompt):
             await session.execute(delete(table).where(table.chat_id == telegram_id))
         # What was sent or waits for their private chat: the chat id is theirs.

@@ -69,7 +69,8 @@ async def answer(context: BotContext, message: Message, text: str) -> None:
     await keep(context, result)
 
 
-#: `user_data` key: the kinds this person asked about lately, with when (memory only).
+#: `user_data` key: the kinds this person asked about lately, with when (memory only: the
+#: persistence leaves it out, see bot/app.py).
 ASKED_KEY = "scamcheck_asked"
 
 

@@ -579,4 +579,5 @@ def conversation(*extra_entry_points: BaseHandler[Any, Any, Any]) -> Conversatio
         fallbacks=[CommandHandler("cancel", cancel)],
         conversation_timeout=TIMEOUT,
         name="schedule-compose",
+        persistent=True,
     )

@@ -49,8 +49,8 @@ TOPIC_LABELS = {
     SubscriptionTopic.NOTICES: N_("Community notices"),
 }
 #: `user_data[SEARCH_KEY]`: (the area whose list was long, 0 for the communities; until when)
-#: — a name typed meanwhile searches that list. A hint for the next message only, so it may
-#: live in memory: lost, the typed name simply gets the free-text choices.
+#: — a name typed meanwhile searches that list. Kept in the database with the rest of
+#: user_data (bot/persistence.py), so whichever instance gets the typed name searches.
 SEARCH_KEY = "area_search"
 SEARCH_WINDOW = timedelta(minutes=10)
 
