@@ -11,16 +11,14 @@ from sqlalchemy import delete, select, update
 
 from bot.broadcasting.composer import DRAFT_KEY
 from bot.db import transaction, utcnow
-from bot.directory.models import Area
 from bot.persistence import USER_DATA, PersistedState
 from bot.scamcheck.handlers import ASKED_KEY
 from broadcasts import Broadcast
 from tests.databases import on_postgresql
-from tests.factories import make_area
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
 from tests.test_broadcasting_flow import make_world
-from tests.test_residents_e2e import cast_with
+from tests.test_residents_e2e import cast_with, open_a_long_building_list
 
 NOTICE = "周六上午九点在3网格开楼道安全会。"
 
@@ -95,14 +93,7 @@ async def test_a_typed_area_search_continues_on_a_new_instance(
 ) -> None:
     amy = fake.user("Amy", language_code="zh-hans")
     cast = await cast_with(session_factory, resident=amy)
-    async with transaction(session_factory) as session:
-        grid = await session.get(Area, cast.tree.grid.id)
-        for number in range(20, 32):
-            await make_area(session, name=f"{number}栋", parent=grid)
-    await amy.send("/me")
-    await amy.press("🏠 我住在哪里")
-    await amy.press("龙江路社区")
-    assert "打出名称中的几个字" in amy.last_message.text
+    await open_a_long_building_list(amy, session_factory, cast.tree.grid.id)
     await bot.restart()
 
     await amy.send("27")

@@ -9,9 +9,10 @@ from bot.audit import AuditEntry, record
 from bot.db import all_metadata, transaction
 from bot.directory.models import Area, Person, PersonStatus, Role, SubscriptionTopic
 from bot.tipoffs.models import TipOff
-from tests.factories import add_to_team, make_area, make_person, make_tree
+from tests.factories import add_to_team, make_person, make_tree
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
+from tests.test_residents_e2e import open_a_long_building_list
 from tests.tipoff_support import patrol_scene, report
 
 NAME, PHONE, USERNAME = "陈阿姨", "13912345678", "amy_chen"
@@ -52,14 +53,8 @@ async def test_forget_me_removes_the_person_everywhere_but_their_report_still_co
     await amy.send("小区什么时候恢复供水？")
     await amy.press("💬 向社区干部咨询")
     await amy.press("🙋 留下我的名字")
-    async with transaction(session_factory) as session:  # a list long enough to search
-        grid = await session.get(Area, scene.town.grid.id)
-        for number in range(20, 30):
-            await make_area(session, name=f"{number}栋", parent=grid)
-    await amy.send("/me")
-    await amy.press("🏠 我住在哪里")
-    await amy.press("龙江路社区")
-    assert "打出名称中的几个字" in amy.last_message.text  # kept in the database, by her id
+    # a search waiting for her next text, kept in the database by her id
+    await open_a_long_building_list(amy, session_factory, scene.town.grid.id)
     secrets = [NAME, PHONE, str(amy.id), USERNAME]
     # the check can see them
     assert "persisted_states.telegram_id" in await anything_mentions(session_factory, secrets)

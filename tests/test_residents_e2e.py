@@ -115,19 +115,25 @@ async def test_resident_changes_building_and_subscriptions_from_me(
                    for m in amy.messages)
 
 
+async def open_a_long_building_list(user: FakeUser, session_factory, grid_id: int) -> None:
+    """Give the grid buildings 20栋–31栋, a list long enough to be searched by typing, and
+    open it from /me: the person's next text searches it."""
+    async with transaction(session_factory) as session:
+        grid = await session.get(Area, grid_id)
+        for number in range(20, 32):
+            await make_area(session, name=f"{number}栋", parent=grid)
+    await user.send("/me")
+    await user.press("🏠 我住在哪里")
+    await user.press("龙江路社区")
+    assert "打出名称中的几个字" in user.last_message.text
+
+
 async def test_a_long_list_of_buildings_is_searched_by_typing(
     bot: BotRunner, fake: FakeTelegram, session_factory,
 ) -> None:
     amy = fake.user("Amy", language_code="zh-hans")
     cast = await cast_with(session_factory, resident=amy)
-    async with transaction(session_factory) as session:
-        grid = await session.get(Area, cast.tree.grid.id)
-        for number in range(20, 32):
-            await make_area(session, name=f"{number}栋", parent=grid)
-    await amy.send("/me")
-    await amy.press("🏠 我住在哪里")
-    await amy.press("龙江路社区")
-    assert "打出名称中的几个字" in amy.last_message.text
+    await open_a_long_building_list(amy, session_factory, cast.tree.grid.id)
     await amy.send("27")
     assert "找到与“27”相符的" in amy.last_message.text
     assert amy.last_message.buttons[0] == ["27栋 · 3网格"]
