@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.audit import AuditEntry
 from bot.db import transaction
-from bot.directory.models import Membership, Team
+from bot.directory.models import Membership, Person, Team
 from tests.factories import make_cast
 from tests.fake_telegram import FakeTelegram
 
@@ -151,3 +151,28 @@ async def test_a_leader_cannot_rename_the_team_or_name_leaders_with_forged_press
     await wang.press("➖ 移出")
     await wang.press("张队员")
     assert cast.member.id not in await _members(session_factory, cast.team.id)
+
+
+async def test_a_leader_adding_a_member_sees_no_residents_phone(
+    bot, fake: FakeTelegram, session_factory
+):
+    """A team leader is a volunteer: adding someone by name shows the community's people
+    with their phone masked, and a few digits typed do not look phones up."""
+    wang = fake.user("Wang")
+    cast = await _cast(session_factory, leader=wang)
+    async with transaction(session_factory) as session:
+        (await session.get(Person, cast.resident.id)).phone = "+8613987654321"
+    await wang.send("/team")
+    await wang.press("治安巡逻队 (2)")
+    await wang.press("➕ 加人")
+    await wang.send("陈")
+    labels = [b for row in wang.last_message.buttons for b in row]
+    assert labels == ["陈阿姨 +86139****4321"]
+    for typed, found in (("13987", []), ("13987654321", ["陈阿姨 +86139****4321"])):
+        await wang.send("/team")  # a few digits; then the whole number, known already
+        await wang.press("治安巡逻队 (2)")
+        await wang.press("➕ 加人")
+        await wang.send(typed)
+        assert [b for row in wang.last_message.buttons for b in row] == found, typed
+    assert not any("13987654321" in (m.text or "") + " ".join(b for row in m.buttons for b in row)
+                   for m in wang.messages)

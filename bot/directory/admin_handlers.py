@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.auth import Permission, can, directory_scope
+from bot.auth import Permission, Standing, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
 from bot.directory import areas as area_service
@@ -23,7 +23,7 @@ from bot.directory.areas import AreaError
 from bot.directory.callbacks import DirCallback, decode
 from bot.directory.keyboards import button, markup, pick_list
 from bot.directory.models import Person
-from bot.directory.people import person_in_scope, search_people
+from bot.directory.people import mask_phone, person_in_scope, search_people
 from bot.handler_utils import in_private
 from bot.i18n import N_, ngettext
 
@@ -196,15 +196,18 @@ async def text_received(update: Update, context: BotContext) -> int | TextState:
         return ConversationHandler.END
     community = "/".join(area.path.split("/")[:3]) + "/" if area.path.count("/") > 3 \
         else area.path
+    # Leaders are volunteers: the community's phones stay with its staff.
+    staff = context.actor is not None and context.actor.standing >= Standing.STAFF
     async with context.services.session_factory() as session:
-        people = await search_people(session, query=text, scope_path=community, limit=PAGE)
+        people = await search_people(session, query=text, scope_path=community, limit=PAGE,
+                                     partial_phone=staff)
     if not people:
         await message.reply_text(_("Nobody found for “{query}”.").format(query=text))
         return ConversationHandler.END
     await message.reply_text(
         _("Tap the person to add to {team}:").format(team=team.name),
-        reply_markup=markup([[button(f"{p.name} {p.phone or ''}", "tap", team.id, p.id)]
-                             for p in people]))
+        reply_markup=markup([[button(f"{p.name} {p.phone or '' if staff else mask_phone(p.phone)}",
+                                     "tap", team.id, p.id)] for p in people]))
     return ConversationHandler.END
 
 
