@@ -84,6 +84,8 @@ def build_application(
             # Elected: the leadership lock (or SQLite's single instance) means no other
             # sender is alive, so rows left in flight come back at once.
             sole_sender=True,
+            # The command line and other instances write broadcasts too.
+            watch_others=True,
         )
         await services.dispatcher.start()
 

@@ -12,7 +12,8 @@ and record every outcome in one place, written back in batches by a flusher task
 - One send at a time per chat keeps a chat's messages in order and lets a 429 for
   that chat pause only it; rows whose chat is paused for long go back to the queue.
 - The loop sleeps until the limiter, a completion, ``wake()``, the next due row, the
-  poll interval or ``stop()``: never a busy loop.
+  poll interval or ``stop()``: never a busy loop. With ``watch_others`` a broadcast
+  another process commits wakes it too (``broadcasts.pickup``).
 - Rows a crashed dispatcher held come back when their lease runs out, or at once when
   this dispatcher starts as the only sender (``sole_sender``).
 - A row may start only once the database says it may be on the wire
@@ -37,7 +38,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts import store
+from broadcasts import pickup, store
 from broadcasts.content import OutgoingMessage, content_from_json, pick
 from broadcasts.limits import Limiter
 from broadcasts.models import DeliveryStatus, utcnow
@@ -84,6 +85,7 @@ class Dispatcher:
         on_unreachable: Callable[[int, str], Awaitable[None] | None] | None = None,
         on_migrated: Callable[[int, int], Awaitable[None] | None] | None = None,
         sole_sender: bool = False,
+        watch_others: bool = False,
     ) -> None:
         """
         ``concurrency`` caps requests on the wire; ``batch_size`` caps rows claimed but
@@ -95,6 +97,8 @@ class Dispatcher:
         of piling up behind it. ``sole_sender``: no other dispatcher can be alive (the
         single-instance lock, the leadership lock), so every row in flight at the start
         was left by a dead one and is taken back at once instead of after its lease.
+        ``watch_others``: other processes write broadcasts too (the command line, other
+        instances); pick them up at once rather than at the next poll.
         """
         self._factory = session_factory
         self._sender = sender
@@ -112,6 +116,7 @@ class Dispatcher:
         self._on_unreachable = on_unreachable
         self._on_migrated = on_migrated
         self._sole = sole_sender
+        self._watch_others = watch_others
 
         self._ready: list[Claimed] = []  # claimed, not yet started; by priority
         self._waiting: list[tuple[float, Claimed]] = []  # held retries: (monotonic due, row)
@@ -142,6 +147,7 @@ class Dispatcher:
         self._db_empty = False
         self._loop_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
 
     # -- control ------------------------------------------------------------------
 
@@ -159,6 +165,9 @@ class Dispatcher:
         self._stopping = False
         self._loop_task = asyncio.create_task(self._run(), name="broadcasts-dispatcher")
         self._flush_task = asyncio.create_task(self._flush_loop(), name="broadcasts-flusher")
+        if self._watch_others:
+            self._watch_task = asyncio.create_task(
+                pickup.watch(self._factory.kw["bind"], self.wake), name="broadcasts-pickup")
         logger.info("dispatcher started", extra={"concurrency": self._concurrency})
 
     def wake(self) -> None:
@@ -182,6 +191,7 @@ class Dispatcher:
         """
         if self._loop_task is None:
             return
+        await self._stop_watching()
         self._stopping = True
         self._kick.set()
         await self._loop_task
@@ -209,6 +219,7 @@ class Dispatcher:
 
     async def kill(self) -> None:
         """Stop at once and write nothing, as a crash would (for tests of recovery)."""
+        await self._stop_watching()
         tasks = [t for t in (self._loop_task, self._flush_task, *self._tasks) if t]
         self._flush_task = None
         for task in tasks:
@@ -218,6 +229,13 @@ class Dispatcher:
         self._outcomes.clear()
         self._marked.clear()
         self._armed.clear()
+
+    async def _stop_watching(self) -> None:
+        task, self._watch_task = self._watch_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # -- the loop -----------------------------------------------------------------
 
