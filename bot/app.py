@@ -81,6 +81,11 @@ def build_application(
             flush_interval=settings.sender_flush_s,
             on_unreachable=lambda chat_id, reason: chat_unreachable(services, chat_id),
             on_migrated=lambda old, new: chat_migrated(services, old, new),
+            # Elected: the leadership lock (or SQLite's single instance) means no other
+            # sender is alive, so rows left in flight come back at once.
+            sole_sender=True,
+            # The command line and other instances write broadcasts too.
+            watch_others=True,
         )
         await services.dispatcher.start()
 

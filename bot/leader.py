@@ -4,7 +4,7 @@ scans; the others answer updates and write to the outbox.
 On PostgreSQL the leader is whoever holds a session advisory lock on a connection of its
 own. The database drops the lock when that connection ends (the process died, the
 network went), and another instance, retrying every few seconds, takes over; rows the
-dead leader had in flight come back when their leases run out. A leader that finds its
+dead leader had in flight come back as soon as another is elected. A leader that finds its
 connection broken steps down at once, so two leaders overlap at most until it notices —
 the scans and the dispatcher claim rows with conditional updates, so even then nothing
 is done twice.

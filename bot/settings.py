@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     rate_margin: float = Field(default=0.97, gt=0, le=1)
     # The outbox dispatcher: requests on the wire at once; how long a claimed row stays
     # this sender's before another may take it back; how often the outbox is looked at
-    # for rows other processes wrote (empty: 5 s on SQLite, 1 s on PostgreSQL); how
-    # often outcomes are written back.
+    # anyway (empty: 5 s on SQLite, 1 s on PostgreSQL; a broadcast another process
+    # commits wakes the sender at once); how often outcomes are written back.
     sender_concurrency: int = Field(default=16, ge=1, le=256)
     sender_lease_s: float = Field(default=60.0, ge=5)
     sender_poll_s: float | None = Field(default=None, gt=0)
@@ -191,8 +191,8 @@ class Settings(BaseSettings):
 
     @property
     def sender_poll_interval(self) -> float:
-        """Other instances write rows too and cannot wake this one: PostgreSQL, where
-        they run, is looked at often."""
+        """The look that finds what no wake-up announced: on PostgreSQL, where other
+        instances run, a notification missed while the listening connection was down."""
         if self.sender_poll_s is not None:
             return self.sender_poll_s
         return 5.0 if self.is_sqlite else 1.0

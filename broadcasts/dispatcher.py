@@ -12,8 +12,14 @@ and record every outcome in one place, written back in batches by a flusher task
 - One send at a time per chat keeps a chat's messages in order and lets a 429 for
   that chat pause only it; rows whose chat is paused for long go back to the queue.
 - The loop sleeps until the limiter, a completion, ``wake()``, the next due row, the
-  poll interval or ``stop()``: never a busy loop.
-- Rows a crashed dispatcher held come back when their lease runs out.
+  poll interval or ``stop()``: never a busy loop. With ``watch_others`` a broadcast
+  another process commits wakes it too (``broadcasts.pickup``).
+- Rows a crashed dispatcher held come back when their lease runs out, or at once when
+  this dispatcher starts as the only sender (``sole_sender``).
+- A row may start only once the database says it may be on the wire
+  (``possible_duplicate`` set), so after a crash only those rows come back flagged. The
+  marks ride on the flusher's writes (outcomes clear them, the same transaction marks
+  the next rows the limiter will let go) and never exceed ``concurrency`` at a time.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
@@ -31,7 +38,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broadcasts import store
+from broadcasts import pickup, store
 from broadcasts.content import OutgoingMessage, content_from_json, pick
 from broadcasts.limits import Limiter
 from broadcasts.models import DeliveryStatus, utcnow
@@ -77,6 +84,8 @@ class Dispatcher:
         on_sent: Callable[[SentEvent], Awaitable[None] | None] | None = None,
         on_unreachable: Callable[[int, str], Awaitable[None] | None] | None = None,
         on_migrated: Callable[[int, int], Awaitable[None] | None] | None = None,
+        sole_sender: bool = False,
+        watch_others: bool = False,
     ) -> None:
         """
         ``concurrency`` caps requests on the wire; ``batch_size`` caps rows claimed but
@@ -85,7 +94,11 @@ class Dispatcher:
         paused longer than ``release_after`` seconds return to the queue. A retry due
         within ``hold_retries_up_to`` seconds (a 429, a 5xx) stays in memory and, once
         due, goes ahead of younger rows: retries interleave with the broadcast instead
-        of piling up behind it.
+        of piling up behind it. ``sole_sender``: no other dispatcher can be alive (the
+        single-instance lock, the leadership lock), so every row in flight at the start
+        was left by a dead one and is taken back at once instead of after its lease.
+        ``watch_others``: other processes write broadcasts too (the command line, other
+        instances); pick them up at once rather than at the next poll.
         """
         self._factory = session_factory
         self._sender = sender
@@ -102,10 +115,19 @@ class Dispatcher:
         self._on_sent = on_sent
         self._on_unreachable = on_unreachable
         self._on_migrated = on_migrated
+        self._sole = sole_sender
+        self._watch_others = watch_others
 
         self._ready: list[Claimed] = []  # claimed, not yet started; by priority
         self._waiting: list[tuple[float, Claimed]] = []  # held retries: (monotonic due, row)
         self._busy: set[int] = set()  # chats with a send under way
+        self._sending: set[int] = set()  # rows with a send under way
+        # Rows whose on-the-wire mark this dispatcher raised and no write has cleared yet
+        # (at most ``concurrency``), and those of them whose mark is committed, not being
+        # cleared: only these (and rows flagged already) may start.
+        self._marked: dict[int, Claimed] = {}
+        self._armed: set[int] = set()
+        self._arm_wanted = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._messages: OrderedDict[int, dict[str, OutgoingMessage]] = OrderedDict()
@@ -113,7 +135,7 @@ class Dispatcher:
 
         self._kick = asyncio.Event()  # re-run the loop: wake, completion, flush
         self._has_outcomes = asyncio.Event()
-        self._outcomes_full = asyncio.Event()
+        self._flush_now = asyncio.Event()
         self._idle = asyncio.Event()
         self._claim_more = True
         self._db_empty = False
@@ -125,6 +147,7 @@ class Dispatcher:
         self._db_empty = False
         self._loop_task: asyncio.Task[None] | None = None
         self._flush_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
 
     # -- control ------------------------------------------------------------------
 
@@ -132,10 +155,19 @@ class Dispatcher:
         """Take back rows a crashed run left in flight, then start sending."""
         if self._loop_task is not None:
             raise RuntimeError("dispatcher already started")
-        await self._sweep(utcnow())
+        if self._sole:
+            async with self._factory() as session, session.begin():
+                taken = await store.release_in_flight(session, now=utcnow())
+            if taken:
+                logger.warning("took back deliveries a stopped sender held", extra={"rows": taken})
+        else:
+            await self._sweep(utcnow())
         self._stopping = False
         self._loop_task = asyncio.create_task(self._run(), name="broadcasts-dispatcher")
         self._flush_task = asyncio.create_task(self._flush_loop(), name="broadcasts-flusher")
+        if self._watch_others:
+            self._watch_task = asyncio.create_task(
+                pickup.watch(self._factory.kw["bind"], self.wake), name="broadcasts-pickup")
         logger.info("dispatcher started", extra={"concurrency": self._concurrency})
 
     def wake(self) -> None:
@@ -159,6 +191,7 @@ class Dispatcher:
         """
         if self._loop_task is None:
             return
+        await self._stop_watching()
         self._stopping = True
         self._kick.set()
         await self._loop_task
@@ -186,6 +219,7 @@ class Dispatcher:
 
     async def kill(self) -> None:
         """Stop at once and write nothing, as a crash would (for tests of recovery)."""
+        await self._stop_watching()
         tasks = [t for t in (self._loop_task, self._flush_task, *self._tasks) if t]
         self._flush_task = None
         for task in tasks:
@@ -193,6 +227,15 @@ class Dispatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loop_task = None
         self._outcomes.clear()
+        self._marked.clear()
+        self._armed.clear()
+
+    async def _stop_watching(self) -> None:
+        task, self._watch_task = self._watch_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # -- the loop -----------------------------------------------------------------
 
@@ -329,9 +372,17 @@ class Dispatcher:
                     continue  # indexes moved; scan again
             if picked is None:
                 return soonest
-            row = self._ready.pop(picked)
+            row = self._ready[picked]
+            if not (row.possible_duplicate or row.id in self._armed):
+                # Not marked on the wire yet: the flusher marks it now; order is kept.
+                self._arm_wanted = True
+                self._has_outcomes.set()
+                self._flush_now.set()
+                return soonest
+            del self._ready[picked]
             slot = self._limiter.reserve_slot(row.chat_id)
             self._busy.add(row.chat_id)
+            self._sending.add(row.id)
             task = asyncio.create_task(self._deliver(row, slot))
             self._tasks.add(task)
             task.add_done_callback(self._task_done)
@@ -404,6 +455,7 @@ class Dispatcher:
             outcome = self._apply(row, decision, exc)
         finally:
             self._busy.discard(row.chat_id)
+            self._sending.discard(row.id)
         if outcome is not None:
             self._record(outcome)
 
@@ -449,6 +501,7 @@ class Dispatcher:
                     self._log_retry(row, decision)
                     self._waiting.append((time.monotonic() + delay, row))
                     self._kick.set()
+                    self._has_outcomes.set()  # the next write clears its on-the-wire mark
                     return None
                 return Outcome(
                     row, DeliveryStatus.PENDING, error=decision.reason, next_attempt_at=decision.at
@@ -535,49 +588,106 @@ class Dispatcher:
         self._outcomes.append(outcome)
         self._has_outcomes.set()
         if len(self._outcomes) >= self._flush_rows:
-            self._outcomes_full.set()
+            self._flush_now.set()
 
     # -- writing outcomes ---------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
         while True:
-            if not self._outcomes:
+            if not self._outcomes and not self._arm_wanted:
                 if self._stopping and all(t.done() for t in self._tasks):
                     return
                 await self._has_outcomes.wait()
-            if not self._stopping and len(self._outcomes) < self._flush_rows:
+            if (not self._stopping and len(self._outcomes) < self._flush_rows
+                    and not self._arm_wanted):
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._outcomes_full.wait(), self._flush_interval)
+                    await asyncio.wait_for(self._flush_now.wait(), self._flush_interval)
             self._has_outcomes.clear()
-            self._outcomes_full.clear()
+            self._flush_now.clear()
+            self._arm_wanted = False
             batch, self._outcomes = self._outcomes, []
-            if not batch:
-                continue
+            for outcome in batch:
+                self._armed.discard(outcome.row.id)  # out of our hands once written
             self._flushing = True
             try:
-                await self._write(batch)
+                wrote = await self._write(batch)
             finally:
                 self._flushing = False
-            if not (self._ready or self._tasks or self._outcomes):
+            if not wrote:
+                continue
+            if batch and not (self._ready or self._tasks or self._outcomes):
                 self._claim_more = True  # all settled: look again (retries, idleness)
             self._kick.set()
 
-    async def _write(self, batch: list[Outcome]) -> None:
+    def _plan_marks(self, settled: set[int]) -> tuple[list[Claimed], list[Claimed]]:
+        """The rows to mark on the wire next, and marked ones to clear, for one write.
+
+        Rows on the wire and outcomes not yet written keep their marks; ``settled`` (this
+        write's outcomes) lose theirs with the outcome. What is left of ``concurrency``
+        goes to the next rows in order that could start before the next write: as many
+        as the overall rate allows meanwhile, one per chat. Marks of other held rows (a
+        retry waiting in memory, a row an alert pushed back) are cleared.
+        """
+        pending = {o.row.id for o in self._outcomes}
+        keep = {i for i in self._marked if i in self._sending or i in pending}
+        wanted: list[Claimed] = []
+        if not self._stopping:
+            horizon = max(0.1, 2 * self._flush_interval)
+            rate = self._limiter.overall_rate
+            ahead = self._concurrency if math.isinf(rate) else math.ceil(rate * horizon) + 1
+            room = min(ahead, self._concurrency - len(keep))
+            chats = set(self._busy)
+            for row in self._ready:
+                if len(wanted) >= room:
+                    break
+                if row.possible_duplicate or row.chat_id in chats:
+                    continue
+                if self._limiter.delays(row.chat_id)[1] > horizon:
+                    continue
+                chats.add(row.chat_id)
+                wanted.append(row)
+        wanted_ids = {r.id for r in wanted}
+        arm = [r for r in wanted if r.id not in self._armed]
+        clear = [r for i, r in self._marked.items()
+                 if i not in keep and i not in settled and i not in wanted_ids]
+        return arm, clear
+
+    async def _write(self, batch: list[Outcome]) -> bool:
+        """Write the outcomes and move the on-the-wire marks; False if nothing to do."""
         now = utcnow()
+        settled = {o.row.id for o in batch}
         while True:
+            arm, clear = self._plan_marks(settled)
+            if not (batch or arm or clear):
+                return False
+            for row in clear:
+                self._armed.discard(row.id)  # before the write: it must not start meanwhile
+            new = [r for r in arm if r.id not in self._marked]
+            for row in new:
+                self._marked[row.id] = row
             try:
                 async with self._factory() as session, session.begin():
                     done = await store.write_outcomes(session, batch, now=now)
+                    await store.mark_on_wire(session, (r.id for r in arm), True)
+                    # A row that may have reached its chat (a timeout) stays flagged.
+                    await store.mark_on_wire(
+                        session, (r.id for r in clear if not r.possible_duplicate), False)
                 break
             except Exception:
+                for row in new:
+                    self._marked.pop(row.id, None)
                 logger.exception("writing delivery outcomes failed; retrying in 1 s")
                 await asyncio.sleep(1.0)
+        self._armed.update(r.id for r in arm)
+        for delivery_id in settled | {r.id for r in clear}:
+            self._marked.pop(delivery_id, None)
         for outcome in batch:
             if outcome.status is DeliveryStatus.PENDING and outcome.next_attempt_at:
                 self._due_at(outcome.next_attempt_at, now)
         for bid in done:
             logger.info("broadcast done", extra={"broadcast_id": bid})
         await self._callbacks(batch)
+        return True
 
     async def _callbacks(self, batch: list[Outcome]) -> None:
         for outcome in batch:

@@ -24,6 +24,7 @@ from broadcasts.models import (
     DeliveryStatus,
     utcnow,
 )
+from broadcasts.pickup import notify
 from broadcasts.store import dialect_insert
 
 Recipients = AsyncIterable[tuple[int, str]] | Iterable[tuple[int, str]]
@@ -72,7 +73,7 @@ async def enqueue_broadcast(
     ``recipients`` yields ``(chat_id, language)``. A chat known to be unreachable gets
     an ``unreachable`` row at once (it shows in the report, nothing is sent); a group
     known to have migrated is addressed by its new id. Call ``Dispatcher.wake()``
-    after the caller commits.
+    after the caller commits (senders in other processes learn of it by themselves).
     """
     if schedule_key is not None and fire_at is None:
         raise ValueError("a schedule fire needs fire_at for its idempotency key")
@@ -143,6 +144,8 @@ async def enqueue_broadcast(
     if not pending:
         broadcast.status = BroadcastStatus.DONE
         broadcast.finished_at = now
+    else:
+        await notify(session)
     return broadcast
 
 

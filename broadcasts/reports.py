@@ -55,7 +55,11 @@ async def broadcast_report(session: AsyncSession, broadcast_id: int) -> Report:
     )
     duplicates = await session.scalar(
         select(func.count()).where(
-            Delivery.broadcast_id == broadcast_id, Delivery.possible_duplicate.is_(True)
+            Delivery.broadcast_id == broadcast_id,
+            Delivery.possible_duplicate.is_(True),
+            # In flight, the flag only says the request may have started (the dispatcher
+            # marks a row before it may start).
+            Delivery.status != DeliveryStatus.IN_FLIGHT,
         )
     )
     return Report(

@@ -71,23 +71,48 @@ class Outcome:
 
 
 async def reclaim_expired(session: AsyncSession, *, now: datetime) -> int:
-    """Put rows whose lease ran out (their dispatcher died) back in the queue.
+    """Put rows whose lease ran out (their dispatcher died) back in the queue."""
+    return await release_in_flight(session, now=now, expired_before=now)
 
-    They may have reached the chat before the crash, so they count as possible
-    duplicates.
+
+async def release_in_flight(
+    session: AsyncSession, *, now: datetime, expired_before: datetime | None = None
+) -> int:
+    """Put rows in flight back in the queue: all of them (no other sender is alive) or
+    those whose lease ran out before ``expired_before``.
+
+    A row keeps the ``possible_duplicate`` flag ``mark_on_wire`` raised before its
+    request could start; rows that were only claimed are not flagged.
     """
+    conditions = [_D.c.status == DeliveryStatus.IN_FLIGHT]
+    if expired_before is not None:
+        conditions.append(_D.c.lease_until < expired_before)
     result = await session.execute(
         update(_D)
-        .where(_D.c.status == DeliveryStatus.IN_FLIGHT, _D.c.lease_until < now)
+        .where(*conditions)
         .values(
             status=DeliveryStatus.PENDING,
             lease_until=None,
             next_attempt_at=now,
-            possible_duplicate=True,
-            error="lease expired (dispatcher stopped while sending)",
+            error="taken back (its sender stopped while holding it)",
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def mark_on_wire(session: AsyncSession, delivery_ids: Iterable[int], on_wire: bool) -> None:
+    """Record that these rows' requests may reach the chat (or, ``False``, no longer may).
+
+    Set before a request may start, the flag survives a crash (the row is then a possible
+    duplicate); the outcome written afterwards sets it to what really happened.
+    """
+    ids = list(delivery_ids)
+    if ids:
+        await session.execute(
+            update(_D)
+            .where(_D.c.id.in_(ids), _D.c.status == DeliveryStatus.IN_FLIGHT)
+            .values(possible_duplicate=on_wire)
+        )
 
 
 async def claim(

@@ -54,6 +54,7 @@ from tests.bench_fake import RemoteFake
 from tests.bench_figures import bench_figures
 from tests.bench_instances import bench_instances
 from tests.bench_patrol import bench_patrol
+from tests.bench_recovery import bench_recovery
 from tests.bench_roster import bench_roster
 from tests.bench_scamcheck import bench_scamcheck
 from tests.bench_tipoff import bench_tipoff
@@ -301,6 +302,13 @@ async def two_instances(ctx: Context) -> AsyncIterator[tuple[str, float]]:
         yield figure
 
 
+async def recovery(ctx: Context) -> AsyncIterator[tuple[str, float]]:
+    """One bot process on SQLite: a broadcast another process commits, and the bot killed
+    half-way through 3,000 chats and restarted (see tests/bench_recovery.py)."""
+    async for figure in bench_recovery(ctx):
+        yield figure
+
+
 async def alerts(ctx: Context) -> AsyncIterator[tuple[str, float]]:
     """An alert overtaking a tip broadcast, and one to 3,000 people; limits ×``scale``."""
     for figure in await bench_alerts(ctx.scale, strict=ctx.strict):
@@ -347,6 +355,7 @@ BENCHES: list[Bench] = [
     figures,
     patrol,
     roster_import,
+    recovery,
     two_instances,
 ]
 

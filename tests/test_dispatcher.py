@@ -275,6 +275,70 @@ async def test_rows_in_flight_at_a_crash_are_sent_after_their_lease(db: Factory)
     assert all(r.status is DeliveryStatus.SENT and r.possible_duplicate for r in await rows(db))
 
 
+async def test_the_sole_sender_takes_back_rows_in_flight_at_once_flagging_only_those_on_the_wire(
+    db: Factory,
+) -> None:
+    await enqueue(db, range(1, 7))
+    stuck = RecordingSender(hang=True)
+    first = dispatcher(db, stuck, concurrency=2)  # the default lease: 60 s
+    await first.start()
+    async with asyncio.timeout(5):
+        await until(stuck, lambda: sum(stuck.attempts.values()) == 2)
+    await first.kill()
+    assert len(await rows(db, status=DeliveryStatus.IN_FLIGHT)) == 6  # 2 on the wire
+
+    sender = RecordingSender()
+    await run(dispatcher(db, sender, sole_sender=True), within=10)
+    assert sorted(sender.chats) == [1, 2, 3, 4, 5, 6]  # none waited for its lease
+    done = await rows(db)
+    assert all(r.status is DeliveryStatus.SENT for r in done)
+    assert sorted(r.chat_id for r in done if r.possible_duplicate) == sorted(stuck.attempts)
+
+
+async def test_a_sender_killed_mid_broadcast_flags_at_most_its_concurrency_and_each_resent_chat(
+    db: Factory,
+) -> None:
+    """Marks ride on the flusher's writes, ahead of the sends: wherever the kill falls,
+    the rows flagged are within the concurrency, and every chat that gets a copy twice is
+    among them."""
+    await enqueue(db, range(1, 201))
+    first_sender = RecordingSender(delay=0.002)
+    paced = Limits(overall_per_s=300, chat_per_s=200, chat_burst=5, group_per_min=60_000)
+    first = dispatcher(db, first_sender, paced, concurrency=4)  # claims 32 at a time
+    await first.start()
+    async with asyncio.timeout(10):
+        await until(first_sender, lambda: len(first_sender.sent) >= 40)
+    await first.kill()
+    assert len(await rows(db, status=DeliveryStatus.IN_FLIGHT)) > 4
+
+    sender = RecordingSender()
+    await run(dispatcher(db, sender, sole_sender=True))
+    assert set(first_sender.chats) | set(sender.chats) == set(range(1, 201))
+    flagged = {r.chat_id for r in await rows(db) if r.possible_duplicate}
+    assert set(first_sender.chats) & set(sender.chats) <= flagged
+    assert len(flagged) <= 4
+
+
+async def test_a_retry_held_in_memory_at_a_crash_comes_back_unflagged(db: Factory) -> None:
+    await enqueue(db, [1])
+    waiting = RecordingSender()
+    waiting.fail(1, RetryAfter(5))  # refused, so not delivered: held for 5 s
+    first = dispatcher(db, waiting)
+    await first.start()
+    async with asyncio.timeout(5):
+        await until(waiting, lambda: waiting.attempts[1] == 1)  # marked on the wire by now
+        # The clearing is a database write with no event to wait on: poll the row.
+        while (await rows(db))[0].possible_duplicate:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await first.kill()
+
+    sender = RecordingSender()
+    await run(dispatcher(db, sender, sole_sender=True))
+    [row] = await rows(db)
+    assert sender.chats == [1] and row.status is DeliveryStatus.SENT
+    assert not row.possible_duplicate
+
+
 async def test_alert_buttons_carry_the_delivery_and_the_message_is_pinned(db: Factory) -> None:
     alert = OutgoingMessage(text="火警!", buttons=[[("收到", "ack:{delivery_id}")]], pin=True)
     bid = await enqueue(db, [-1, -2], priority=Priority.ALERT, content={"zh-CN": alert})

@@ -251,3 +251,23 @@ def _png() -> bytes:
     out = BytesIO()
     Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
     return out.getvalue()
+
+
+async def test_a_restarted_sender_takes_back_rows_in_flight_at_once_and_flags_only_the_sent_one(
+    fake: FakeTelegram, bot: Bot, db: Factory
+) -> None:
+    alice, bob, carol = (started(fake, name) for name in ("Alice", "Bob", "Carol"))
+    fake.faults.lose_answer(chat_id=alice.chat_id, delay=3.0)  # delivered, answer stalled
+    bid = await broadcast(db, [(p.chat_id, "en") for p in (alice, bob, carol)])
+    dead = Dispatcher(db, TelegramSender(bot), Limiter(FAST), concurrency=1)  # lease: 60 s
+    await dead.start()
+    await fake.wait_for(lambda: bool(fake.messages_to(alice.chat_id)), timeout=10)
+    await dead.kill()  # as SIGKILL would: Alice's request on the wire, Bob's and Carol's held
+
+    await deliver(db, bot, sole_sender=True)  # within deliver's timeout, far below the lease
+    assert [len(fake.messages_to(p.chat_id)) for p in (alice, bob, carol)] == [2, 1, 1]
+    async with db() as s:
+        report = await broadcast_report(s, bid)
+        flagged = set(await s.scalars(select(Delivery.chat_id).where(Delivery.possible_duplicate)))
+    assert report.sent == 3 and flagged == {alice.chat_id} and fake.duplicates() == 1
+    await fake.wait_for(lambda: not fake.in_flight, timeout=30)  # the stalled first answer
