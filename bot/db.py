@@ -26,6 +26,8 @@ from broadcasts.models import utcnow as utcnow
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: PostgreSQL advisory lock keys (any 64-bit numbers, the same in every instance).
 MIGRATION_LOCK = 0x70696E67_616E0001
+#: Connection option of `reading` sessions: on SQLite their transaction begins DEFERRED.
+READ_ONLY = "bot_read_only"
 
 
 class Base(DeclarativeBase):
@@ -46,7 +48,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     A deferred SQLite transaction that reads and then writes fails at once with
     SQLITE_BUSY when another connection writes meanwhile; starting every
-    transaction IMMEDIATE makes it wait for the lock instead (FACTS.md).
+    transaction IMMEDIATE makes it wait for the lock instead (FACTS.md). Only a
+    `reading` session, which never writes, begins DEFERRED.
 
     Bound parameters stay out of exception text and SQL logging: they are what people
     wrote, with who wrote it, and an error's traceback goes to the log.
@@ -68,7 +71,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql(
+                "BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -81,6 +85,18 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """One session, committed on success and rolled back on error."""
     async with factory() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def reading(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that only reads, rolled back at the end. On SQLite its transaction begins
+    DEFERRED, so it neither takes nor waits for the write lock (WAL lets it read the last
+    commit while another connection writes): a long import's transaction does not hold up
+    every other update's reads. Writing in it may fail at once with SQLITE_BUSY (FACTS.md):
+    use `transaction` for that."""
+    async with factory() as session:
+        await session.connection(execution_options={READ_ONLY: True})
         yield session
 
 

@@ -10,6 +10,7 @@ from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
+from bot.db import reading
 from bot.directory.models import Chat
 from bot.directory.people import load_actor
 from bot.handler_utils import identity_of
@@ -19,9 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 async def load_actor_for_update(update: Update, context: BotContext) -> None:
-    """Group -1: load the acting person (one read) and the group's language."""
+    """Group -1: load the acting person (one read) and the group's language. Reads only,
+    so it does not wait for another update's write transaction (a roster's import)."""
     settings = context.services.settings
-    async with context.services.session_factory() as session:
+    async with reading(context.services.session_factory) as session:
         if update.effective_user is not None:
             context.actor = await load_actor(
                 session, identity=identity_of(update.effective_user),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +45,9 @@ class BotRunner:
     #: missed by more than its grace time (the loop was blocked on a busy machine) ends with
     #: EVENT_JOB_MISSED and no EXECUTED event, so counting events would never come back to 0.
     running_jobs: set[tuple[str, datetime]] = field(default_factory=set)
+    #: Handlers marked `block=False` (a roster's check) run as tasks the Application
+    #: creates; the update counts as handled at once, so stories wait for these too.
+    handler_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def start(self, **overrides: Any) -> BotApplication:
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
@@ -53,6 +57,7 @@ class BotRunner:
             application.job_queue.scheduler.add_listener(
                 self._count_jobs,
                 EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self._track_tasks(application)
         await application.initialize()
         if application.post_init is not None:
             await application.post_init(application)
@@ -64,11 +69,27 @@ class BotRunner:
         self.fake.busy_checks.append(self._handling_an_update)
         return application
 
+    def _track_tasks(self, application: BotApplication) -> None:
+        """Note each task `Application.create_task` makes (PTB runs a non-blocking handler
+        through it) until it is done; the task itself is PTB's, unchanged."""
+        create_task = application.create_task
+        self.handler_tasks = set()
+
+        def tracked(coroutine: Any, update: object = None, *,
+                    name: str | None = None) -> asyncio.Task[Any]:
+            task = create_task(coroutine, update=update, name=name)
+            self.handler_tasks.add(task)
+            task.add_done_callback(self.handler_tasks.discard)
+            return task
+
+        application.create_task = tracked  # type: ignore[method-assign]
+
     def _handling_an_update(self) -> bool:
         application = self.application
         return application is not None and (
             not application.update_queue.empty()
             or application.update_processor.current_concurrent_updates > 0
+            or bool(self.handler_tasks)
             or bool(self.running_jobs)
             or self._job_due_soon()
         )

@@ -8,6 +8,7 @@ import asyncio
 import enum
 import io
 import logging
+import re
 import zlib
 
 from telegram import Document, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -23,7 +24,7 @@ from telegram.ext import (
 from bot.auth import Permission, can, directory_scope
 from bot.commands import publish_personal_menu
 from bot.context import BotContext
-from bot.db import transaction, utcnow
+from bot.db import reading, transaction, utcnow
 from bot.directory import areas as area_service
 from bot.directory import roster as roster_service
 from bot.directory.callbacks import PATTERN, DirCallback, decode
@@ -390,12 +391,15 @@ async def roster_file(update: Update, context: BotContext) -> int:
     scope, found = table
     assert context.actor is not None and update.effective_user is not None
     raw = roster_service.raw_rows(found.rows)
-    async with transaction(context.services.session_factory) as session:
-        person_id = await acting_person_id(session, context.actor, update.effective_user)
+    # Checked without the write lock (Confirm checks again before writing); only keeping
+    # the upload writes.
+    async with reading(context.services.session_factory) as session:
         preview = await roster_service.check_roster(
             session, rows=raw, scope_path=scope, staff_allowed=_may_grant_staff(context, scope))
-        upload = None
-        if not preview.missing_columns and (preview.good or preview.questions):
+    upload = None
+    if not preview.missing_columns and (preview.good or preview.questions):
+        async with transaction(context.services.session_factory) as session:
+            person_id = await acting_person_id(session, context.actor, update.effective_user)
             upload = await save_upload(session, kind=PendingUploadKind.ROSTER,
                                        created_by_id=person_id, rows=raw, now=utcnow())
             upload.choices = {"plan": _plan_digest(preview)}
@@ -544,6 +548,18 @@ async def upload_pressed(update: Update, context: BotContext, press: DirCallback
         await refuse(update, context)
         return
     settings = context.services.settings
+    checked = None
+    if press.action == "rok":
+        # The slow check first, outside the write lock: the transaction below only reads
+        # the directory again and plans anew if anything the check used has changed.
+        async with reading(context.services.session_factory) as session:
+            upload = await open_upload(session, upload_id=press.a,
+                                       created_by_id=actor.person_id, now=utcnow())
+            if upload is not None and upload.kind is PendingUploadKind.ROSTER:
+                checked = await roster_service.check_roster(
+                    session, rows=upload.rows, scope_path=scope,
+                    choices=dict(upload.choices or {}),
+                    staff_allowed=_may_grant_staff(context, scope))
     async with transaction(context.services.session_factory) as session:
         upload = await open_upload(session, upload_id=press.a, created_by_id=actor.person_id,
                                    now=utcnow())
@@ -559,7 +575,7 @@ async def upload_pressed(update: Update, context: BotContext, press: DirCallback
             choices = dict(upload.choices or {})
             preview = await roster_service.check_roster(
                 session, rows=upload.rows, scope_path=scope, choices=choices,
-                staff_allowed=_may_grant_staff(context, scope))
+                staff_allowed=_may_grant_staff(context, scope), against=checked)
             if preview.questions or _plan_digest(preview) != choices.get("plan"):
                 # The directory changed since the check: show the new one, write nothing.
                 upload.done = False
@@ -665,6 +681,13 @@ async def reask_file(update: Update, context: BotContext) -> None:
             "or send /cancel."))
 
 
+async def still_checking(update: Update, context: BotContext) -> None:
+    """A message while the roster sent in this conversation is still being checked."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context._(
+            "I am still checking your file. Please wait a moment: I will answer here."))
+
+
 async def timed_out(update: Update, context: BotContext) -> None:
     if update.effective_message is not None:
         await update.effective_message.reply_text(context._(
@@ -703,6 +726,8 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
 
 
 CAPTION_COMMAND = filters.CaptionRegex(r"^\s*/import(areas)?(@\w+)?(\s|$)")
+# Confirm or cancel a checked file: handled without blocking, like the files themselves.
+UPLOAD_PRESS = re.compile(r"^dir:(rok|rno|aok):")
 
 
 INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy", "isp", "isl"})
@@ -716,7 +741,10 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
                       CommandHandler("importareas", ask_area_file)],
         states={
             UploadState.AWAITING_ROSTER_FILE: [
-                MessageHandler(filters.Document.ALL, roster_file),
+                # Not blocking: a 5,000-row check takes seconds, and other people's updates
+                # go on meanwhile. PTB applies the state it returns when it is done; until
+                # then this person's messages get the WAITING state's answer.
+                MessageHandler(filters.Document.ALL, roster_file, block=False),
                 MessageHandler(filters.ALL & ~filters.COMMAND, reask_file),
             ],
             UploadState.AWAITING_AREA_FILE: [
@@ -724,6 +752,7 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
                 MessageHandler(filters.ALL & ~filters.COMMAND, reask_file),
             ],
             ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, timed_out)],
+            ConversationHandler.WAITING: [MessageHandler(filters.ALL, still_checking)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
         conversation_timeout=CONVERSATION_TIMEOUT,
@@ -733,12 +762,13 @@ def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     return [
         uploads,
         MessageHandler(filters.Document.ALL & CAPTION_COMMAND & filters.ChatType.PRIVATE,
-                       file_with_caption),
+                       file_with_caption, block=False),
         CommandHandler("leave", ask_leave),
         CommandHandler("people", find_people),
         CommandHandler("export", export_roster),
         CommandHandler("invite", invite_handlers.start_invite),
         *admin_handlers.handlers(),
+        CallbackQueryHandler(dir_pressed, pattern=UPLOAD_PRESS, block=False),
         CallbackQueryHandler(dir_pressed, pattern=PATTERN),
     ]
 

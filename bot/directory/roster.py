@@ -9,6 +9,7 @@ the directory and writes everything in the caller's one transaction.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
 import unicodedata
@@ -19,10 +20,10 @@ from difflib import SequenceMatcher
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.audit import record
+from bot.audit import record_many
 from bot.directory.areas import ancestor_ids, split_path, subtree
 from bot.directory.models import (
     Area,
@@ -210,6 +211,8 @@ class RosterPreview:
     bad: list[BadRow] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
+    # What check_roster planned from: the directory as read, the choices, staff_allowed.
+    basis: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def added(self) -> list[GoodRow]:
@@ -260,6 +263,9 @@ class _Directory:
     aliases: dict[tuple[str, str], str]
     by_phone: dict[str, _Known]
     by_telegram: dict[int, _Known]
+    # The file's phones and Telegram ids the people above were looked up by.
+    phones: frozenset[str] = frozenset()
+    telegram_ids: frozenset[int] = frozenset()
 
     def area_label(self, area: _AreaInfo) -> str:
         return "/".join(self.names.get(i, "?") for i in ancestor_ids(area.path))
@@ -271,8 +277,19 @@ def raw_rows(rows: Sequence[TableRow]) -> list[dict[str, Any]]:
             for r in rows]
 
 
-async def _load(session: AsyncSession, rows: Sequence[dict[str, Any]],
-                scope_path: str) -> _Directory:
+def _file_keys(rows: Sequence[dict[str, Any]]) -> tuple[frozenset[str], frozenset[int]]:
+    """The phones and Telegram ids a file uses, to look their people up."""
+    phones = {p for p in (normalize_phone(str(r["values"].get("phone", ""))) for r in rows) if p}
+    ids = set()
+    for r in rows:
+        parsed = parse_telegram(str(r["values"].get("telegram", "")))
+        if parsed and parsed[1] is not None:
+            ids.add(parsed[1])
+    return frozenset(phones), frozenset(ids)
+
+
+async def _load(session: AsyncSession, scope_path: str, phones: frozenset[str],
+                ids: frozenset[int]) -> _Directory:
     area_rows = (await session.execute(
         select(Area.id, Area.name, Area.path)
         .where(Area.archived.is_(False), subtree(Area.path, scope_path)))).all()
@@ -283,7 +300,8 @@ async def _load(session: AsyncSession, rows: Sequence[dict[str, Any]],
         names.update(dict((await session.execute(
             select(Area.id, Area.name).where(Area.id.in_(above)))).all()))
     teams = [_TeamInfo(t.id, t.name, t.kind, areas[t.area_id]) for t in await session.scalars(
-        select(Team).where(Team.archived.is_(False), Team.area_id.in_(list(areas))))
+        select(Team).where(Team.archived.is_(False), Team.area_id.in_(list(areas)))
+        .order_by(Team.id))
         if t.area_id in areas] if areas else []
     ids_above = ancestor_ids(scope_path)
     prefixes = ["/", *("/" + "/".join(map(str, ids_above[:n])) + "/"
@@ -291,12 +309,6 @@ async def _load(session: AsyncSession, rows: Sequence[dict[str, Any]],
     aliases = {(a.kind.value, a.text): a.target for a in await session.scalars(
         select(ImportAlias).where(ImportAlias.scope_path.in_(prefixes))
         .order_by(func.length(ImportAlias.scope_path)))}  # the closest scope's alias wins
-    phones = {p for p in (normalize_phone(str(r["values"].get("phone", ""))) for r in rows) if p}
-    ids = set()
-    for r in rows:
-        parsed = parse_telegram(str(r["values"].get("telegram", "")))
-        if parsed and parsed[1] is not None:
-            ids.add(parsed[1])
     by_phone: dict[str, _Known] = {}
     by_telegram: dict[int, _Known] = {}
     team_area = Area.__table__.alias("team_area")
@@ -306,7 +318,8 @@ async def _load(session: AsyncSession, rows: Sequence[dict[str, Any]],
     for chunk_ids in _chunks(sorted(ids), 500):
         await _known_people(session, Person.telegram_id.in_(chunk_ids), scope_path, team_area,
                             by_phone, by_telegram)
-    return _Directory(scope_path, areas, names, teams, aliases, by_phone, by_telegram)
+    return _Directory(scope_path, areas, names, teams, aliases, by_phone, by_telegram,
+                      phones, ids)
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
@@ -565,11 +578,28 @@ def _plan_row(directory: _Directory, v: dict[str, str], line: int, name: str,
 async def check_roster(
     session: AsyncSession, *, rows: Sequence[TableRow] | Sequence[dict[str, Any]],
     scope_path: str, choices: Choices | None = None, staff_allowed: bool = True,
+    against: RosterPreview | None = None,
 ) -> RosterPreview:
-    """The dry run: every row good, bad with a reason, or waiting on a question."""
+    """The dry run: every row good, bad with a reason, or waiting on a question.
+
+    The rows are read and planned in a worker thread (5,000 take seconds), so other
+    updates go on meanwhile. `against` is a check of the same rows made earlier, in
+    another session (one that did not hold the write lock): when nothing it was checked
+    against has changed, it is the answer, and the rows are not planned again while the
+    caller's transaction holds the lock."""
     raw = [r if isinstance(r, dict) else raw_rows([r])[0] for r in rows]
-    directory = await _load(session, raw, scope_path)
-    return plan_roster(directory, raw, choices or {}, staff_allowed=staff_allowed)
+    choices = choices or {}
+    if against is not None and against.basis:
+        known = against.basis[0]
+        directory = await _load(session, scope_path, known.phones, known.telegram_ids)
+        if (directory, choices, staff_allowed) == against.basis:
+            return against
+    else:
+        directory = await _load(session, scope_path, *await asyncio.to_thread(_file_keys, raw))
+    preview = await asyncio.to_thread(plan_roster, directory, raw, choices,
+                                      staff_allowed=staff_allowed)
+    preview.basis = (directory, choices, staff_allowed)
+    return preview
 
 
 @dataclass(frozen=True)
@@ -583,7 +613,8 @@ async def import_roster(
     session: AsyncSession, *, preview: RosterPreview, scope_path: str, actor_id: int | None,
     choices: Choices | None = None,
 ) -> ImportResult:
-    """Write a checked preview (checked against the directory in this same transaction):
+    """Write a checked preview (checked against the directory in this same transaction, or
+    found unchanged there by check_roster's `against`):
     the new teams, the new people, the updates, and the choices as aliases for next time.
     The caller's transaction holds it all, so a failure leaves nothing half-written."""
     new_teams: dict[tuple[str, int], int] = {}
@@ -596,13 +627,23 @@ async def import_roster(
                 new_teams[key] = (await create_team(session, area=area, name=row.new_team,
                                                     actor_id=actor_id)).id
     fresh = [r for r in preview.good if r.person_id is None]
-    people = [Person(
-        name=r.name, phone=r.phone, username=r.username, telegram_id=r.telegram_id,
-        role=Role.STAFF if r.role is RosterRole.STAFF else Role.MEMBER,
-        status=PersonStatus.ACTIVE if r.telegram_id else PersonStatus.PENDING,
-        area_id=r.area_id) for r in fresh]
-    session.add_all(people)
-    await session.flush()
+    # Batched INSERTs, not 15,000 ORM objects: the write lock is held while they run. The
+    # new people's ids come back by phone (a file has each phone once) among the rows added
+    # now.
+    fresh_ids: list[int] = []
+    if fresh:
+        before = await session.scalar(select(func.max(Person.id))) or 0
+        await session.execute(insert(Person.__table__), [
+            {"name": r.name, "phone": r.phone, "username": r.username,
+             "telegram_id": r.telegram_id,
+             "role": Role.STAFF if r.role is RosterRole.STAFF else Role.MEMBER,
+             "status": _status(r), "area_id": r.area_id} for r in fresh])
+        by_phone: dict[str, int] = {}
+        for chunk in _chunks([r.phone for r in fresh], 500):
+            by_phone.update((await session.execute(
+                select(Person.phone, Person.id).where(Person.phone.in_(chunk),
+                                                      Person.id > before))).all())
+        fresh_ids = [by_phone[r.phone] for r in fresh]
     existing = {r.person_id: r for r in preview.good if r.person_id is not None}
     current: set[tuple[int, int]] = set()
     if existing:
@@ -610,9 +651,9 @@ async def import_roster(
             current.update((await session.execute(select(
                 Membership.person_id, Membership.team_id).where(
                     Membership.person_id.in_(chunk)))).all())
-    pairs = [*zip(fresh, [p.id for p in people], strict=True),
-             *((r, pid) for pid, r in existing.items())]
-    for row, person_id in pairs:
+    memberships: list[dict[str, Any]] = []
+    for row, person_id in [*zip(fresh, fresh_ids, strict=True),
+                           *((r, pid) for pid, r in existing.items())]:
         team_id = row.team_id if row.team_id is not None else new_teams.get(
             (row.new_team or "", row.new_team_area_id or 0))
         for tid, lead in ((team_id, row.role is RosterRole.LEADER), (row.also_team_id, False)):
@@ -624,42 +665,54 @@ async def import_roster(
                         Membership.person_id == person_id, Membership.team_id == tid)
                         .values(is_leader=True))
                 continue
-            session.add(Membership(person_id=person_id, team_id=tid, is_leader=lead))
+            memberships.append({"person_id": person_id, "team_id": tid, "is_leader": lead})
             current.add((person_id, tid))
-    for row, person in zip(fresh, people, strict=True):
-        await record(session, actor_id=actor_id, action="roster.import", object_type="person",
-                     object_id=person.id,
-                     after={"name": row.name, "phone": row.phone, "team_id": row.team_id,
-                            "role": row.role.value, "status": person.status.value})
-    for person_id, row in existing.items():
-        await _update_person(session, person_id=person_id, row=row, actor_id=actor_id)
+    if memberships:
+        await session.execute(insert(Membership.__table__), memberships)
+    await record_many(session, actor_id=actor_id, action="roster.import", object_type="person",
+                      entries=[(person_id, None, {"name": row.name, "phone": row.phone,
+                                                  "team_id": row.team_id,
+                                                  "role": row.role.value,
+                                                  "status": _status(row).value})
+                               for row, person_id in zip(fresh, fresh_ids, strict=True)])
+    await _update_people(session, existing, actor_id=actor_id)
     await _remember(session, choices or {}, new_teams, preview, scope_path, actor_id)
     await session.flush()
     return ImportResult(created=len(fresh), updated=len(existing), teams_created=len(new_teams))
 
 
-async def _update_person(session: AsyncSession, *, person_id: int, row: GoodRow,
+def _status(row: GoodRow) -> PersonStatus:
+    return PersonStatus.ACTIVE if row.telegram_id else PersonStatus.PENDING
+
+
+async def _update_people(session: AsyncSession, rows: dict[int, GoodRow], *,
                          actor_id: int | None) -> None:
-    """The same phone already in the directory: the roster's name, area and role (never
-    lower than the person has), and a Telegram account where none was known."""
-    person = await session.get(Person, person_id)
-    assert person is not None
-    before = {"name": person.name, "role": person.role.value, "area_id": person.area_id}
-    person.name = row.name
-    if row.area_id is not None:
-        person.area_id = row.area_id
-    if row.role is RosterRole.STAFF and person.role in (Role.RESIDENT, Role.MEMBER):
-        person.role = Role.STAFF
-    elif person.role is Role.RESIDENT:
-        person.role = Role.MEMBER
-    if person.telegram_id is None and row.telegram_id is not None:
-        person.telegram_id = row.telegram_id
-    if person.username is None and row.username is not None:
-        person.username = row.username
-    await record(session, actor_id=actor_id, action="roster.update", object_type="person",
-                 object_id=person.id, before=before,
-                 after={"name": person.name, "role": person.role.value,
-                        "area_id": person.area_id, "team_id": row.team_id})
+    """The same phones already in the directory: the roster's name, area and role (never
+    lower than the person has), and a Telegram account where none was known. One batched
+    UPDATE and one batched audit INSERT, however many people."""
+    changes: list[dict[str, Any]] = []
+    entries: list[tuple[int | None, dict[str, Any] | None, dict[str, Any]]] = []
+    for chunk in _chunks(list(rows), 500):
+        for person_id, name, role, area_id, telegram_id, username in (await session.execute(
+                select(Person.id, Person.name, Person.role, Person.area_id, Person.telegram_id,
+                       Person.username).where(Person.id.in_(chunk)))).all():
+            row = rows[person_id]
+            if row.role is RosterRole.STAFF and role in (Role.RESIDENT, Role.MEMBER):
+                new_role = Role.STAFF
+            else:
+                new_role = Role.MEMBER if role is Role.RESIDENT else role
+            change = {"id": person_id, "name": row.name, "role": new_role,
+                      "area_id": row.area_id if row.area_id is not None else area_id,
+                      "telegram_id": telegram_id if telegram_id is not None else row.telegram_id,
+                      "username": username if username is not None else row.username}
+            changes.append(change)
+            entries.append((person_id, {"name": name, "role": role.value, "area_id": area_id},
+                            {"name": row.name, "role": new_role.value,
+                             "area_id": change["area_id"], "team_id": row.team_id}))
+    if changes:
+        await session.execute(update(Person), changes)
+    await record_many(session, actor_id=actor_id, action="roster.update", object_type="person",
+                      entries=entries)
 
 
 async def _remember(session: AsyncSession, choices: Choices, new_teams: dict[tuple[str, int], int],
