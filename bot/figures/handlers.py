@@ -24,7 +24,7 @@ from bot.db import utcnow
 from bot.directory.handlers import refuse, stale
 from bot.directory.models import Area, Team
 from bot.figures import callbacks as cb
-from bot.figures import charts, keyboards, monthly, periods, render, service, workbook
+from bot.figures import keyboards, monthly, periods, render, service, workbook
 from bot.figures.counting import Scope
 from bot.figures.periods import Period
 from bot.figures.tipoffs import child_areas
@@ -205,6 +205,8 @@ async def send_report(context: BotContext, *, chat_id: int, report: service.Repo
     _ = context.tr(language)
     await context.bot.send_message(chat_id, render.figures_text(report, scope_name=name, _=_,
                                                                 language=language, tz=tz))
+    from bot.figures import charts  # matplotlib: a second to import, so only to draw
+
     try:
         pngs = await asyncio.to_thread(charts.render_charts, report, language=language)
     except charts.NoCjkFont:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import transaction
 from bot.directory.models import Area, AreaKind, Person, PersonStatus, Role
-from bot.figures import charts, periods, render, service, workbook
+from bot.figures import periods, render, service, workbook
 from bot.figures.counting import Scope
 from bot.i18n import normalize_language, translator
 from bot.settings import Settings
@@ -97,6 +97,8 @@ def _files(report: service.Report, *, area: Area, language: str, directory: Path
                                tz=settings.tz)
     stem = f"figures-{report.period.year}-{report.period.month:02d}-{area.id}-{language}"
     directory.mkdir(parents=True, exist_ok=True)
+    from bot.figures import charts  # matplotlib: a second to import, so only to draw
+
     try:
         pngs = charts.render_charts(report, language=language)
     except charts.NoCjkFont:
