@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from matplotlib import font_manager, rc_context
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from PIL import Image
 from sqlalchemy import update
 
@@ -103,3 +103,33 @@ def test_workbook_reads_back_anonymised_and_without_formulas(report) -> None:
     texts = {str(c.value) for c in cells if c.value is not None}
     assert "'=HYPERLINK(\"http://x\",\"巡逻\")" in texts and "'+5网格" in texts
     assert not [t for t in texts if "陈阿姨" in t or "13800000009" in t]
+
+
+def test_rows_written_as_xml_read_back_as_openpyxl_writes_them() -> None:
+    """The reports' rows skip openpyxl's cell writer; a reader must not tell the difference."""
+    rows: list[list[object]] = [
+        ["TX-000001", datetime(2026, 11, 3, 8, 15, 30, 123456), "噪音扰民", " 两头有空格 ",
+         "<a & b>", "#N/A", '=HYPERLINK("http://x","巡逻")', "", None, 3, 2.5],
+        ["TX-000002", None, "-1", "@x", "\tTab", "响\x07铃", "两\n行", 1234567890123, 0.1],
+    ]
+    header = ["编号", "收到时间"]
+
+    def read(data: bytes) -> list[list[tuple[object, str, str]]]:
+        sheet = load_workbook(io.BytesIO(data))["rows"]
+        return [[(c.value, c.data_type, c.number_format) for c in row]
+                for row in sheet.iter_rows()]
+
+    reference = Workbook(write_only=True)
+    sheet = reference.create_sheet("rows")
+    for row in (header, *rows):
+        workbook._row(sheet, row)
+    written = io.BytesIO()
+    reference.save(written)
+
+    ours = Workbook(write_only=True)
+    sheet = ours.create_sheet("rows")
+    workbook._row(sheet, header)
+    xml = workbook.rows_xml(rows, first=2, date_style=workbook._date_style(sheet))
+    saved = io.BytesIO()
+    ours.save(saved)
+    assert read(workbook._add_rows(saved.getvalue(), sheet, xml)) == read(written.getvalue())

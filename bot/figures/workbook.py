@@ -17,6 +17,7 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -45,15 +46,21 @@ def _row(sheet: WriteOnlyWorksheet, values: Iterable[object]) -> None:
     sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in values])
 
 
+@lru_cache(maxsize=4096)
+def _text_xml(value: str) -> str:
+    """A text cell's XML after its reference (kinds, statuses, places and teams repeat)."""
+    text = as_text(value)
+    if not text:
+        return ' t="inlineStr"/>'
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f' t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+
+
 def _cell_xml(reference: str, value: object, date_style: int) -> str:
     """One cell as openpyxl writes it: text inline (through `as_text`), a date as a number
-    in the date style, numbers to 16 digits; nothing for None."""
+    in the date style, numbers to 16 digits."""
     if isinstance(value, str):
-        text = as_text(value)
-        if not text:
-            return f'<c r="{reference}" t="inlineStr"/>'
-        space = ' xml:space="preserve"' if text != text.strip() else ""
-        return f'<c r="{reference}" t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>'
+        return f'<c r="{reference}"{_text_xml(value)}'
     if isinstance(value, datetime):
         return f'<c r="{reference}" s="{date_style}" t="n"><v>{to_excel(value):.16g}</v></c>'
     if isinstance(value, int | float) and not isinstance(value, bool):
