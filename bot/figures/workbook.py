@@ -72,11 +72,10 @@ def rows_xml(rows: Iterable[Sequence[object]], *, first: int,
              date_style: int) -> Iterator[bytes]:
     """Sheet rows numbered from `first`, as the `<row>` elements of a sheet's XML, a few
     hundred at a time."""
-    letters = [get_column_letter(i) for i in range(1, 27)]
     chunk: list[str] = []
     for number, values in enumerate(rows, start=first):
-        cells = "".join(_cell_xml(f"{letters[i]}{number}", v, date_style)
-                        for i, v in enumerate(values) if v is not None)
+        cells = "".join(_cell_xml(f"{get_column_letter(column)}{number}", v, date_style)
+                        for column, v in enumerate(values, start=1) if v is not None)
         chunk.append(f'<row r="{number}">{cells}</row>')
         if len(chunk) == 500:
             yield "".join(chunk).encode()
