@@ -6,14 +6,15 @@ Every text cell is written as text: a team or area named "=HYPERLINK(…)" (or s
 with + - @) is shown as typed, never run as a formula.
 
 A year of a street office has some 20,000 reports: openpyxl spends about 25 µs on each
-cell (binding, styling, an XML element), seconds for that sheet alone, so the reports'
-rows are written as sheet XML here (`rows_xml`, the same cells openpyxl writes) and put
-into the saved workbook; the small sheets still go through openpyxl.
+cell (binding, styling, an XML element), seconds for that sheet alone. So openpyxl makes
+the workbook (sheets, styles, the parts around them) with empty sheets, and the rows are
+written as sheet XML here (`rows_xml`, the same cells openpyxl writes) into the saved file.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -34,16 +35,12 @@ from bot.figures.service import Report
 from bot.i18n import translator
 from bot.tipoffs.render import STATUS_LABELS
 
-
-def text_cell(sheet: WriteOnlyWorksheet, value: str) -> WriteOnlyCell:
-    """A cell that holds `value` as text whatever it starts with (the /export rule)."""
-    cell = WriteOnlyCell(sheet, value=as_text(value))
-    cell.data_type = "s"
-    return cell
+#: A sheet: its rows of values (text, numbers, dates, None for an empty cell).
+Sheet = list[Sequence[object]]
 
 
-def _row(sheet: WriteOnlyWorksheet, values: Iterable[object]) -> None:
-    sheet.append([text_cell(sheet, v) if isinstance(v, str) else v for v in values])
+def _row(sheet: Sheet, values: Sequence[object]) -> None:
+    sheet.append(values)
 
 
 @lru_cache(maxsize=4096)
@@ -88,21 +85,43 @@ def _date_style(sheet: WriteOnlyWorksheet) -> int:
     return WriteOnlyCell(sheet, value=datetime(2000, 1, 1)).style_id
 
 
-def _add_rows(data: bytes, sheet: WriteOnlyWorksheet, rows: Iterable[bytes]) -> bytes:
-    """The saved workbook with `rows` added after the rows `sheet` has."""
-    member = sheet.path.lstrip("/")
+class _Book:
+    """The workbook's sheets, in order, as rows of values until it is saved."""
+
+    def __init__(self) -> None:
+        self.sheets: list[tuple[str, Sheet]] = []
+
+    def sheet(self, title: str) -> Sheet:
+        rows: Sheet = []
+        self.sheets.append((title, rows))
+        return rows
+
+    def save(self) -> bytes:
+        workbook = Workbook(write_only=True)
+        made = [(workbook.create_sheet(title), rows) for title, rows in self.sheets]
+        date_style = _date_style(made[0][0])
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        return _with_rows(buffer.getvalue(), {
+            sheet.path.lstrip("/"): rows_xml(rows, first=1, date_style=date_style)
+            for sheet, rows in made})
+
+
+def _with_rows(data: bytes, rows: dict[str, Iterable[bytes]]) -> bytes:
+    """The saved workbook with each sheet's (zip member's) rows put into its sheet data."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
             body = source.read(info)
-            if info.filename != member:
+            if info.filename not in rows:
                 target.writestr(info, body)
                 continue
+            body = re.sub(rb"<sheetData\s*/>", b"<sheetData></sheetData>", body, count=1)
             head, tail = body.split(b"</sheetData>", 1)
             with target.open(info, "w") as stream:
                 stream.write(head)
-                for chunk in rows:
+                for chunk in rows[info.filename]:
                     stream.write(chunk)
                 stream.write(b"</sheetData>" + tail)
     return out.getvalue()
@@ -126,9 +145,9 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
     t, tb = report.tipoffs, report.tipoffs_before
     b, bb = report.broadcasts, report.broadcasts_before
     a, ab = report.alerts, report.alerts_before
-    workbook = Workbook(write_only=True)
+    book = _Book()
 
-    summary = workbook.create_sheet(_("Summary"))
+    summary = book.sheet(_("Summary"))
     _row(summary, [scope_name])
     _row(summary, [_("Figure"), render.period_label(report.period, language),
                    render.period_label(report.previous, language)])
@@ -175,7 +194,7 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
     ):
         _row(summary, [label, now, before])
 
-    kinds = workbook.create_sheet(_("By kind"))
+    kinds = book.sheet(_("By kind"))
     _row(kinds, [_("Kind"), render.period_label(report.period, language),
                  render.period_label(report.previous, language)])
     for category in sorted(set(t.by_category) | set(tb.by_category)):
@@ -187,7 +206,7 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
         for name, count in report.by_area.items():
             _row(kinds, [name or _("Elsewhere in the area"), count])
 
-    rated = workbook.create_sheet(_("Satisfaction"))
+    rated = book.sheet(_("Satisfaction"))
     _row(rated, [_("Rating (1–5)"), render.period_label(report.period, language),
                  render.period_label(report.previous, language)])
     for score in sorted(report.satisfaction.distribution, reverse=True):
@@ -199,12 +218,12 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
         for comment in report.satisfaction.comments:
             _row(rated, [comment])
 
-    months = workbook.create_sheet(_("Per month"))
+    months = book.sheet(_("Per month"))
     _row(months, [_("Month"), _("Reports received")])
     for month, count in zip(report.months, report.monthly, strict=True):
         _row(months, [render.period_label(month, language), count])
 
-    teams = workbook.create_sheet(_("Teams"))
+    teams = book.sheet(_("Teams"))
     _row(teams, [_("Team"), _("Taken on"), _("Taken on, median (hours)"),
                  _("Taken on, 9 in 10 within (hours)"), _("Closed"),
                  _("Closed, median (hours)"), _("Closed, 9 in 10 within (hours)")])
@@ -214,18 +233,17 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
                      _hours(percentile(times.claims, 90)), len(times.closes),
                      _hours(percentile(times.closes, 50)), _hours(percentile(times.closes, 90))])
 
-    reports = workbook.create_sheet(_("Reports"))
+    reports = book.sheet(_("Reports"))
     _row(reports, [_("Reference"), _("Received"), _("Kind"), _("Status"), _("Place"),
                    _("Team"), _("Taken on"), _("Closed"), _("Escalated")])
-    report_rows = rows_xml(([
+    reports.extend([
         row.reference, _local(row.created_at, tz), render.category_name(row.category, _),
         _(STATUS_LABELS[row.status]), report.area_names.get(row.area_path or "", ""),
         report.team_names.get(row.team_id, "") if row.team_id else "",
         _local(row.claimed_at, tz), _local(row.closed_at, tz),
-        _("yes") if row.escalated else ""] for row in report.tipoff_rows),
-        first=2, date_style=_date_style(reports))
+        _("yes") if row.escalated else ""] for row in report.tipoff_rows)
 
-    messages = workbook.create_sheet(_("Messages"))
+    messages = book.sheet(_("Messages"))
     _row(messages, [_("Number"), _("Sent"), _("Kind"), _("Recipients"), _("Delivered"),
                     _("Unreachable"), _("Failed"), _("Waiting")])
     for broadcast in report.broadcast_rows:
@@ -233,7 +251,7 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
                         broadcast.recipients, broadcast.sent, broadcast.unreachable,
                         broadcast.failed, broadcast.pending])
 
-    alerts = workbook.create_sheet(_("Emergency alerts"))
+    alerts = book.sheet(_("Emergency alerts"))
     _row(alerts, [_("Number"), _("Sent"), _("Asked to confirm"), _("Confirmed “Received”"),
                   _("Median minutes to confirm"), _("Reminders"), _("Escalated")])
     for alert in report.alert_rows:
@@ -243,7 +261,5 @@ def build_workbook(report: Report, *, scope_name: str, language: str, tz: ZoneIn
                       round(median / 60, 1) if median is not None else None, alert.reminders,
                       _("yes") if alert.escalated else ""])
 
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _add_rows(buffer.getvalue(), reports, report_rows)
+    return book.save()
 
