@@ -152,6 +152,44 @@ async def test_a_sheet_declaring_a_huge_size_is_read_as_it_really_is(
     assert peak < 50 * 1024 * 1024
 
 
+def _with_doctype(entities: bytes, reference: bytes) -> Callable[[bytes], bytes]:
+    """The sheet declaring `entities` in a document type, with `reference` for A2's text."""
+    def change(xml: bytes) -> bytes:
+        xml = re.sub(rb'(<c r="A2" t="inlineStr"><is><t>)[^<]*', lambda m: m.group(1) + reference,
+                     xml, count=1)
+        return re.sub(rb"^(<\?xml[^>]*\?>)?", lambda m: (m.group(0) or b"")
+                      + b"<!DOCTYPE worksheet [" + entities + b"]>", xml, count=1)
+    return change
+
+
+async def test_a_workbook_declaring_entities_is_refused_without_expanding_them(
+    bot, fake: FakeTelegram, session_factory, tmp_path,
+):
+    lee = fake.user("Lee")
+    await _staff(session_factory, lee)
+    # A billion laughs: 10^9 "ha" from a few hundred bytes; and a file on the server's disk.
+    laughs = b'<!ENTITY a0 "ha">' + b"".join(
+        b'<!ENTITY a%d "%s">' % (i, b"&a%d;" % (i - 1) * 10) for i in range(1, 10))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("13900000000")
+    external = b'<!ENTITY e SYSTEM "' + secret.as_uri().encode() + b'">'
+    replies = []
+    tracemalloc.start()
+    try:
+        for entities, reference in ((laughs, b"&a9;"), (external, b"&e;")):
+            hostile = _with_sheet_xml(_xlsx(ONE_GOOD_ROW), _with_doctype(entities, reference))
+            assert len(hostile) < 10_000
+            await lee.send_document(hostile, "名单.xlsx", caption="/import")
+            replies.append(lee.last_message.text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert replies == ["这个 Excel 文件已损坏，我打不开。请用 Excel 打开，"
+                       "重新保存为 .xlsx 后再发一次，或发送 /cancel 取消。"] * 2
+    assert peak < 50 * 1024 * 1024
+    assert await _pending_uploads(session_factory) == 0
+
+
 async def test_a_file_with_too_many_rows_is_refused(bot, fake: FakeTelegram, session_factory):
     lee = fake.user("Lee", language_code="en")
     await _staff(session_factory, lee)

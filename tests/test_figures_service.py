@@ -8,10 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.db import transaction
+from bot.directory.models import PersonStatus, Role, SubscriptionTopic
 from bot.figures import periods, reach, tipoffs
 from bot.figures.counting import Scope, percentile
 from bot.figures.people import people_figures
 from bot.tipoffs.models import TipOffStatus
+from tests.factories import make_area, make_person
 from tests.figures_support import seed, utc
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -169,3 +172,27 @@ async def test_people_figures(session_factory, seeded) -> None:
     assert (people.residents, people.new_residents) == (1, 1)
     assert (people.buildings, people.covered_buildings, people.coverage) == (1, 1, 1.0)
     assert people.team_sizes == {seeded["patrol"].id: 1, seeded["mediation"].id: 0}
+
+
+async def test_coverage_counts_buildings_where_an_active_resident_subscribes(
+    session_factory, seeded,
+) -> None:
+    community = seeded["community"]
+    async with transaction(session_factory) as session:
+        grid = await make_area(session, name="7网格", parent=community)
+        quiet = await make_area(session, name="14栋", parent=grid)  # nobody subscribes there
+        await make_person(session, area=quiet, telegram_id=711_000_001)
+        await make_person(session, area=quiet, role=Role.STAFF, telegram_id=711_000_002,
+                          topics=(SubscriptionTopic.SAFETY_TIPS,))
+        await make_person(session, area=quiet, status=PersonStatus.LEFT,
+                          topics=(SubscriptionTopic.SAFETY_TIPS,))
+        busy = await make_area(session, name="15栋", parent=grid)  # one of two subscribes
+        await make_person(session, area=busy, telegram_id=711_000_003)
+        await make_person(session, area=busy, telegram_id=711_000_004,
+                          topics=(SubscriptionTopic.NOTICES,))
+    async with session_factory() as session:
+        people = await people_figures(
+            session, scope=Scope(area_path=community.path),
+            period=periods.this_month(tz=TZ, now=datetime.now(UTC)))
+    assert (people.residents, people.new_residents) == (4, 4)
+    assert (people.buildings, people.covered_buildings) == (3, 2)  # 12栋 and 15栋
