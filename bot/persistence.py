@@ -54,6 +54,7 @@ from telegram.ext import (
     SimpleUpdateProcessor,
     TypeHandler,
 )
+from telegram.ext._handlers.conversationhandler import PendingState
 
 from bot.db import Base, UTCDateTime, transaction, utcnow
 from broadcasts.store import dialect_insert
@@ -265,7 +266,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         (their rows are deleted with the rest of their data)."""
         application.drop_user_data(user_id)
         for handler in self.conversations.values():
-            _replace_states(handler, user_id, {})
+            _replace_states(handler, user_id, {}, keep_pending=False)
         self._deadlines.pop(user_id, None)
 
     # -- not stored ----------------------------------------------------------------------------
@@ -308,13 +309,19 @@ def _conversations(handler: ConversationHandler[Any]) -> Any:
 
 
 def _replace_states(handler: ConversationHandler[Any], user_id: int,
-                    states: dict[ConversationKey, object]) -> None:
+                    states: dict[ConversationKey, object], *, keep_pending: bool = True
+                    ) -> None:
     """The person's states in `handler` become `states`, without marking them for a write
-    (they are what the table holds)."""
+    (they are what the table holds). A state still pending here (a non-blocking step of
+    this instance is running: the table has the state before it, and the outcome is written
+    when it ends) is kept, so the conversation's WAITING handlers answer meanwhile."""
     conversations = _conversations(handler)
+    pending = {k for k, v in conversations.items()
+               if keep_pending and k and k[-1] == user_id and isinstance(v, PendingState)}
     for key in [k for k in conversations if k and k[-1] == user_id and k not in states]:
-        conversations.data.pop(key, None)
-    conversations.update_no_track(states)
+        if key not in pending:
+            conversations.data.pop(key, None)
+    conversations.update_no_track({k: v for k, v in states.items() if k not in pending})
 
 
 class PersistingUpdateProcessor(SimpleUpdateProcessor):
