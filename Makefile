@@ -19,9 +19,11 @@ run: setup
 	$(PY) -m bot run
 
 ## test: set up (first time), lint and run the whole test suite on SQLite, then again on a
-## throw-away PostgreSQL cluster (installed from Debian's packages if missing; see tests/pg_cluster.py)
+## throw-away PostgreSQL cluster (installed from Debian's packages if missing; see tests/pg_cluster.py).
+## Debian's Chromium is installed too when missing, for the demo's browser test (tests/browser.py).
 test: setup
 	$(PY) -m ruff check .
+	$(PY) -m tests.browser
 	$(PY) -m pytest -q
 	$(PY) -m tests.pg_cluster $(PY) -m pytest -q
 

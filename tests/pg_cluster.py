@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.debian_packages import apt_install, can_install
+
 # Speed over durability: the cluster is thrown away after the run.
 SERVER_OPTIONS = {
     "listen_addresses": "127.0.0.1",
@@ -52,14 +54,11 @@ def binaries() -> Path | None:
 
 def install() -> Path:
     """Debian's postgresql package, when this machine has none."""
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    if not can_install():
         raise SystemExit("pg_cluster: PostgreSQL is not installed; install it "
                          "(Debian: apt-get install postgresql) or set TEST_DATABASE_URL")
     say("PostgreSQL is not installed: installing Debian's package")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    apt_install("postgresql")
     found = binaries()
     if found is None:
         raise SystemExit("pg_cluster: installed postgresql but found no initdb")
