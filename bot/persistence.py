@@ -29,7 +29,9 @@ forgetting a person is one delete.
   another instance) has no timeout job here. Each row keeps its deadline (`expires_at`,
   from the conversation's `conversation_timeout`), and a restored conversation past it is
   ended before the person's next message is looked at. A conversation this instance
-  handles has PTB's own timeout job, as before.
+  handles has PTB's own timeout job, as before; where instances share the database, the
+  job first checks that no other instance has taken a later step since
+  (`InstanceSafeConversationHandler`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ USER_DATA = ""
 UPDATE_INTERVAL = 0.5
 #: After the replay check (-100), before the shared drafts (-50) and the features.
 GROUP = -60
+#: Deadlines read back from the database may lose sub-millisecond precision.
+SAME_DEADLINE = timedelta(milliseconds=1)
 
 
 class PersistedState(Base):
@@ -261,6 +265,22 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             if key not in handler.timeout_jobs:
                 _conversations(handler).pop(key, None)  # tracked: the row goes too
 
+    async def moved_on_elsewhere(self, name: str, key: ConversationKey) -> bool:
+        """With several instances: whether the conversation's row has changed since this
+        instance last wrote or read it (another instance took the person's next step, which
+        wrote a later deadline, or ended it, which removed the row)."""
+        if not self.shared:
+            return False
+        mine = self._deadlines.get(int(key[-1]), {}).get((name, key))
+        async with self.session_factory() as session:
+            row = (await session.execute(select(PersistedState.expires_at).where(
+                PersistedState.name == name, PersistedState.key == _key_text(key)))).first()
+        if row is None:
+            return True
+        if mine is None or row.expires_at is None:
+            return False  # nothing to compare: PTB's timeout as usual
+        return abs(row.expires_at - mine) > SAME_DEADLINE
+
     def forget_in_memory(self, application: AnyApplication, user_id: int) -> None:
         """A forgotten person's user_data and conversations leave this instance's memory too
         (their rows are deleted with the rest of their data)."""
@@ -322,6 +342,28 @@ def _replace_states(handler: ConversationHandler[Any], user_id: int,
         if key not in pending:
             conversations.data.pop(key, None)
     conversations.update_no_track({k: v for k, v in states.items() if k not in pending})
+
+
+class InstanceSafeConversationHandler(ConversationHandler[Any]):
+    """A persistent conversation whose timeout job, with several instances, ends nothing the
+    person has carried on with elsewhere. The job is this instance's, from the last step it
+    handled; if another instance took a later step (or the end), the job's TIMEOUT handlers
+    would otherwise tell the person "timed out", clear their draft, and write this
+    instance's older user_data and the conversation's end over the newer rows."""
+
+    async def _trigger_timeout(self, context: Any) -> None:  # PTB's job callback (pinned <23)
+        job = context.job
+        key = job.data.conversation_key
+        persistence = job.data.application.persistence
+        if (isinstance(persistence, DatabasePersistence) and self.name is not None
+                and await persistence.moved_on_elsewhere(self.name, key)):
+            async with self._timeout_jobs_lock:
+                if self.timeout_jobs.get(key) is job:
+                    del self.timeout_jobs[key]
+            _conversations(self).data.pop(key, None)  # untracked: the table is right
+            logger.info("A conversation's timeout was skipped: it went on at another instance")
+            return
+        await super()._trigger_timeout(context)
 
 
 class PersistingUpdateProcessor(SimpleUpdateProcessor):

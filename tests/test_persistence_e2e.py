@@ -5,13 +5,14 @@ restarted) takes their next message where they were."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
 
-from bot.broadcasting.composer import DRAFT_KEY
+from bot.broadcasting.composer import DRAFT_KEY, TIMEOUT
 from bot.db import transaction, utcnow
-from bot.persistence import USER_DATA, PersistedState
+from bot.persistence import USER_DATA, DatabasePersistence, PersistedState
 from bot.scamcheck.handlers import ASKED_KEY
 from broadcasts import Broadcast
 from tests.databases import on_postgresql
@@ -118,3 +119,55 @@ async def test_who_asked_the_scam_check_stays_out_of_the_database(
         rows = (await session.scalars(select(PersistedState).where(
             PersistedState.name == USER_DATA))).all()
     assert rows == []
+
+
+def _timeout_job(bot: BotRunner, name: str, person: int) -> Any:
+    """This instance's timeout job for the person's conversation `name`."""
+    assert bot.application is not None
+    persistence = bot.application.persistence
+    assert isinstance(persistence, DatabasePersistence)
+    handler = persistence.conversations[name]
+    [job] = [job for key, job in handler.timeout_jobs.items() if key[-1] == person]
+    return job
+
+
+@pytest.mark.skipif(not on_postgresql(), reason="instances share a PostgreSQL database only")
+async def test_a_timeout_here_ends_nothing_carried_on_at_another_instance(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    """The staff member's last step was handled here, so this instance has the timeout job;
+    another instance then took a later step (a later deadline in the row). When the job
+    falls due here, the conversation and its draft go on."""
+    world = await begin_notice(bot, fake, session_factory)
+    job = _timeout_job(bot, "broadcast", world.staff.id)
+    async with transaction(session_factory) as session:  # the other instance's step
+        moved = await session.execute(update(PersistedState).where(
+            PersistedState.name == "broadcast").values(
+                expires_at=utcnow() + timedelta(seconds=TIMEOUT)))
+        assert moved.rowcount == 1
+
+    assert bot.application is not None
+    await job.run(bot.application)
+    await bot.application.update_persistence()
+
+    await world.staff.send(NOTICE)
+    assert "发给" in world.staff.last_message.text
+
+
+@pytest.mark.skipif(not on_postgresql(), reason="instances share a PostgreSQL database only")
+async def test_a_timeout_here_ends_a_conversation_nobody_carried_on(
+    bot: BotRunner, fake: FakeTelegram, session_factory,
+) -> None:
+    world = await begin_notice(bot, fake, session_factory)
+    job = _timeout_job(bot, "broadcast", world.staff.id)
+
+    assert bot.application is not None
+    await job.run(bot.application)
+    await bot.application.update_persistence()
+
+    async with session_factory() as session:
+        names = set(await session.scalars(select(PersistedState.name).where(
+            PersistedState.telegram_id == world.staff.id)))
+    assert "broadcast" not in names
+    await world.staff.send(NOTICE)
+    assert "发给" not in world.staff.last_message.text

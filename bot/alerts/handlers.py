@@ -37,6 +37,7 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.audience import count_audience
 from bot.i18n import Translate, people_and_groups, translator
+from bot.persistence import InstanceSafeConversationHandler
 
 logger = logging.getLogger(__name__)
 
@@ -705,7 +706,7 @@ def handlers(drafting: DraftIndex) -> list[BaseHandler[Any, Any, Any]]:
     compose = CallbackQueryHandler(on_compose_button, pattern=cb.COMPOSE_PATTERN)
     writing = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO
     catch_all = MessageHandler(filters.ALL & ~filters.COMMAND, reask)
-    conversation = ConversationHandler(
+    conversation = InstanceSafeConversationHandler(
         entry_points=[
             CommandHandler("alert", start, filters=private),
             # After a restart the conversation's place is gone but the draft is not: a

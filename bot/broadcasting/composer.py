@@ -45,6 +45,7 @@ from bot.db import transaction
 from bot.directory.audience import count_audience, may_target
 from bot.directory.models import Role
 from bot.i18n import Translate, people_and_groups
+from bot.persistence import InstanceSafeConversationHandler
 from bot.schedules import compose as schedule_compose
 from bot.schedules import render as schedule_render
 from bot.schedules.compose import ScheduleStep
@@ -463,7 +464,7 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
     """The /broadcast conversation as one table."""
     composer_button = CallbackQueryHandler
     pattern = callbacks.PATTERN
-    return ConversationHandler(
+    return InstanceSafeConversationHandler(
         entry_points=[CommandHandler("broadcast", start)],
         states={
             State.CHOOSING_KIND: [composer_button(kind_chosen, pattern=pattern)],

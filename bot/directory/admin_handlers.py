@@ -26,6 +26,7 @@ from bot.directory.models import Person
 from bot.directory.people import mask_phone, person_in_scope, search_people
 from bot.handler_utils import in_private
 from bot.i18n import N_, ngettext
+from bot.persistence import InstanceSafeConversationHandler
 
 PAGE = 6
 TIMEOUT = 600
@@ -476,7 +477,7 @@ TEXT_BUTTONS = r"^dir:(aa|ar|tnew|tad|tar):\d{1,12}$"
 
 
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
-    typing = ConversationHandler(
+    typing = InstanceSafeConversationHandler(
         entry_points=[CallbackQueryHandler(ask_text, pattern=TEXT_BUTTONS)],
         states={
             state: [MessageHandler(filters.TEXT & ~filters.COMMAND, text_received),

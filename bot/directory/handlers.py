@@ -54,6 +54,7 @@ from bot.directory.tables import (
 from bot.directory.uploads import open_upload, save_upload
 from bot.handler_utils import acting_person_id, in_private
 from bot.i18n import N_, Translate, ngettext
+from bot.persistence import InstanceSafeConversationHandler
 from bot.privacy.handlers import forget_button, staff_forget_buttons
 
 logger = logging.getLogger(__name__)
@@ -736,7 +737,7 @@ INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy", "is
 def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     from bot.directory import admin_handlers, invite_handlers
 
-    uploads = ConversationHandler(
+    uploads = InstanceSafeConversationHandler(
         entry_points=[CommandHandler("import", ask_roster_file),
                       CommandHandler("importareas", ask_area_file)],
         states={

@@ -38,6 +38,7 @@ from bot.chats.service import TargetKind, link_targets
 from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.audience import AudienceSpec
+from bot.persistence import InstanceSafeConversationHandler
 from bot.schedules import callbacks as cb
 from bot.schedules import keyboards, render, service
 from bot.schedules.common import actor_id, gone, is_staff, refuse
@@ -562,7 +563,7 @@ def conversation(*extra_entry_points: BaseHandler[Any, Any, Any]) -> Conversatio
     compose = CallbackQueryHandler(on_compose_button, pattern=r"^scn:")
     text = filters.TEXT & ~filters.COMMAND
     catch_all = MessageHandler(filters.ALL & ~filters.COMMAND, reask)
-    return ConversationHandler(
+    return InstanceSafeConversationHandler(
         entry_points=[
             CommandHandler("schedule", compose_command, filters=filters.ChatType.PRIVATE),
             *extra_entry_points,
