@@ -4,6 +4,7 @@ the database, so a restart in between changes nothing."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from bot.directory.models import Person, PersonStatus
 from bot.privacy import retention
 from bot.tipoffs.intake import CLOCK_KEY as TIPOFF_CLOCK
 from bot.tipoffs.models import TipOff, TipOffPhoto, TipOffStatus
+from broadcasts import OutgoingMessage, Priority, enqueue_broadcast
 from tests.factories import make_person
 from tests.fake_telegram import FakeTelegram
 from tests.support import BotRunner
@@ -132,3 +134,28 @@ async def test_someone_who_left_is_forgotten_after_their_time(
     assert gone.phone is None and gone.telegram_id is None and gone.left_at is None
     assert gone.status is PersonStatus.LEFT and forgotten == 1
     assert kept is not None and kept.phone == "13800000000"
+
+
+async def test_old_monthly_figures_files_go_unless_a_delivery_still_waits_for_them(
+    bot: BotRunner, fake: FakeTelegram, session_factory, tmp_path: Path,
+) -> None:
+    figures_dir = tmp_path / "figures"
+    figures_dir.mkdir()
+    await bot.restart(figures_dir=figures_dir)
+    clock = Clock()
+    use(bot, clock)
+    made = {name: figures_dir / f"{name}.xlsx" for name in ("old", "waiting", "recent")}
+    for name, path in made.items():
+        path.write_bytes(b"PK")
+        age = retention.FIGURES_KEEP + timedelta(days=1) if name != "recent" else timedelta(days=3)
+        stamp = (clock.now - age).timestamp()
+        os.utime(path, (stamp, stamp))
+    async with transaction(session_factory) as session:  # a chat that is paused, say
+        await enqueue_broadcast(session, kind="figures_monthly", priority=Priority.NORMAL,
+                                content={"zh-CN": OutgoingMessage(document=str(made["waiting"]))},
+                                recipients=[(424242, "zh-CN")],
+                                not_before=clock.now + timedelta(days=365))
+
+    await run_retention(bot)
+
+    assert sorted(p.name for p in figures_dir.iterdir()) == ["recent.xlsx", "waiting.xlsx"]

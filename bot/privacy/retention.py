@@ -3,6 +3,8 @@
 A closed report's photos and voice notes (and their copies under MEDIA_DIR) go
 MEDIA_KEEP_DAYS after it closed; the report itself stays as a fact for the figures. The
 data of someone who left goes LEFT_KEEP_DAYS after they left, as forget-me deletes it.
+The monthly figures' charts and workbooks under FIGURES_DIR go FIGURES_KEEP after they were
+made, unless a delivery still waits to send them (the staff have their copies in Telegram).
 What is due comes from database columns (`closed_at`, `media_deleted_at`, `left_at`), so
 a restart loses nothing and a second run finds nothing left to do.
 """
@@ -11,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
@@ -28,6 +30,7 @@ from bot.directory.models import Person, PersonStatus
 from bot.persistence import forget_in_memory
 from bot.privacy.service import forget
 from bot.tipoffs.models import OPEN_STATUSES, TipOff, TipOffDraft, TipOffPhoto
+from broadcasts.models import Broadcast, Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ JOB = "retention"
 DAY_S = 24 * 3600
 #: `services.extras[CLOCK_KEY]`: a `() -> datetime` (UTC) the job counts in; tests set it.
 CLOCK_KEY = "retention.clock"
+#: How long the monthly figures' files are kept: past the next month's meeting.
+FIGURES_KEEP = timedelta(days=62)
 
 
 @dataclass
@@ -42,10 +47,11 @@ class Deleted:
     reports: int = 0  # reports whose media went
     files: int = 0  # files removed under MEDIA_DIR
     people: int = 0  # people who left, forgotten
+    figures: int = 0  # monthly figures' files removed under FIGURES_DIR
 
 
 def _unlink(path: Path, media_dir: Path) -> bool:
-    """Remove a file only if it lies under MEDIA_DIR (a stored path is never trusted)."""
+    """Remove a file only if it lies under `media_dir` (a stored path is never trusted)."""
     try:
         if not path.resolve().is_relative_to(media_dir.resolve()):
             return False
@@ -103,6 +109,28 @@ def _remove_files(paths: set[str], kept: set[str], media_dir: Path, cutoff: floa
     return removed
 
 
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+async def delete_old_figures(session: AsyncSession, *, now: datetime,
+                             figures_dir: Path) -> int:
+    """The files under `figures_dir` made FIGURES_KEEP ago or before, but those a pending
+    delivery still refers to; how many went."""
+    waiting = await session.scalars(select(Broadcast.content).where(exists().where(
+        Delivery.broadcast_id == Broadcast.id, Delivery.status == DeliveryStatus.PENDING)))
+    in_use = {text for content in waiting for text in _strings(content)}
+    return await asyncio.to_thread(_remove_files, set(), in_use, figures_dir,
+                                   (now - FIGURES_KEEP).timestamp())
+
+
 async def forget_who_left(session: AsyncSession, *, now: datetime,
                           keep: timedelta) -> list[int | None]:
     """Forget everyone who left at least `keep` ago (`forget` clears `left_at`); their
@@ -131,11 +159,14 @@ async def run(context: BotContext) -> None:
                                  media_dir=settings.media_dir)
         forgotten = await forget_who_left(session, now=now,
                                           keep=timedelta(days=settings.left_keep_days))
+        out.figures = await delete_old_figures(session, now=now,
+                                               figures_dir=settings.figures_dir)
     out.people = len(forgotten)
     forget_in_memory(context.application, forgotten)
-    if out.reports or out.files or out.people:
-        logger.info("Retention: media of %d reports (%d files) and %d people who left deleted",
-                    out.reports, out.files, out.people)
+    if out.reports or out.files or out.people or out.figures:
+        logger.info("Retention: media of %d reports (%d files), %d people who left and %d "
+                    "monthly figures' files deleted", out.reports, out.files, out.people,
+                    out.figures)
 
 
 def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -146,4 +177,5 @@ def install(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         logger.warning("No job queue: retention will not delete old media")
 
 
-__all__ = ["CLOCK_KEY", "JOB", "Deleted", "delete_media", "forget_who_left", "install", "run"]
+__all__ = ["CLOCK_KEY", "FIGURES_KEEP", "JOB", "Deleted", "delete_media", "delete_old_figures",
+           "forget_who_left", "install", "run"]
