@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.audit import AuditEntry
 from bot.db import reading, transaction
-from bot.directory import tables
+from bot.directory import roster, tables
 from bot.directory.models import Person, Role
 from bot.directory.roster import check_roster, import_roster
 from bot.directory.tables import read_table
@@ -175,3 +175,34 @@ async def test_people_already_known_by_phone_are_updated_and_audited_as_before(s
     assert audit[zhang.id].after == {"name": "张伟", "role": "staff",
                                      "area_id": cast.tree.grid.id,
                                      "team_id": preview.updated[1].team_id}
+
+
+async def test_another_users_help_is_answered_while_a_rosters_question_is_being_answered(
+    bot, fake: FakeTelegram, session_factory, monkeypatch: pytest.MonkeyPatch,
+):
+    """Answering a question about the file (an unknown team: skip its rows) plans the whole
+    file again, twice: that must neither block other updates nor hold the write lock."""
+    staff, neighbour = fake.user("李干部"), fake.user("王阿姨")
+    await _staff(session_factory, staff)
+    await staff.send_document(ROSTER + "孙丽,13612345678,不存在队\n".encode(), "花名册.csv",
+                              caption="/import")
+    assert "队伍“不存在队”— 1 行" in staff.last_message.text
+    entered, opened = threading.Event(), threading.Event()
+    plan = roster.plan_roster
+
+    def waiting(*args, **kwargs):
+        entered.set()
+        opened.wait(timeout=120)
+        return plan(*args, **kwargs)
+
+    monkeypatch.setattr(roster, "plan_roster", waiting)
+    try:
+        answering = asyncio.create_task(staff.press("跳过这些行"))
+        await fake.wait_for(entered.is_set)
+        asking = asyncio.create_task(neighbour.send("/help"))
+        await fake.wait_for(lambda: _has(neighbour, HELP))
+    finally:
+        opened.set()
+    await asyncio.gather(answering, asking)
+    assert "共检查了 4 行：新增 3 人" in staff.last_message.text
+    assert "第 5 行（孙丽）：已按您的选择跳过" in staff.last_message.text

@@ -617,15 +617,18 @@ async def map_pressed(update: Update, context: BotContext, press: DirCallback) -
         await refuse(update, context)
         return
     staff_allowed = _may_grant_staff(context, scope)
-    async with transaction(context.services.session_factory) as session:
+    sessions = context.services.session_factory
+    # Planning a big file twice takes seconds: it runs without the write lock, and only the
+    # answer is written, if no other press of the uploader's got there first.
+    async with reading(sessions) as session:
         upload = await open_upload(session, upload_id=press.a, created_by_id=actor.person_id,
                                    now=utcnow())
         if upload is None or upload.kind is not PendingUploadKind.ROSTER:
             await stale(update, context)
             return
-        choices = dict(upload.choices or {})
+        asked = dict(upload.choices or {})
         preview = await roster_service.check_roster(
-            session, rows=upload.rows, scope_path=scope, choices=choices,
+            session, rows=upload.rows, scope_path=scope, choices=asked,
             staff_allowed=staff_allowed)
         question = preview.questions[0] if preview.questions else None
         answer = _answer(press, question, staff_allowed)
@@ -633,12 +636,18 @@ async def map_pressed(update: Update, context: BotContext, press: DirCallback) -
             await stale(update, context)
             return
         kind = question.kind.value
-        choices[kind] = {**choices.get(kind, {}), question.text: answer}
+        choices = {**asked, kind: {**asked.get(kind, {}), question.text: answer}}
         preview = await roster_service.check_roster(
             session, rows=upload.rows, scope_path=scope, choices=choices,
             staff_allowed=staff_allowed)
+    async with transaction(sessions) as session:
+        upload = await open_upload(session, upload_id=press.a, created_by_id=actor.person_id,
+                                   now=utcnow())
+        if upload is None or dict(upload.choices or {}) != asked:
+            await stale(update, context)
+            return
         upload.choices = {**choices, "plan": _plan_digest(preview)}
-        text, keyboard = _roster_screen(context, preview, upload.id, scope)
+    text, keyboard = _roster_screen(context, preview, press.a, scope)
     await query.answer()
     await query.edit_message_text(text, reply_markup=keyboard)
 
@@ -727,8 +736,9 @@ async def dir_pressed(update: Update, context: BotContext) -> None:
 
 
 CAPTION_COMMAND = filters.CaptionRegex(r"^\s*/import(areas)?(@\w+)?(\s|$)")
-# Confirm or cancel a checked file: handled without blocking, like the files themselves.
-UPLOAD_PRESS = re.compile(r"^dir:(rok|rno|aok):")
+# Confirm, cancel or answer a question about a checked file: handled without blocking, like
+# the files themselves (each plans the whole file again).
+UPLOAD_PRESS = re.compile(r"^dir:(rok|rno|aok|rmt|rmn|rms|rmr|rma):")
 
 
 INVITE_ACTIONS = frozenset({"it", "ir", "is", "io", "ig", "il", "ix", "ixy", "isp", "isl"})
