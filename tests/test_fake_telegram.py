@@ -98,6 +98,15 @@ async def test_get_me_and_send_message(fake: FakeTelegram, bot: Bot) -> None:
     assert fake.calls("sendMessage")[0].status == 200
 
 
+async def test_a_links_address_is_unescaped_as_its_text_is(fake: FakeTelegram, bot: Bot) -> None:
+    alice = started(fake)
+    msg = await bot.send_message(
+        alice.id, '<a href="https://example.org/?a=1&amp;b=&#50;">报名 &amp; 查看</a>',
+        parse_mode="HTML")
+    assert msg.text == "报名 & 查看"
+    assert msg.entities[0].url == "https://example.org/?a=1&b=2"
+
+
 async def test_text_limits_count_code_points_after_parsing(fake: FakeTelegram, bot: Bot) -> None:
     fake.set_limits(Limits(enforce=False))
     alice = started(fake)

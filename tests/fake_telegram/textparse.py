@@ -49,6 +49,19 @@ def _parse_error(message: str) -> Exception:
     return bad_request(f"can't parse entities: {message}")
 
 
+ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);")
+
+
+def _entity(match: re.Match[str]) -> str:
+    """What an HTML entity stands for, as Telegram reads it (an unknown name stays as is)."""
+    name = match.group(1)
+    if name.startswith("#x"):
+        return chr(int(name[2:], 16))
+    if name.startswith("#"):
+        return chr(int(name[1:]))
+    return NAMED.get(name, match.group(0))
+
+
 def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     """Strip Telegram-HTML tags and unescape entities; return (text, entities)."""
     out: list[str] = []
@@ -60,17 +73,9 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
     while i < n:
         c = source[i]
         if c == "&":
-            m = re.match(r"&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);", source[i:])
+            m = ENTITY.match(source, i)
             if m:
-                name = m.group(1)
-                if name.startswith("#x"):
-                    ch = chr(int(name[2:], 16))
-                elif name.startswith("#"):
-                    ch = chr(int(name[1:]))
-                elif name in NAMED:
-                    ch = NAMED[name]
-                else:
-                    ch = m.group(0)
+                ch = _entity(m)
                 out.append(ch)
                 pos16 += utf16_len(ch)
                 i += len(m.group(0))
@@ -111,7 +116,8 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
                 raise _parse_error(
                     f'Unsupported start tag "{name}" at byte offset {_byte_offset(source, i)}'
                 )
-            attrs = dict(re.findall(r'([a-zA-Z-]+)\s*=\s*["\']([^"\']*)["\']', m.group(2)))
+            attrs = {key: ENTITY.sub(_entity, value) for key, value in
+                     re.findall(r'([a-zA-Z-]+)\s*=\s*["\']([^"\']*)["\']', m.group(2))}
             extra: dict[str, Any] = {}
             if name == "a":
                 href = attrs.get("href", "")
