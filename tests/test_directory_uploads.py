@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from bot.db import transaction, utcnow
 from bot.directory import tables
 from bot.directory.models import PendingUpload, PendingUploadKind, Person
+from bot.directory.roster import normalize_phone, parse_telegram
 from bot.directory.tables import MAX_ROWS, read_table
 from bot.directory.uploads import open_upload, save_upload
 from tests.factories import Cast, make_cast, make_person
@@ -110,6 +111,7 @@ async def test_export_writes_every_cell_as_text(bot, fake: FakeTelegram, session
     async with transaction(session_factory) as session:
         resident = await session.get(Person, cast.resident.id)
         resident.name, resident.username = formula, "chen_ayi"
+        resident.phone = "+8613912345678"
     await lee.send("/export")
     document = lee.last_message.document
     assert document is not None
@@ -119,10 +121,13 @@ async def test_export_writes_every_cell_as_text(bot, fake: FakeTelegram, session
     assert cells and all(cell.data_type == "s" for cell in cells)
     by_value = {cell.value: cell for cell in cells}
     assert f"'{formula}" in by_value and formula not in by_value
-    assert "'@chen_ayi" in by_value
+    # Phones and usernames are written so that they need no apostrophe.
+    assert "https://t.me/chen_ayi" in by_value and "13912345678" in by_value
+    assert not any(value.startswith("'+") or value.startswith("'@") for value in by_value)
     # Imported again, the export gives back what was stored.
     names = {row.values["name"]: row.values for row in read_table(data, "roster.xlsx")}
-    assert names[formula]["telegram"] == "@chen_ayi"
+    assert parse_telegram(names[formula]["telegram"]) == ("chen_ayi", None)
+    assert normalize_phone(names[formula]["phone"]) == "+8613912345678"
 
 
 async def test_a_sheet_declaring_a_huge_size_is_read_as_it_really_is(

@@ -149,6 +149,20 @@ def normalize_phone(text: str, region: str = "CN") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def display_phone(e164: str) -> str:
+    """A stored number as a committee writes it: a mainland number without +86
+    (`13812345678`, `01012345678`), others in E.164. A spreadsheet also reads it as text
+    then, with no apostrophe in front (a leading + needs one, see `tables.as_text`)."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    if number.country_code != 86:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL).replace(
+        " ", "")
+
+
 def parse_telegram(text: str) -> tuple[str | None, int | None] | None:
     """(username, id) from `@name`, `name` or a numeric id; None if it is neither."""
     text = text.strip().removeprefix("https://t.me/").removeprefix("@")
@@ -781,8 +795,11 @@ async def export_rows(session: AsyncSession, *, scope_path: str) -> list[list[ob
             role = "member"
         else:
             role = person.role.value
-        telegram = f"@{person.username}" if person.username else (person.telegram_id or "")
-        out.append([person.name, person.phone or "", team_name or "", role,
+        # A link rather than "@name": a leading @ would need an apostrophe (`as_text`).
+        telegram = (f"https://t.me/{person.username}" if person.username
+                    else (person.telegram_id or ""))
+        out.append([person.name, display_phone(person.phone) if person.phone else "",
+                    team_name or "", role,
                     names.get(area_path or "", ""), telegram, person.status.value])
     return out
 
