@@ -94,6 +94,23 @@ def test_a_negation_before_the_words_turns_them_into_a_warning() -> None:
         is Verdict.NONE
 
 
+def test_a_reminder_that_names_scams_is_not_high_risk_but_a_scam_saying_it_is_none_is() -> None:
+    reminder = ("社区民警提醒：凡是让您开屏幕共享、下载会议软件的，都是诈骗！"
+                "网上刷单要先垫钱的，一律是骗局。Anyone asking you to move money to a safe "
+                "account is a scam.")
+    assert check(reminder).verdict is Verdict.NONE
+    # Only the sentence that names the scam describes it; the next one still counts.
+    result = check("凡是要您转到安全账户的都是诈骗。请把钱转到安全账户。")
+    assert [f.evidence for f in result.findings if f.signal == "safe_account"] == ["安全账户"]
+    assert result.verdict is not Verdict.NONE
+    assert check("这不是诈骗，请把钱转到安全账户。").verdict is Verdict.HIGH
+
+
+def test_a_question_offering_both_answers_is_not_a_negation() -> None:
+    assert check("能不能先借我两千？").verdict is Verdict.SUSPICIOUS
+    assert check("不能先借我两千。").verdict is Verdict.NONE
+
+
 @pytest.mark.parametrize(("link", "signal"), [
     ("t.cn/A6xYz", "shortener"),
     ("https://bit.ly/3abc", "shortener"),

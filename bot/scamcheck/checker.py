@@ -62,6 +62,7 @@ _CLAUSE_BREAK = re.compile(r"[。！？；;!?\n，,：:]|\.(?:\s|$)")
 _NEGATION = re.compile(r"不|勿|(?<![特识区告类级个分差])别|莫|没有|从未|拒绝|严禁"
                        r"|\bnever\b|\bnot\b|n't\b|\bno one\b")
 _NEGATION_WINDOW = 40
+_SENTENCE_BREAK = re.compile(r"[。！？；;!?\n]|\.(?:\s|$)")
 
 _STOP = r"\s<>\"'，。！？、）)】」』;；"
 _TLDS = ("com|cn|net|org|top|xyz|vip|cc|info|me|io|co|ly|gd|gl|im|gg|id|at|nu|shop|site|"
@@ -87,15 +88,41 @@ def _negated(text: str, clause_ends: list[int], start: int) -> bool:
     """A negation earlier in the same clause: “公安机关不会要求转账到安全账户”."""
     clause = clause_ends[bisect_right(clause_ends, start) - 1] if clause_ends and \
         clause_ends[0] <= start else 0
-    return _NEGATION.search(text, max(clause, start - _NEGATION_WINDOW), start) is not None
+    return any(not _asks_either_way(text, negation)
+               for negation in _NEGATION.finditer(text, max(clause, start - _NEGATION_WINDOW),
+                                                  start))
 
 
-def _matches(signal: Signal, text: str, clause_ends: list[int]) -> list[re.Match[str]]:
-    """The signal's matches that count: not negated, and for a counter-sign one per phrase."""
+def _asks_either_way(text: str, negation: re.Match[str]) -> bool:
+    """“能不能先借我”, “是不是”: a question that offers both answers, not a negation."""
+    start, end = negation.span()
+    return negation.group(0) == "不" and 0 < start and end < len(text) \
+        and text[start - 1] == text[end]
+
+
+def _naming_sentences(text: str, rules: Rules) -> list[tuple[int, int]]:
+    """The spans of the sentences that call something a scam (a reminder listing scams)."""
+    if rules.naming is None:
+        return []
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for end in [m.end() for m in _SENTENCE_BREAK.finditer(text)] + [len(text)]:
+        if rules.naming.search(text, start, end):
+            spans.append((start, end))
+        start = end
+    return spans
+
+
+def _matches(signal: Signal, text: str, clause_ends: list[int],
+             described: list[tuple[int, int]]) -> list[re.Match[str]]:
+    """The signal's matches that count: not negated, not inside a sentence that names the
+    scam (a warning sign only), and for a counter-sign one per phrase."""
     assert signal.matcher is not None
     found: dict[str, re.Match[str]] = {}
     for match in signal.matcher.finditer(text):
         if signal.negatable and _negated(text, clause_ends, match.start()):
+            continue
+        if signal.weight > 0 and any(start <= match.start() < end for start, end in described):
             continue
         found.setdefault(match.group(0), match)
         if signal.weight > 0 or len(found) >= MAX_COUNTER_PHRASES:
@@ -163,9 +190,10 @@ def check(text: str, rules: Rules | None = None) -> CheckResult:
     original = text[:MAX_TEXT]
     norm = normalise(original, rules.script)
     clause_ends = [m.end() for m in _CLAUSE_BREAK.finditer(norm)]
+    described = _naming_sentences(norm, rules)
     findings: list[Finding] = []
     for signal in rules.signals:
-        matches = _matches(signal, norm, clause_ends)
+        matches = _matches(signal, norm, clause_ends, described)
         if matches:
             evidence = "…".join(original[m.start():m.end()][:40] for m in matches)
             findings.append(Finding(signal.id, signal.weight * len(matches), signal.kind,

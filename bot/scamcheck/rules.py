@@ -74,6 +74,9 @@ class Rules:
     official_numbers: frozenset[str]
     #: The link and number signals by id (no words of their own).
     computed: Mapping[str, Signal]
+    #: A sentence this matches calls something a scam (“凡是…都是诈骗”): it describes the
+    #: scam's moves instead of making them, so no warning sign inside it counts.
+    naming: re.Pattern[str] | None = None
 
     def signal(self, signal_id: str) -> Signal:
         for signal in self.signals:
@@ -182,6 +185,7 @@ def parse_rules(data: Mapping[str, Any], *, tip_ids: set[str] | None = None) -> 
             raise _fail("needs words or patterns", item)
         signals.append(Signal(signal_id, kind, weight, matcher, bool(raw.get("negatable", True)),
                               _texts(raw, item), raw.get("tip")))
+    naming = _matcher(data.get("warning", {}), "[warning]", table)
     links = data.get("links", {})
     numbers = data.get("numbers", {})
     computed = (_computed(links.get("signals", {}), LINK_SIGNALS, "links.signals")
@@ -193,7 +197,7 @@ def parse_rules(data: Mapping[str, Any], *, tip_ids: set[str] | None = None) -> 
         brands=MappingProxyType({str(brand).lower(): tuple(str(d).lower() for d in domains)
                                  for brand, domains in links.get("brands", {}).items()}),
         official_numbers=frozenset(str(n) for n in numbers.get("official", [])),
-        computed=MappingProxyType(computed),
+        computed=MappingProxyType(computed), naming=naming,
     )
     if tip_ids is not None:
         unknown = sorted(rules.tip_ids() - tip_ids)
