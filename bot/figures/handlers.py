@@ -28,7 +28,7 @@ from bot.figures import keyboards, monthly, periods, render, service, workbook
 from bot.figures.counting import Scope
 from bot.figures.periods import Period
 from bot.figures.tipoffs import child_areas
-from bot.handler_utils import in_private
+from bot.handler_utils import in_private, parsed_press
 from bot.i18n import Translate
 
 logger = logging.getLogger(__name__)
@@ -148,15 +148,12 @@ async def figures_command(update: Update, context: BotContext) -> None:
 
 async def on_button(update: Update, context: BotContext) -> None:
     """A period, a month, a place below or a team: checked again, then shown."""
-    query = update.callback_query
+    pressed = await parsed_press(update, context, cb.parse)
+    if pressed is None:
+        return
+    query, press = pressed
     actor = context.actor
-    if query is None or query.data is None:
-        return
     _ = context._
-    press = cb.parse(query.data)
-    if press is None:
-        await stale(update, context)
-        return
     if actor is None or not can(actor, Permission.VIEW_FIGURES):
         await refuse(update, context)
         return
