@@ -47,6 +47,15 @@ async def in_private(update: Update, context: BotContext) -> bool:
     return False
 
 
+async def private_message(update: Update, context: BotContext) -> Message | None:
+    """The command's message if it was sent in a private chat; None otherwise (the sender
+    was told to write privately, see `in_private`)."""
+    message = update.effective_message
+    if message is None or not await in_private(update, context):
+        return None
+    return message
+
+
 async def parsed_press(
     update: Update, context: BotContext, parse: Callable[[str], PressT | None],
 ) -> tuple[CallbackQuery, PressT] | None:

@@ -8,7 +8,7 @@ from telegram import Update
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
-from bot.handler_utils import in_private
+from bot.handler_utils import private_message
 from bot.patrol import render, service
 from bot.patrol.common import button, clock, markup
 
@@ -69,13 +69,11 @@ async def missing_pressed(update: Update, context: BotContext, action: str, duty
 
 async def today_command(update: Update, context: BotContext) -> None:
     """/today: per team and post, who is on duty now, signed in, late, missing."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
     actor = context.actor
-    if not await in_private(update, context):
-        return
     scope = directory_scope(actor)
     led = actor.led_team_ids if actor else frozenset()
     now = clock(context)
