@@ -41,7 +41,7 @@ from bot.directory.audience import AudienceSpec
 from bot.persistence import InstanceSafeConversationHandler
 from bot.schedules import callbacks as cb
 from bot.schedules import keyboards, render, service
-from bot.schedules.common import actor_id, gone, is_staff, refuse
+from bot.schedules.common import actor_id, gone, is_staff, refuse, staff_message
 from bot.schedules.triggers import (
     TriggerError,
     TriggerKind,
@@ -111,11 +111,8 @@ def _end(context: BotContext) -> int:
 
 async def compose_command(update: Update, context: BotContext) -> ScheduleStep | int:
     """/schedule: start a new schedule; asks how often."""
-    message = update.effective_message
+    message = await staff_message(update, context)
     if message is None:
-        return ConversationHandler.END
-    if not is_staff(context):
-        await refuse(update, context)
         return ConversationHandler.END
     if context.user_data is not None:
         context.user_data[DRAFT_KEY] = Draft()
