@@ -125,17 +125,26 @@ def _menu(resolved: Resolved, _: Translate) -> Any:
                                  teams=resolved.teams)
 
 
+async def _viewer(update: Update, context: BotContext) -> Actor | None:
+    """The actor if they may see figures, asking in a private chat; else refuse or say
+    where to ask, and None."""
+    actor = context.actor
+    if actor is None or not can(actor, Permission.VIEW_FIGURES):
+        await refuse(update, context)
+        return None
+    if not await in_private(update, context):
+        return None
+    return actor
+
+
 async def figures_command(update: Update, context: BotContext) -> None:
     """/figures: the period menu for the sender's area or team."""
     message = update.effective_message
-    actor = context.actor
     if message is None:
         return
     _ = context._
-    if actor is None or not can(actor, Permission.VIEW_FIGURES):
-        await refuse(update, context)
-        return
-    if not await in_private(update, context):
+    actor = await _viewer(update, context)
+    if actor is None:
         return
     target = default_target(actor)
     async with context.services.session_factory() as session:
@@ -152,12 +161,9 @@ async def on_button(update: Update, context: BotContext) -> None:
     if pressed is None:
         return
     query, press = pressed
-    actor = context.actor
     _ = context._
-    if actor is None or not can(actor, Permission.VIEW_FIGURES):
-        await refuse(update, context)
-        return
-    if not await in_private(update, context):
+    actor = await _viewer(update, context)
+    if actor is None:
         return
     message = query.message if isinstance(query.message, Message) else None
     settings = context.services.settings
