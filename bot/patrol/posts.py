@@ -15,7 +15,7 @@ from telegram import Message, Update
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
-from bot.handler_utils import in_private
+from bot.handler_utils import private_message
 from bot.patrol import service, sign
 from bot.patrol.common import button, clock, markup
 from bot.patrol.models import PatrolPost
@@ -45,12 +45,10 @@ async def _teams(context: BotContext) -> list[tuple[int, str, str]]:
 
 async def posts_command(update: Update, context: BotContext) -> None:
     """/posts: every post of my patrol teams, a button each, and “New post”."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
-    if not await in_private(update, context):
-        return
     teams = await _teams(context)
     if not teams:
         await _refuse(update, context)

@@ -20,7 +20,7 @@ from bot.directory.areas import ancestor_ids
 from bot.directory.models import Area, PendingUploadKind
 from bot.directory.tables import TableError, read_table
 from bot.directory.uploads import open_upload, save_upload
-from bot.handler_utils import in_private
+from bot.handler_utils import private_message
 from bot.i18n import N_, ngettext
 from bot.patrol import roster, service
 from bot.patrol.common import button, clock, config, markup, may_manage, refuse
@@ -47,12 +47,10 @@ PROBLEM_TEXT = {
 
 async def shifts_command(update: Update, context: BotContext) -> None:
     """/shifts: each team's shifts, a button per shift for who is on it, import, export."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
-    if not await in_private(update, context):
-        return
     actor = context.actor
     tz = context.services.settings.tz
     today = service.local_date(clock(context), tz).weekday()
