@@ -10,15 +10,7 @@ from bot.context import BotContext
 from bot.db import transaction
 from bot.handler_utils import private_message
 from bot.patrol import render, service
-from bot.patrol.common import button, clock, markup
-
-
-async def _refuse(update: Update, context: BotContext) -> None:
-    text = context._("Sorry, you are not allowed to do that.")
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text)
+from bot.patrol.common import button, clock, markup, refuse
 
 
 async def missing_pressed(update: Update, context: BotContext, action: str, duty_id: int,
@@ -35,7 +27,7 @@ async def missing_pressed(update: Update, context: BotContext, action: str, duty
             return
         duty, name, post, _shift, area = found
         if not can(actor, Permission.MANAGE_TEAM, area_path=area.path, team_id=duty.team_id):
-            await _refuse(update, context)
+            await refuse(update, context)
             return
         if action == "cv":
             members = [(i, n) for i, n in await service.team_members(session,
@@ -83,7 +75,7 @@ async def today_command(update: Update, context: BotContext) -> None:
         teams = [(t, a) for t, a in teams
                  if can(actor, Permission.MANAGE_TEAM, area_path=a.path, team_id=t.id)]
         if not teams:
-            await _refuse(update, context)
+            await refuse(update, context)
             return
         since, until = service.day_bounds(service.local_date(now, tz), tz)
         lines = await service.duty_lines(session, now=now, team_ids=[t.id for t, _a in teams],

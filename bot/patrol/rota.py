@@ -183,7 +183,7 @@ async def roster_file_given(message: Message, context: BotContext, team_id: int)
         await message.reply_text(_("Please reply with the file (.xlsx or .csv)."))
         return False
     if not await may_manage(context, team_id):
-        await _refuse_message(message, context)
+        await refuse(message, context)
         return True
     if (document.file_size or 0) > MAX_FILE_BYTES:
         await message.reply_text(_("This file is too big. Please send at most 2 MB."))
@@ -277,8 +277,4 @@ async def _export(update: Update, context: BotContext, team_id: int) -> None:
         chat.id, io.BytesIO(data), filename=f"paiban-{team_id}.xlsx",
         caption=context._("The 排班表 of {team} for the next two weeks. Change it and send it "
                           "back with “📥 Import 排班表”.").format(team=found[0].name))
-
-
-async def _refuse_message(message: Message, context: BotContext) -> None:
-    await message.reply_text(context._("Sorry, you are not allowed to do that."))
 
