@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Message, Update, User
+from telegram import CallbackQuery, Message, Update, User
 from telegram.constants import ChatType
 from telegram.ext import filters
 
@@ -14,6 +15,8 @@ from bot.directory.people import TelegramIdentity, register_person
 
 if TYPE_CHECKING:
     from bot.context import BotContext
+
+PressT = TypeVar("PressT")
 
 
 def identity_of(user: User) -> TelegramIdentity:
@@ -42,6 +45,31 @@ async def in_private(update: Update, context: BotContext) -> bool:
     elif update.effective_message is not None:
         await update.effective_message.reply_text(text)
     return False
+
+
+async def private_message(update: Update, context: BotContext) -> Message | None:
+    """The command's message if it was sent in a private chat; None otherwise (the sender
+    was told to write privately, see `in_private`)."""
+    message = update.effective_message
+    if message is None or not await in_private(update, context):
+        return None
+    return message
+
+
+async def parsed_press(
+    update: Update, context: BotContext, parse: Callable[[str], PressT | None],
+) -> tuple[CallbackQuery, PressT] | None:
+    """The button press and its data as `parse` reads them. Data it cannot read (an old
+    button, or forged) is answered "no longer valid" and gives None, as does an update
+    without a press."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return None
+    press = parse(query.data)
+    if press is None:
+        await query.answer(context._("This button is no longer valid."))
+        return None
+    return query, press
 
 
 class RepliesToPrompt(filters.MessageFilter):

@@ -136,6 +136,18 @@ def split_caption(text: str, *, html: bool = False) -> tuple[str, list[str]]:
     return parts[0], parts[1:]
 
 
+def _text_parts(message: OutgoingMessage, texts: list[str]) -> list[OutgoingMessage]:
+    """The text that did not fit in a caption, as plain messages sent like ``message``."""
+    return [
+        OutgoingMessage(
+            text=t,
+            parse_mode=message.parse_mode,
+            disable_notification=message.disable_notification,
+        )
+        for t in texts
+    ]
+
+
 def split_message(message: OutgoingMessage) -> list[OutgoingMessage]:
     """Parts that each fit Telegram's limits, sent in order.
 
@@ -151,14 +163,7 @@ def split_message(message: OutgoingMessage) -> list[OutgoingMessage]:
     elif message.kind in ("voice", "document"):
         caption, rest = split_caption(text, html=html)
         parts = [replace(message, text=caption or None)]
-        parts.extend(
-            OutgoingMessage(
-                text=t,
-                parse_mode=message.parse_mode,
-                disable_notification=message.disable_notification,
-            )
-            for t in rest
-        )
+        parts.extend(_text_parts(message, rest))
     else:
         album = message.album or (message.photo,)
         if len(album) > 1 and message.buttons and text:
@@ -173,14 +178,7 @@ def split_message(message: OutgoingMessage) -> list[OutgoingMessage]:
                 parts.append(replace(message, text=head, photo=chunk[0], album=()))
             else:
                 parts.append(replace(message, text=head, photo=None, album=tuple(chunk)))
-        parts.extend(
-            OutgoingMessage(
-                text=t,
-                parse_mode=message.parse_mode,
-                disable_notification=message.disable_notification,
-            )
-            for t in rest
-        )
+        parts.extend(_text_parts(message, rest))
     last = len(parts) - 1
     return [
         replace(

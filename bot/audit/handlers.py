@@ -96,15 +96,24 @@ async def _keyboard(context: BotContext, scope: str | None, chosen: Filter
     return InlineKeyboardMarkup(rows)
 
 
+async def _reader_scope(update: Update, context: BotContext) -> tuple[bool, str | None]:
+    """`scope_of` the sender, who must also ask in a private chat; when they may not read
+    the log (they were told why), (False, None)."""
+    allowed, scope = scope_of(context.actor)
+    if not allowed:
+        await refuse(update, context)
+        return False, None
+    if not await in_private(update, context):
+        return False, None
+    return True, scope
+
+
 async def audit_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    allowed, scope = scope_of(context.actor)
+    allowed, scope = await _reader_scope(update, context)
     if not allowed:
-        await refuse(update, context)
-        return
-    if not await in_private(update, context):
         return
     chosen = Filter("a")
     await message.reply_text(_text(await _lines(context, scope, chosen, view.PAGE), context),
@@ -119,11 +128,8 @@ async def on_button(update: Update, context: BotContext) -> None:
     if match is None or (match.group(2) == "a") != (match.group(3) is None):
         await stale(update, context)
         return
-    allowed, scope = scope_of(context.actor)
+    allowed, scope = await _reader_scope(update, context)
     if not allowed:
-        await refuse(update, context)
-        return
-    if not await in_private(update, context):
         return
     chosen = Filter(match.group(2), match.group(3))
     if (chosen.mode == "p" and not (chosen.value or "").isdigit()) or (

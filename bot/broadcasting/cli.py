@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -26,8 +27,8 @@ from bot.broadcasting.service import (
 )
 from bot.db import create_engine, create_session_factory, transaction
 from bot.directory.areas import find_by_names
-from bot.directory.audience import AudienceSpec, count_audience
-from bot.directory.models import Role, Team
+from bot.directory.audience import AudienceCount, AudienceSpec, count_audience
+from bot.directory.models import Role, SubscriptionTopic, Team
 from bot.settings import Settings
 
 
@@ -100,61 +101,64 @@ async def _audience(session: AsyncSession, args: argparse.Namespace, *,
     return spec
 
 
-async def broadcast(settings: Settings, args: argparse.Namespace) -> int:
-    """Resolve the audience, then print the count (--dry-run) or write the broadcast."""
+async def _write(
+    settings: Settings, args: argparse.Namespace, *, linked_chats: bool,
+    topic: SubscriptionTopic | None,
+    write: Callable[[AsyncSession, AudienceSpec, AudienceCount], Awaitable[str]],
+) -> int:
+    """Resolve the audience, then print the count (--dry-run) or `write` it in the same
+    transaction and print the line it returns; a refusal is printed and changes nothing."""
     engine = create_engine(settings.database_url)
     factory = create_session_factory(engine)
-    kind = BroadcastKind(args.kind)
-    content: ContentSource = NextTip() if args.next_tip else FixedContent(text=args.text)
     try:
         async with transaction(factory) as session:
-            spec = await _audience(session, args)
-            count = await count_audience(session, spec, topic=TOPIC_OF_KIND[kind])
+            spec = await _audience(session, args, linked_chats=linked_chats)
+            count = await count_audience(session, spec, topic=topic)
             if count.total == 0:
                 raise Refused("这些对象里没有人能收到 / nobody in this audience can receive it")
             if args.dry_run:
                 print(f"people: {count.people}, groups: {count.groups} (dry run: nothing sent)")
                 return 0
-            sent = await send_broadcast(
-                session, kind=kind, audience=spec, content=content, author_id=None,
-                now=datetime.now(UTC), default_language=settings.default_language,
-                tz=settings.tz, urgent=args.urgent)
-            assert sent is not None
-            await record(session, actor_id=None, action="broadcast.send",
-                         object_type="broadcast", object_id=sent.id,
-                         after={"kind": kind.value, "audience": spec.to_json(),
-                                "urgent": args.urgent, "from": "command line"})
+            done = await write(session, spec, count)
     except Refused as exc:
         print(exc, file=sys.stderr)
         return 2
     finally:
         await engine.dispose()
-    print(f"broadcast {sent.id}: people: {count.people}, groups: {count.groups}")
+    print(done)
     return 0
+
+
+async def broadcast(settings: Settings, args: argparse.Namespace) -> int:
+    """Resolve the audience, then print the count (--dry-run) or write the broadcast."""
+    kind = BroadcastKind(args.kind)
+    content: ContentSource = NextTip() if args.next_tip else FixedContent(text=args.text)
+
+    async def write(session: AsyncSession, spec: AudienceSpec, count: AudienceCount) -> str:
+        sent = await send_broadcast(
+            session, kind=kind, audience=spec, content=content, author_id=None,
+            now=datetime.now(UTC), default_language=settings.default_language,
+            tz=settings.tz, urgent=args.urgent)
+        assert sent is not None
+        await record(session, actor_id=None, action="broadcast.send",
+                     object_type="broadcast", object_id=sent.id,
+                     after={"kind": kind.value, "audience": spec.to_json(),
+                            "urgent": args.urgent, "from": "command line"})
+        return f"broadcast {sent.id}: people: {count.people}, groups: {count.groups}"
+
+    return await _write(settings, args, linked_chats=False, topic=TOPIC_OF_KIND[kind],
+                        write=write)
 
 
 async def alert(settings: Settings, args: argparse.Namespace) -> int:
     """As in the chat (the teams' and areas' groups too), from nobody in particular."""
-    engine = create_engine(settings.database_url)
-    factory = create_session_factory(engine)
     author = Actor(telegram_id=0, name="command line", language=settings.default_language)
-    try:
-        async with transaction(factory) as session:
-            spec = await _audience(session, args, linked_chats=True)
-            count = await count_audience(session, spec)
-            if count.total == 0:
-                raise Refused("这些对象里没有人能收到 / nobody in this audience can receive it")
-            if args.dry_run:
-                print(f"people: {count.people}, groups: {count.groups} (dry run: nothing sent)")
-                return 0
-            created = await create_alert(
-                session, author=author, spec=spec, text=args.text, photo=None,
-                severity=Severity(args.severity), ack_required=args.ack, config=AlertConfig(),
-                default_language=settings.default_language, now=datetime.now(UTC))
-    except Refused as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    finally:
-        await engine.dispose()
-    print(f"alert {created.alert_id}: people: {created.people}, groups: {created.groups}")
-    return 0
+
+    async def write(session: AsyncSession, spec: AudienceSpec, _count: AudienceCount) -> str:
+        created = await create_alert(
+            session, author=author, spec=spec, text=args.text, photo=None,
+            severity=Severity(args.severity), ack_required=args.ack, config=AlertConfig(),
+            default_language=settings.default_language, now=datetime.now(UTC))
+        return f"alert {created.alert_id}: people: {created.people}, groups: {created.groups}"
+
+    return await _write(settings, args, linked_chats=True, topic=None, write=write)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
@@ -42,7 +42,7 @@ from bot.broadcasting.service import (
 )
 from bot.context import BotContext
 from bot.db import transaction
-from bot.directory.audience import count_audience, may_target
+from bot.directory.audience import AudienceCount, AudienceSpec, count_audience, may_target
 from bot.directory.models import Role
 from bot.i18n import Translate, people_and_groups
 from bot.persistence import InstanceSafeConversationHandler
@@ -85,8 +85,10 @@ async def _options(context: BotContext) -> AudienceOptions:
         return await audience_options(session, actor=context.actor)
 
 
-async def _press(update: Update, context: BotContext) -> tuple[callbacks.Press, Draft] | None:
-    """The press and its draft if this person may still do this; else answer and None."""
+async def _press(update: Update,
+                 context: BotContext) -> tuple[CallbackQuery, callbacks.Press, Draft] | None:
+    """The query, its press and its draft if this person may still do this; else answer
+    and None."""
     query = update.callback_query
     assert query is not None
     _ = context._
@@ -98,7 +100,33 @@ async def _press(update: Update, context: BotContext) -> tuple[callbacks.Press, 
     if press is None or draft is None or press.draft != draft.tag:
         await query.answer(_stale_text(_), show_alert=True)
         return None
-    return press, draft
+    return query, press, draft
+
+
+async def _typed(update: Update, context: BotContext) -> tuple[Message, Draft] | None:
+    """The typed message and its draft if this person may still broadcast; else refuse and
+    None (the conversation ends)."""
+    message = update.effective_message
+    assert message is not None
+    draft = _draft(context)
+    if draft is None or not can(context.actor, Permission.BROADCAST):
+        await message.reply_text(refusal(context._))
+        return None
+    return message, draft
+
+
+async def _reach(query: CallbackQuery, context: BotContext, draft: Draft,
+                 spec: AudienceSpec) -> AudienceCount | None:
+    """How many the audience reaches if this person may target it; else say it is outside
+    their area and None."""
+    async with context.services.session_factory() as session:
+        allowed = await may_target(session, context.actor, spec)
+        count = await count_audience(session, spec, topic=draft.topic)
+    if not allowed:
+        await query.answer(context._("Sorry, some of these are outside your area."),
+                           show_alert=True)
+        return None
+    return count
 
 
 def _count_line(_: Translate, people: int, groups: int) -> str:
@@ -147,9 +175,7 @@ async def kind_chosen(update: Update, context: BotContext) -> State | int:
     found = await _press(update, context)
     if found is None:
         return State.CHOOSING_KIND
-    press, draft = found
-    query = update.callback_query
-    assert query is not None
+    query, press, draft = found
     if press.action == "x":
         return await _cancelled(update, context)
     if press.action != "k" or press.arg not in set(BroadcastKind):
@@ -167,9 +193,7 @@ async def audience_pressed(update: Update, context: BotContext) -> State | int:
     found = await _press(update, context)
     if found is None:
         return State.CHOOSING_AUDIENCE
-    press, draft = found
-    query = update.callback_query
-    assert query is not None
+    query, press, draft = found
     _ = context._
     options = await _options(context)
     action, number = press.action, press.number
@@ -211,12 +235,8 @@ async def _audience_done(update: Update, context: BotContext, draft: Draft,
         await query.answer(_("Please choose at least one team, area, role or group."),
                            show_alert=True)
         return State.CHOOSING_AUDIENCE
-    spec = spec_of(draft, options)
-    async with context.services.session_factory() as session:
-        allowed = await may_target(session, context.actor, spec)
-        count = await count_audience(session, spec, topic=draft.topic)
-    if not allowed:
-        await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
+    count = await _reach(query, context, draft, spec_of(draft, options))
+    if count is None:
         return State.CHOOSING_AUDIENCE
     if count.total == 0:
         await query.answer(_("Nobody can be reached this way yet. Please choose others."),
@@ -235,9 +255,7 @@ async def content_pressed(update: Update, context: BotContext) -> State | int:
     found = await _press(update, context)
     if found is None:
         return State.AWAITING_CONTENT
-    press, draft = found
-    query = update.callback_query
-    assert query is not None
+    query, press, draft = found
     _ = context._
     if press.action == "x":
         return await _cancelled(update, context)
@@ -258,13 +276,11 @@ async def content_pressed(update: Update, context: BotContext) -> State | int:
 
 async def text_received(update: Update, context: BotContext) -> State | int:
     """Store the typed text; show the preview."""
-    message = update.effective_message
-    assert message is not None
-    _ = context._
-    draft = _draft(context)
-    if draft is None or not can(context.actor, Permission.BROADCAST):
-        await message.reply_text(refusal(_))
+    typed = await _typed(update, context)
+    if typed is None:
         return END
+    message, draft = typed
+    _ = context._
     text = (message.text or "").strip()
     if len(text) > MAX_TEXT:
         await message.reply_text(_("That is too long ({count} characters). Please keep it under "
@@ -276,13 +292,11 @@ async def text_received(update: Update, context: BotContext) -> State | int:
 
 async def photo_received(update: Update, context: BotContext) -> State | int:
     """Store the photo and its caption; show the preview."""
-    message = update.effective_message
-    assert message is not None
-    _ = context._
-    draft = _draft(context)
-    if draft is None or not can(context.actor, Permission.BROADCAST):
-        await message.reply_text(refusal(_))
+    typed = await _typed(update, context)
+    if typed is None:
         return END
+    message, draft = typed
+    _ = context._
     caption = (message.caption or "").strip()
     if len(caption) > MAX_CAPTION:
         await message.reply_text(_("A photo caption can have at most {limit} characters. Please "
@@ -343,9 +357,8 @@ async def confirm_pressed(update: Update, context: BotContext) -> State | int:
     found = await _press(update, context)
     if found is None:
         return State.CONFIRMING
-    press, draft = found
-    query = update.callback_query
-    assert query is not None and context.user_data is not None
+    query, press, draft = found
+    assert context.user_data is not None
     _ = context._
     if press.action == "x":
         return await _cancelled(update, context)
@@ -401,11 +414,8 @@ async def _schedule_pressed(update: Update, context: BotContext,
     assert query is not None and context.user_data is not None and draft.kind is not None
     _ = context._
     spec = spec_of(draft, await _options(context))
-    async with context.services.session_factory() as session:
-        allowed = await may_target(session, context.actor, spec)
-        count = await count_audience(session, spec, topic=draft.topic)
-    if not allowed:
-        await query.answer(_("Sorry, some of these are outside your area."), show_alert=True)
+    count = await _reach(query, context, draft, spec)
+    if count is None:
         return State.CONFIRMING
     content = draft.schedule_content()
     if draft.tip:

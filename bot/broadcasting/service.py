@@ -190,24 +190,21 @@ async def peek_next_tip(
     season: str | None,
 ) -> TipItem:
     """The tip this audience gets next, changing nothing (a new round when exhausted)."""
-    sent = set(await session.scalars(select(TipSent.tip_id).where(TipSent.audience_key == key)))
-    tip = pick_next_tip(library, category=category, already_sent=sent, season=season)
-    if tip is None:
-        tip = pick_next_tip(library, category=category, already_sent=set(), season=season)
-    if tip is None:
-        raise ValueError(f"the tip library has no tips in {category!r}")
-    return tip
+    return await _next_tip(session, key=key, category=category, library=library,
+                           season=season, forget_sent=False)
 
 
 async def _next_tip(
     session: AsyncSession, *, key: str, category: str | None, library: Sequence[TipItem],
-    season: str | None,
+    season: str | None, forget_sent: bool = True,
 ) -> TipItem:
-    """The next tip for this audience; when the category is exhausted, a new round."""
+    """The next tip for this audience; when the category is exhausted, a new round, the
+    record of the tips sent forgotten (kept with `forget_sent=False`, for a preview)."""
     sent = set(await session.scalars(select(TipSent.tip_id).where(TipSent.audience_key == key)))
     tip = pick_next_tip(library, category=category, already_sent=sent, season=season)
     if tip is None:
-        await session.execute(delete(TipSent).where(TipSent.audience_key == key))
+        if forget_sent:
+            await session.execute(delete(TipSent).where(TipSent.audience_key == key))
         tip = pick_next_tip(library, category=category, already_sent=set(), season=season)
     if tip is None:
         raise ValueError(f"the tip library has no tips in {category!r}")

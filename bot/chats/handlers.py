@@ -149,15 +149,25 @@ async def _in_group(update: Update, context: BotContext) -> Message | None:
     return message
 
 
-async def link(update: Update, context: BotContext) -> None:
-    """Offer the teams and areas this person may link the group to."""
+async def _in_group_by_manager(update: Update, context: BotContext,
+                               refusal: str) -> Message | None:
+    """The message if staff or a team leader sent it in a group; otherwise explain where
+    to send it, or reply `refusal`."""
     message = await _in_group(update, context)
     if message is None:
-        return
-    _ = context._
+        return None
     if not can(context.actor, Permission.MANAGE_TEAM):
-        await message.reply_text(_("Sorry, only community staff or a team leader can link "
-                                   "this group."))
+        await message.reply_text(refusal)
+        return None
+    return message
+
+
+async def link(update: Update, context: BotContext) -> None:
+    """Offer the teams and areas this person may link the group to."""
+    _ = context._
+    message = await _in_group_by_manager(update, context, _(
+        "Sorry, only community staff or a team leader can link this group."))
+    if message is None:
         return
     assert context.actor is not None
     async with transaction(context.services.session_factory) as session:
@@ -253,13 +263,10 @@ def _already_linked(current: service.Target, _: Translate) -> str:
 
 async def unlink(update: Update, context: BotContext) -> None:
     """Remove the group's link, if this person may manage what it is linked to."""
-    message = await _in_group(update, context)
-    if message is None:
-        return
     _ = context._
-    if not can(context.actor, Permission.MANAGE_TEAM):
-        await message.reply_text(_("Sorry, only community staff or a team leader can unlink "
-                                   "this group."))
+    message = await _in_group_by_manager(update, context, _(
+        "Sorry, only community staff or a team leader can unlink this group."))
+    if message is None:
         return
     async with transaction(context.services.session_factory) as session:
         current = await service.current_link(session, telegram_chat_id=message.chat.id)

@@ -301,34 +301,34 @@ async def export_roster(update: Update, context: BotContext) -> None:
 
 # -- staff: /import and /importareas -------------------------------------------------------
 
-async def ask_roster_file(update: Update, context: BotContext) -> UploadState | int:
-    """Wait for a roster file (CSV or XLSX)."""
+async def _ask_for_file(update: Update, context: BotContext, request: str,
+                       waiting: UploadState) -> UploadState | int:
+    """Ask staff with a directory scope, in private, for a file; `waiting` for it then."""
     if directory_scope(context.actor) is None:
         await refuse(update, context)
         return ConversationHandler.END
     if not await in_private(update, context):
         return ConversationHandler.END
     assert update.effective_message is not None
-    await update.effective_message.reply_text(context._(
+    await update.effective_message.reply_text(request)
+    return waiting
+
+
+async def ask_roster_file(update: Update, context: BotContext) -> UploadState | int:
+    """Wait for a roster file (CSV or XLSX)."""
+    return await _ask_for_file(update, context, context._(
         "Please send the roster as an Excel (.xlsx) or CSV file, the way you keep it: a title "
         "above the table is fine. Columns: name, phone, team, role, area or building, "
         "Telegram username (the last three may be empty). I will check it first and change "
-        "nothing until you confirm. Send /cancel to stop."))
-    return UploadState.AWAITING_ROSTER_FILE
+        "nothing until you confirm. Send /cancel to stop."), UploadState.AWAITING_ROSTER_FILE)
 
 
 async def ask_area_file(update: Update, context: BotContext) -> UploadState | int:
     """Wait for an area file with a `path` column."""
-    if directory_scope(context.actor) is None:
-        await refuse(update, context)
-        return ConversationHandler.END
-    if not await in_private(update, context):
-        return ConversationHandler.END
-    assert update.effective_message is not None
-    await update.effective_message.reply_text(context._(
+    return await _ask_for_file(update, context, context._(
         "Please send the areas as a CSV or Excel (.xlsx) file with a column “path”, one area "
-        "per row, like 平桥办事处/龙江路社区/3网格/12栋. Send /cancel to stop."))
-    return UploadState.AWAITING_AREA_FILE
+        "per row, like 平桥办事处/龙江路社区/3网格/12栋. Send /cancel to stop."),
+        UploadState.AWAITING_AREA_FILE)
 
 
 async def _download(update: Update, context: BotContext) -> tuple[bytes, str] | None:

@@ -28,7 +28,7 @@ from bot.figures import keyboards, monthly, periods, render, service, workbook
 from bot.figures.counting import Scope
 from bot.figures.periods import Period
 from bot.figures.tipoffs import child_areas
-from bot.handler_utils import in_private
+from bot.handler_utils import in_private, parsed_press
 from bot.i18n import Translate
 
 logger = logging.getLogger(__name__)
@@ -125,17 +125,26 @@ def _menu(resolved: Resolved, _: Translate) -> Any:
                                  teams=resolved.teams)
 
 
+async def _viewer(update: Update, context: BotContext) -> Actor | None:
+    """The actor if they may see figures, asking in a private chat; else refuse or say
+    where to ask, and None."""
+    actor = context.actor
+    if actor is None or not can(actor, Permission.VIEW_FIGURES):
+        await refuse(update, context)
+        return None
+    if not await in_private(update, context):
+        return None
+    return actor
+
+
 async def figures_command(update: Update, context: BotContext) -> None:
     """/figures: the period menu for the sender's area or team."""
     message = update.effective_message
-    actor = context.actor
     if message is None:
         return
     _ = context._
-    if actor is None or not can(actor, Permission.VIEW_FIGURES):
-        await refuse(update, context)
-        return
-    if not await in_private(update, context):
+    actor = await _viewer(update, context)
+    if actor is None:
         return
     target = default_target(actor)
     async with context.services.session_factory() as session:
@@ -148,19 +157,13 @@ async def figures_command(update: Update, context: BotContext) -> None:
 
 async def on_button(update: Update, context: BotContext) -> None:
     """A period, a month, a place below or a team: checked again, then shown."""
-    query = update.callback_query
-    actor = context.actor
-    if query is None or query.data is None:
+    pressed = await parsed_press(update, context, cb.parse)
+    if pressed is None:
         return
+    query, press = pressed
     _ = context._
-    press = cb.parse(query.data)
-    if press is None:
-        await stale(update, context)
-        return
-    if actor is None or not can(actor, Permission.VIEW_FIGURES):
-        await refuse(update, context)
-        return
-    if not await in_private(update, context):
+    actor = await _viewer(update, context)
+    if actor is None:
         return
     message = query.message if isinstance(query.message, Message) else None
     settings = context.services.settings

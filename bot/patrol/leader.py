@@ -8,17 +8,9 @@ from telegram import Update
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
-from bot.handler_utils import in_private
+from bot.handler_utils import private_message
 from bot.patrol import render, service
-from bot.patrol.common import button, clock, markup
-
-
-async def _refuse(update: Update, context: BotContext) -> None:
-    text = context._("Sorry, you are not allowed to do that.")
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text)
+from bot.patrol.common import button, clock, markup, refuse
 
 
 async def missing_pressed(update: Update, context: BotContext, action: str, duty_id: int,
@@ -35,7 +27,7 @@ async def missing_pressed(update: Update, context: BotContext, action: str, duty
             return
         duty, name, post, _shift, area = found
         if not can(actor, Permission.MANAGE_TEAM, area_path=area.path, team_id=duty.team_id):
-            await _refuse(update, context)
+            await refuse(update, context)
             return
         if action == "cv":
             members = [(i, n) for i, n in await service.team_members(session,
@@ -69,13 +61,11 @@ async def missing_pressed(update: Update, context: BotContext, action: str, duty
 
 async def today_command(update: Update, context: BotContext) -> None:
     """/today: per team and post, who is on duty now, signed in, late, missing."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
     actor = context.actor
-    if not await in_private(update, context):
-        return
     scope = directory_scope(actor)
     led = actor.led_team_ids if actor else frozenset()
     now = clock(context)
@@ -85,7 +75,7 @@ async def today_command(update: Update, context: BotContext) -> None:
         teams = [(t, a) for t, a in teams
                  if can(actor, Permission.MANAGE_TEAM, area_path=a.path, team_id=t.id)]
         if not teams:
-            await _refuse(update, context)
+            await refuse(update, context)
             return
         since, until = service.day_bounds(service.local_date(now, tz), tz)
         lines = await service.duty_lines(session, now=now, team_ids=[t.id for t, _a in teams],

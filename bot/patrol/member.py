@@ -11,7 +11,7 @@ from telegram.constants import ChatType
 
 from bot.context import BotContext
 from bot.db import transaction
-from bot.handler_utils import in_private
+from bot.handler_utils import private_message
 from bot.middleware import not_understood
 from bot.patrol import render, service
 from bot.patrol.common import button, clock, config, markup
@@ -62,13 +62,11 @@ async def scanned(update: Update, context: BotContext) -> None:
 
 async def duty_command(update: Update, context: BotContext) -> None:
     """/duty: my shifts of the next days and their state; a pin button while one is open."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
     actor = context.actor
-    if not await in_private(update, context):
-        return
     if actor is None or actor.person_id is None or not actor.team_ids:
         await message.reply_text(_("You are not in a patrol team, so you have no shifts."))
         return

@@ -15,21 +15,13 @@ from telegram import Message, Update
 from bot.auth import Permission, can, directory_scope
 from bot.context import BotContext
 from bot.db import transaction
-from bot.handler_utils import in_private
+from bot.handler_utils import private_message
 from bot.patrol import service, sign
-from bot.patrol.common import button, clock, markup
+from bot.patrol.common import button, clock, markup, refuse
 from bot.patrol.models import PatrolPost
 from bot.patrol.prompts import POST_NAME, POST_PIN, prompt_for
 
 RADII = (50, 100, 200, 500)
-
-
-async def _refuse(update: Update, context: BotContext) -> None:
-    text = context._("Sorry, you are not allowed to do that.")
-    if update.callback_query is not None:
-        await update.callback_query.answer(text, show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(text)
 
 
 async def _teams(context: BotContext) -> list[tuple[int, str, str]]:
@@ -45,15 +37,13 @@ async def _teams(context: BotContext) -> list[tuple[int, str, str]]:
 
 async def posts_command(update: Update, context: BotContext) -> None:
     """/posts: every post of my patrol teams, a button each, and “New post”."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
-    if not await in_private(update, context):
-        return
     teams = await _teams(context)
     if not teams:
-        await _refuse(update, context)
+        await refuse(update, context)
         return
     async with context.services.session_factory() as session:
         posts = await service.posts_of_teams(session, team_ids=[t for t, _n, _p in teams])
@@ -79,7 +69,7 @@ async def _post_for(update: Update, context: BotContext, post_id: int) -> Patrol
         return None
     post, area = found
     if not can(context.actor, Permission.MANAGE_TEAM, area_path=area.path, team_id=post.team_id):
-        await _refuse(update, context)
+        await refuse(update, context)
         return None
     return post
 
@@ -108,7 +98,7 @@ async def post_pressed(update: Update, context: BotContext, action: str, ids: tu
     if action == "pn":
         teams = {t for t, _n, _p in await _teams(context)}
         if ids[0] not in teams:
-            await _refuse(update, context)
+            await refuse(update, context)
             return
         await query.answer()
         await prompt_for(update, context, POST_NAME, ids[0], _(
@@ -157,7 +147,7 @@ async def send_sign(context: BotContext, chat_id: int, post: PatrolPost) -> None
 async def name_given(message: Message, context: BotContext, team_id: int) -> bool:
     _ = context._
     if team_id not in {t for t, _n, _p in await _teams(context)}:
-        await _refuse_message(message, context)
+        await refuse(message, context)
         return True
     try:
         async with transaction(context.services.session_factory) as session:
@@ -182,7 +172,7 @@ async def pin_given(message: Message, context: BotContext, post_id: int) -> bool
         found = await service.post_with_area(session, post_id=post_id)
     if found is None or not can(context.actor, Permission.MANAGE_TEAM, area_path=found[1].path,
                                 team_id=found[0].team_id):
-        await _refuse_message(message, context)
+        await refuse(message, context)
         return True
     async with transaction(context.services.session_factory) as session:
         post = await session.get_one(PatrolPost, post_id)
@@ -190,7 +180,3 @@ async def pin_given(message: Message, context: BotContext, post_id: int) -> bool
                              longitude=message.location.longitude)
     await message.reply_text(**_post_screen(context, post))
     return True
-
-
-async def _refuse_message(message: Message, context: BotContext) -> None:
-    await message.reply_text(context._("Sorry, you are not allowed to do that."))

@@ -20,7 +20,7 @@ from bot.directory.areas import ancestor_ids
 from bot.directory.models import Area, PendingUploadKind
 from bot.directory.tables import TableError, read_table
 from bot.directory.uploads import open_upload, save_upload
-from bot.handler_utils import in_private
+from bot.handler_utils import private_message
 from bot.i18n import N_, ngettext
 from bot.patrol import roster, service
 from bot.patrol.common import button, clock, config, markup, may_manage, refuse
@@ -47,12 +47,10 @@ PROBLEM_TEXT = {
 
 async def shifts_command(update: Update, context: BotContext) -> None:
     """/shifts: each team's shifts, a button per shift for who is on it, import, export."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
-    if not await in_private(update, context):
-        return
     actor = context.actor
     tz = context.services.settings.tz
     today = service.local_date(clock(context), tz).weekday()
@@ -185,7 +183,7 @@ async def roster_file_given(message: Message, context: BotContext, team_id: int)
         await message.reply_text(_("Please reply with the file (.xlsx or .csv)."))
         return False
     if not await may_manage(context, team_id):
-        await _refuse_message(message, context)
+        await refuse(message, context)
         return True
     if (document.file_size or 0) > MAX_FILE_BYTES:
         await message.reply_text(_("This file is too big. Please send at most 2 MB."))
@@ -279,8 +277,4 @@ async def _export(update: Update, context: BotContext, team_id: int) -> None:
         chat.id, io.BytesIO(data), filename=f"paiban-{team_id}.xlsx",
         caption=context._("The 排班表 of {team} for the next two weeks. Change it and send it "
                           "back with “📥 Import 排班表”.").format(team=found[0].name))
-
-
-async def _refuse_message(message: Message, context: BotContext) -> None:
-    await message.reply_text(context._("Sorry, you are not allowed to do that."))
 

@@ -16,7 +16,7 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.models import Person, Role
 from bot.directory.people import PersonSummary, person_in_scope
-from bot.handler_utils import acting_person_id, in_private
+from bot.handler_utils import acting_person_id, in_private, private_message
 from bot.i18n import LANGUAGE_NAMES, Translate
 from bot.persistence import forget_in_memory
 from bot.privacy import service
@@ -51,12 +51,10 @@ def _known(context: BotContext) -> bool:
 
 async def show_my_data(update: Update, context: BotContext) -> None:
     """Everything the bot keeps about the sender, as a short text (private chats only)."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
-    if not await in_private(update, context):
-        return
     if not _known(context):
         await message.reply_text(_("I do not keep anything about you."))
         return

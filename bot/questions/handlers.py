@@ -22,7 +22,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.people import register_person
-from bot.handler_utils import RepliesToPrompt, identity_of, in_private
+from bot.handler_utils import RepliesToPrompt, identity_of, private_message
 from bot.i18n import N_
 from bot.questions import callbacks as cb
 from bot.questions import service
@@ -62,12 +62,10 @@ async def ask_text(update: Update, context: BotContext, message: Message) -> Non
 
 async def ask_command(update: Update, context: BotContext) -> None:
     """`/ask <question>`: the same choice, quoting the command."""
-    message = update.effective_message
+    message = await private_message(update, context)
     if message is None:
         return
     _ = context._
-    if not await in_private(update, context):
-        return
     if not ASK_COMMAND.sub("", message.text or "").strip():
         await message.reply_text(_("Please write your question after /ask, for example: "
                                    "/ask When will the water be back on?"))

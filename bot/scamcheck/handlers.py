@@ -9,10 +9,18 @@ falling through to it. Ordinary pasted text is left to the fallback.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import (
@@ -31,6 +39,7 @@ from bot.context import BotContext
 from bot.db import transaction
 from bot.directory.audience import count_audience, may_target
 from bot.directory.models import Area
+from bot.handler_utils import parsed_press
 from bot.i18n import N_
 from bot.scamcheck import callbacks as cb
 from bot.scamcheck import keyboards, render, service
@@ -40,6 +49,8 @@ from bot.scamcheck.rules import default_rules
 from bot.tipoffs.intake import begin_fraud_report
 
 _COMMAND = re.compile(r"^/check(@\w+)?\s*", re.IGNORECASE)
+
+PressT = TypeVar("PressT")
 
 
 class LooksLikeScam(filters.MessageFilter):
@@ -172,17 +183,28 @@ async def on_check(update: Update, context: BotContext) -> None:
         await message.reply_text(_("Reply to the message you want me to check with /check."))
 
 
+async def _press_on_message(
+    update: Update, context: BotContext, parse: Callable[[str], PressT | None],
+) -> tuple[CallbackQuery, PressT, Message] | None:
+    """The press, its data and the message it is on; a press whose data cannot be read or
+    whose message the bot can no longer see is answered "no longer valid" and gives None."""
+    pressed = await parsed_press(update, context, parse)
+    if pressed is None:
+        return None
+    query, press = pressed
+    if not isinstance(query.message, Message):
+        await query.answer(context._("This button is no longer valid."))
+        return None
+    return query, press, query.message
+
+
 async def on_button(update: Update, context: BotContext) -> None:
     """“Tell the community” (a fraud report from the checked message) or the matching tip."""
-    query = update.callback_query
-    if query is None or query.data is None:
+    pressed = await _press_on_message(update, context, cb.parse)
+    if pressed is None:
         return
+    query, press, message = pressed
     _ = context._
-    press = cb.parse(query.data)
-    message = query.message
-    if press is None or not isinstance(message, Message):
-        await query.answer(_("This button is no longer valid."))
-        return
     if press.what == "tip":
         tip = service.tip_of(press.tip or "")
         if tip is None:
@@ -226,15 +248,11 @@ def _carries_warning(message: Message, warning_id: int) -> bool:
 async def on_warning(update: Update, context: BotContext) -> None:
     """An early warning's buttons: 📢 shows the send button with the count, ✅ sends the
     alert, ↩️ goes back. Only staff of the warning's community (or above it), every press."""
-    query = update.callback_query
-    if query is None or query.data is None:
+    pressed = await _press_on_message(update, context, cb.parse_warning)
+    if pressed is None:
         return
+    query, press, message = pressed
     _ = context._
-    press = cb.parse_warning(query.data)
-    message = query.message
-    if press is None or not isinstance(message, Message):
-        await query.answer(_("This button is no longer valid."))
-        return
     settings = context.services.settings
     async with transaction(context.services.session_factory) as session:
         warning = await session.get(ScamWarning, press.warning_id)

@@ -13,18 +13,15 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.schedules import callbacks as cb
 from bot.schedules import keyboards, render, service
-from bot.schedules.common import gone, is_staff, refuse
+from bot.schedules.common import gone, is_staff, refuse, staff_message
 from bot.schedules.triggers import TriggerError
 
 logger = logging.getLogger(__name__)
 
 async def campaigns_command(update: Update, context: BotContext) -> None:
     """/campaigns: the campaigns on now or coming, and buttons to start a preset."""
-    message = update.effective_message
+    message = await staff_message(update, context)
     if message is None:
-        return
-    if not is_staff(context):
-        await refuse(update, context)
         return
     text, markup = await _campaign_screen(context)
     await message.reply_text(text, reply_markup=markup)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 
 from bot.auth import Permission, can
 from bot.context import BotContext
@@ -19,6 +19,17 @@ async def refuse(update: Update, context: BotContext) -> None:
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_message is not None:
         await update.effective_message.reply_text(text)
+
+
+async def staff_message(update: Update, context: BotContext) -> Message | None:
+    """The command's message if staff sent it; otherwise refuse, and None."""
+    message = update.effective_message
+    if message is None:
+        return None
+    if not is_staff(context):
+        await refuse(update, context)
+        return None
+    return message
 
 
 async def gone(update: Update, context: BotContext) -> None:

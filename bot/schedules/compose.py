@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Message, Update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import CallbackQuery, Message, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -41,7 +43,8 @@ from bot.directory.audience import AudienceSpec
 from bot.persistence import InstanceSafeConversationHandler
 from bot.schedules import callbacks as cb
 from bot.schedules import keyboards, render, service
-from bot.schedules.common import actor_id, gone, is_staff, refuse
+from bot.schedules.common import actor_id, gone, is_staff, refuse, staff_message
+from bot.schedules.models import Schedule
 from bot.schedules.triggers import (
     TriggerError,
     TriggerKind,
@@ -111,11 +114,8 @@ def _end(context: BotContext) -> int:
 
 async def compose_command(update: Update, context: BotContext) -> ScheduleStep | int:
     """/schedule: start a new schedule; asks how often."""
-    message = update.effective_message
+    message = await staff_message(update, context)
     if message is None:
-        return ConversationHandler.END
-    if not is_staff(context):
-        await refuse(update, context)
         return ConversationHandler.END
     if context.user_data is not None:
         context.user_data[DRAFT_KEY] = Draft()
@@ -144,19 +144,30 @@ async def begin_prepared(update: Update, context: BotContext, *, message_kind: s
 
 # -- the trigger steps -------------------------------------------------------------------------
 
-async def on_trigger_button(update: Update, context: BotContext) -> ScheduleStep | int | None:
-    """How often (then the matching question), a weekday toggled, weekdays done, or cancel."""
+async def _press(update: Update, context: BotContext, *, after_trigger: bool,
+                 ) -> tuple[CallbackQuery, cb.ComposePress, Draft] | None:
+    """A composer press with its draft if staff may still go on; else say why and None.
+    A draft prepared by another composer has no steps after the trigger."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    _ = context._
     press = cb.parse_compose(query.data)
     draft = _draft(context)
-    if press is None or draft is None:
+    if press is None or draft is None or (after_trigger and draft.prepared):
         await gone(update, context)
         return None
     if not is_staff(context):
         await refuse(update, context)
         return None
+    return query, press, draft
+
+
+async def on_trigger_button(update: Update, context: BotContext) -> ScheduleStep | int | None:
+    """How often (then the matching question), a weekday toggled, weekdays done, or cancel."""
+    pressed = await _press(update, context, after_trigger=False)
+    if pressed is None:
+        return None
+    query, press, draft = pressed
+    _ = context._
     if press.cancel:
         return await _cancelled(update, context)
     if press.kind is not None:
@@ -289,19 +300,9 @@ async def _trigger_ready(update: Update, context: BotContext, spec: TriggerSpec,
         return None  # stay and ask again
     draft.trigger = spec
     if draft.editing is not None:
-        now = utcnow()
-        async with transaction(context.services.session_factory) as session:
-            schedule = await service.load_for(session, actor=context.actor,
-                                              schedule_id=draft.editing)
-            if schedule is None:
-                await message.reply_text(_("That schedule is no longer there."))
-                return _end(context)
-            await service.change_trigger(session, schedule, trigger=spec, now=now,
-                                         actor_id=actor_id(context))
-            view = await service.view_of(session, schedule, now=now)
-        await message.reply_text(_("Saved.") + "\n\n" + render.schedule_card(view, _),
-                                 reply_markup=keyboards.schedule_card(view.schedule, _))
-        return _end(context)
+        return await _save_edit(message, context, draft.editing, lambda session, schedule, now:
+                                service.change_trigger(session, schedule, trigger=spec, now=now,
+                                                       actor_id=actor_id(context)))
     if draft.prepared:
         return await _save_prepared(message, context, draft)
     async with context.services.session_factory() as session:
@@ -314,21 +315,35 @@ async def _trigger_ready(update: Update, context: BotContext, spec: TriggerSpec,
     return ScheduleStep.CHOOSING_AUDIENCE
 
 
+async def _save_edit(
+    message: Message, context: BotContext, schedule_id: int,
+    change: Callable[[AsyncSession, Schedule, datetime], Awaitable[None]],
+) -> int:
+    """Make `change` to the schedule being edited, if this person may still manage it, and
+    show its card; the edit is over either way."""
+    _ = context._
+    now = utcnow()
+    async with transaction(context.services.session_factory) as session:
+        schedule = await service.load_for(session, actor=context.actor, schedule_id=schedule_id)
+        if schedule is None:
+            await message.reply_text(_("That schedule is no longer there."))
+            return _end(context)
+        await change(session, schedule, now)
+        view = await service.view_of(session, schedule, now=now)
+    await message.reply_text(_("Saved.") + "\n\n" + render.schedule_card(view, _),
+                             reply_markup=keyboards.schedule_card(view.schedule, _))
+    return _end(context)
+
+
 # -- /schedule after the trigger: audience, content, check, save -------------------------------
 
 async def on_compose_button(update: Update, context: BotContext) -> ScheduleStep | int | None:
     """A composer button after the trigger: audience, content, save or cancel."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
+    pressed = await _press(update, context, after_trigger=True)
+    if pressed is None:
+        return None
+    query, press, draft = pressed
     _ = context._
-    press = cb.parse_compose(query.data)
-    draft = _draft(context)
-    if press is None or draft is None or draft.prepared:
-        await gone(update, context)
-        return None
-    if not is_staff(context):
-        await refuse(update, context)
-        return None
     if press.cancel:
         return await _cancelled(update, context)
     if press.audience is not None:
@@ -393,19 +408,9 @@ async def on_text(update: Update, context: BotContext) -> ScheduleStep | int | N
                                    "characters.").format(limit=MAX_TEXT))
         return None
     if draft.editing is not None:
-        now = utcnow()
-        async with transaction(context.services.session_factory) as session:
-            schedule = await service.load_for(session, actor=context.actor,
-                                              schedule_id=draft.editing)
-            if schedule is None:
-                await message.reply_text(_("That schedule is no longer there."))
-                return _end(context)
-            await service.change_text(session, schedule, text=text, photo=photo, now=now,
-                                      actor_id=actor_id(context))
-            view = await service.view_of(session, schedule, now=now)
-        await message.reply_text(_("Saved.") + "\n\n" + render.schedule_card(view, _),
-                                 reply_markup=keyboards.schedule_card(view.schedule, _))
-        return _end(context)
+        return await _save_edit(message, context, draft.editing, lambda session, schedule, now:
+                                service.change_text(session, schedule, text=text, photo=photo,
+                                                    now=now, actor_id=actor_id(context)))
     if draft.trigger is None or draft.audience is None or draft.prepared:
         await message.reply_text(_("This has expired. Please start again."))
         return _end(context)

@@ -11,18 +11,15 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.schedules import callbacks as cb
 from bot.schedules import keyboards, render, service
-from bot.schedules.common import actor_id, gone, is_staff, refuse
+from bot.schedules.common import actor_id, gone, is_staff, refuse, staff_message
 from bot.schedules.compose import DRAFT_KEY, Draft, ScheduleStep
 
 logger = logging.getLogger(__name__)
 
 async def list_command(update: Update, context: BotContext) -> None:
     """/schedules: the schedules this person may manage, with their next three fires."""
-    message = update.effective_message
+    message = await staff_message(update, context)
     if message is None:
-        return
-    if not is_staff(context):
-        await refuse(update, context)
         return
     assert context.actor is not None
     async with context.services.session_factory() as session:

@@ -25,7 +25,7 @@ from bot.context import BotContext
 from bot.db import transaction, utcnow
 from bot.directory.models import Person
 from bot.directory.people import register_person
-from bot.handler_utils import identity_of, in_private
+from bot.handler_utils import identity_of, in_private, parsed_press
 from bot.i18n import N_, Translate, ngettext
 from bot.questions.service import QuestionStatus, my_questions
 from bot.tipoffs import callbacks as cb
@@ -648,14 +648,11 @@ async def _finish_addition(context: BotContext, chat_id: int, _: Translate, *,
 # -- the reporter's buttons -----------------------------------------------------------
 async def on_button(update: Update, context: BotContext) -> None:
     """Category, photos done/skip, building, anonymity, send, cancel, add-to-report."""
-    query = update.callback_query
-    if query is None or query.data is None:
+    pressed = await parsed_press(update, context, cb.parse_draft)
+    if pressed is None:
         return
+    query, press = pressed
     _ = context._
-    press = cb.parse_draft(query.data)
-    if press is None:
-        await query.answer(_("This button is no longer valid."))
-        return
     user_id = query.from_user.id
     if press.what == "new":
         await _start_from_button(update, context)

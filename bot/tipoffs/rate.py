@@ -12,7 +12,7 @@ from telegram.ext import filters
 
 from bot.context import BotContext
 from bot.db import transaction, utcnow
-from bot.directory.handlers import stale
+from bot.handler_utils import parsed_press
 from bot.tipoffs import ratings
 
 COMMENT_MARK = "💬"
@@ -33,14 +33,11 @@ REPLIES_TO_COMMENT_PROMPT = _RepliesToCommentPrompt(name="replies_to_rating_comm
 
 
 async def on_press(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    if query is None or query.data is None:
+    pressed = await parsed_press(update, context, ratings.parse)
+    if pressed is None:
         return
+    query, press = pressed
     _ = context._
-    press = ratings.parse(query.data)
-    if press is None:
-        await stale(update, context)
-        return
     async with transaction(context.services.session_factory) as session:
         rated = await ratings.rate(session, rating_id=press.rating_id, score=press.score,
                                    telegram_id=query.from_user.id, now=utcnow())

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Result, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -521,6 +521,18 @@ async def claim(
     return ActionResult(Outcome.DONE, await card_facts(session, tipoff_id=tipoff_id))
 
 
+async def _acted_on(session: AsyncSession, result: Result[Any], *,
+                   tipoff_id: int) -> TipOff | ActionResult:
+    """The report after a conditional UPDATE of an open one; the outcome instead when it is
+    gone, or when the UPDATE changed nothing (answered as closed: someone acted first)."""
+    tipoff = await session.get(TipOff, tipoff_id, populate_existing=True)
+    if tipoff is None:
+        return ActionResult(Outcome.MISSING)
+    if getattr(result, "rowcount", 0) != 1:
+        return ActionResult(Outcome.CLOSED, await card_facts(session, tipoff_id=tipoff_id))
+    return tipoff
+
+
 _CLOSING_EVENTS = {
     TipOffStatus.RESOLVED: TipOffEventKind.RESOLVED,
     TipOffStatus.REFERRED: TipOffEventKind.REFERRED,
@@ -544,11 +556,9 @@ async def close(
                 claimed_at=func.coalesce(TipOff.claimed_at, now))
         .execution_options(synchronize_session=False)
     )
-    tipoff = await session.get(TipOff, tipoff_id, populate_existing=True)
-    if tipoff is None:
-        return ActionResult(Outcome.MISSING)
-    if getattr(result, "rowcount", 0) != 1:
-        return ActionResult(Outcome.CLOSED, await card_facts(session, tipoff_id=tipoff_id))
+    tipoff = await _acted_on(session, result, tipoff_id=tipoff_id)
+    if isinstance(tipoff, ActionResult):
+        return tipoff
     session.add(TipOffEvent(tipoff_id=tipoff_id, kind=_CLOSING_EVENTS[status],
                             actor_id=person_id, team_id=tipoff.team_id, note=note, at=now))
     # Who closed it and how, never who reported it.
@@ -586,11 +596,9 @@ async def reassign(
                 routed_at=now, escalated_at=None, reminded_at=None)
         .execution_options(synchronize_session=False)
     )
-    tipoff = await session.get(TipOff, tipoff_id, populate_existing=True)
-    if tipoff is None:
-        return ActionResult(Outcome.MISSING)
-    if getattr(result, "rowcount", 0) != 1:
-        return ActionResult(Outcome.CLOSED, await card_facts(session, tipoff_id=tipoff_id))
+    tipoff = await _acted_on(session, result, tipoff_id=tipoff_id)
+    if isinstance(tipoff, ActionResult):
+        return tipoff
     session.add(TipOffEvent(tipoff_id=tipoff_id, kind=TipOffEventKind.REASSIGNED,
                             actor_id=person_id, team_id=team_id, at=now))
     await deliver_to_team(session, tipoff_id=tipoff_id, default_language=default_language, tz=tz)

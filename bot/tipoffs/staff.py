@@ -11,7 +11,7 @@ from bot.auth import Permission, can
 from bot.context import BotContext
 from bot.db import transaction
 from bot.directory.models import Area, Team
-from bot.handler_utils import acting_person_id
+from bot.handler_utils import acting_person_id, parsed_press
 from bot.tipoffs import callbacks as cb
 from bot.tipoffs import keyboards, render, routing, service
 from bot.tipoffs.references import normalize_reference
@@ -44,15 +44,12 @@ async def show_routing(update: Update, context: BotContext) -> None:
 
 async def on_routing_button(update: Update, context: BotContext) -> None:
     """Category → area → team; the last press saves the rule (and audits it)."""
-    query = update.callback_query
+    pressed = await parsed_press(update, context, cb.parse_routing)
+    if pressed is None:
+        return
+    query, press = pressed
     actor = context.actor
-    if query is None or query.data is None:
-        return
     _ = context._
-    press = cb.parse_routing(query.data)
-    if press is None:
-        await query.answer(_("This button is no longer valid."))
-        return
     if actor is None or not can(actor, Permission.MANAGE_DIRECTORY):
         await query.answer(_("Sorry, only community staff can change where reports go."),
                            show_alert=True)
