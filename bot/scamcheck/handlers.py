@@ -214,7 +214,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         try:
             await query.edit_message_text(
                 f"{message.text}\n\n💡 {tip.text(context.language)}",
-                reply_markup=keyboards.without(message.reply_markup, query.data))
+                reply_markup=keyboards.without(message.reply_markup, query.data or ""))
         except BadRequest:  # shown already (a second press raced the first)
             pass
         return
