@@ -106,6 +106,22 @@ def test_a_reminder_that_names_scams_is_not_high_risk_but_a_scam_saying_it_is_no
     assert check("这不是诈骗，请把钱转到安全账户。").verdict is Verdict.HIGH
 
 
+def test_someone_retelling_that_a_job_is_a_con_is_not_high_risk() -> None:
+    retold = "网上有人说刷单能赚钱，问了派出所的朋友，说全是骗人的，大家别信。"
+    assert check(retold).verdict is not Verdict.HIGH
+    assert check("网上刷单能赚钱，一单佣金30元。").verdict is Verdict.HIGH
+
+
+def test_a_story_and_a_money_move_are_suspicious_together_and_the_story_alone_is_not() -> None:
+    story = "您的贷款已审批通过，额度5万元。"
+    assert check(story).verdict is Verdict.NONE
+    together = check(story + "放款前请先缴纳3000元认证金。")
+    assert together.verdict is not Verdict.NONE
+    assert together.kind == "loan"
+    assert check("Your loan of $20,000 is approved. Pay a $300 insurance fee first to release "
+                 "the funds.").verdict is not Verdict.NONE
+
+
 def test_a_question_offering_both_answers_is_not_a_negation() -> None:
     assert check("能不能先借我两千？").verdict is Verdict.SUSPICIOUS
     assert check("不能先借我两千。").verdict is Verdict.NONE
@@ -142,6 +158,12 @@ def test_phone_numbers_are_read_and_judged(text: str, phone: str, signal: str | 
     assert phone in result.phones
     number_signals = {f.signal for f in result.findings} & {"overseas", "fake_official"}
     assert number_signals == ({signal} if signal else set())
+
+
+def test_a_plus_one_in_a_group_chat_is_not_an_overseas_number() -> None:
+    result = check("揪團買鳳梨酥，要的人在群組+1")
+    assert result.phones == ()
+    assert result.verdict is Verdict.NONE
 
 
 def test_order_numbers_dates_and_amounts_are_not_phone_numbers() -> None:

@@ -19,6 +19,8 @@ from bot.scamcheck.rules import Rules, Signal, default_rules, normalise
 MAX_TEXT = 8000
 #: A counter-sign counts once per different phrase found, up to this many times.
 MAX_COUNTER_PHRASES = 3
+#: The fewest digits read as a number after a "+" ("+95588" imitates an official number).
+MIN_INTERNATIONAL_DIGITS = 5
 
 
 class Verdict(enum.StrEnum):
@@ -165,6 +167,8 @@ def _link_problem(link: str, rules: Rules) -> str:
 def _number_problem(token: str, before: str, rules: Rules) -> tuple[bool, str | None]:
     """(is it a phone number, the number signal it raises)."""
     digits = re.sub(r"\D", "", token)
+    if token.lstrip().startswith("+") and len(digits) < MIN_INTERNATIONAL_DIGITS:
+        return False, None  # "+1" in a group chat is a vote, not a number
     international = token.lstrip().startswith("+") or (digits.startswith("00")
                                                        and len(digits) >= 7)
     if international:
