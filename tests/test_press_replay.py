@@ -84,6 +84,7 @@ class Button:
 
 
 def known(user_record: Any, fake: FakeTelegram) -> FakeUser:
+    """The story's people were made as the fake's records: a handle to act as one."""
     return FakeUser(fake, user_record)
 
 
@@ -120,6 +121,7 @@ def callback_data(message: RecordedMessage) -> Iterable[str]:
 
 
 def collect(fake: FakeTelegram) -> dict[str, Button]:
+    """Every callback_data the bot ever showed, in any chat, by data."""
     buttons: dict[str, Button] = {}
     for chat_id, chat in fake.chats.items():
         for message in chat.messages.values():
