@@ -158,6 +158,39 @@ async def test_a_leader_may_link_a_group_to_their_own_team_only(
     assert row is not None and row.team_id == scene.cast.team.id
 
 
+async def test_someone_elses_link_picker_can_be_neither_paged_nor_closed(
+    bot: BotRunner, fake: FakeTelegram, session_factory: Factory, scene: Scene
+) -> None:
+    """Found by tests/test_press_replay.py: the neighbouring community's staff turned the
+    page of our staff's picker (their own teams then showed in the group) or closed it."""
+    group = await added_group(fake, scene)
+    await scene.staff.send("/link", chat=group)
+    choices = group.last_message
+    shown = (choices.text, choices.buttons)
+    for data in ("chl:p:0", "chl:x"):
+        await scene.other_staff.press(data=data, message=choices, forged=True)
+        answer = scene.other_staff.last_callback_answer
+        assert answer is not None and answer.show_alert
+        assert answer.text == "这些按钮是发 /link 的人用的。请您自己发 /link 再选。"
+        picker = fake.message(group.id, choices.message_id)
+        assert (picker.text, picker.buttons) == shown
+    await scene.staff.press("取消", chat=group)
+    assert fake.message(group.id, choices.message_id).text == "好的，没有做任何更改。"
+
+
+async def test_a_group_language_button_pressed_in_a_private_chat_changes_nothing(
+    bot: BotRunner, fake: FakeTelegram, session_factory: Factory, scene: Scene
+) -> None:
+    """Found by tests/test_press_replay.py: forged in a private chat, it registered that
+    chat as a group with a language of its own (and audited it)."""
+    await scene.staff.send("/language")
+    await scene.staff.press(data="chlang:en", forged=True)
+    assert scene.staff.last_callback_answer.text == "这个按钮已经失效了。"  # type: ignore[union-attr]
+    assert await chat_row(session_factory, scene.staff.id) is None
+    async with session_factory() as session:
+        assert await session.scalar(select(AuditEntry.id)) is None
+
+
 async def test_link_in_a_private_chat_points_to_the_group(
     bot: BotRunner, fake: FakeTelegram, scene: Scene
 ) -> None:

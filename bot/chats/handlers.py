@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import ChatMember, ChatMemberUpdated, Message, Update
+from telegram import CallbackQuery, ChatMember, ChatMemberUpdated, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import (
     BaseHandler,
@@ -186,7 +186,16 @@ async def link(update: Update, context: BotContext) -> None:
     if current.target is not None:
         text = _("This group is linked to {target} now.").format(
             target=target_label(current.target, _)) + "\n" + text
-    await message.reply_text(text, reply_markup=link_keyboard(targets, 0, _))
+    # Quoting the /link says whose picker it is: only they may turn its pages or close it.
+    await message.reply_text(text, reply_markup=link_keyboard(targets, 0, _), do_quote=True)
+
+
+def _opened_by_presser(query: CallbackQuery) -> bool:
+    """Whether the presser sent the /link this picker answers (the picker quotes it)."""
+    message = query.message
+    asked = message.reply_to_message if isinstance(message, Message) else None
+    return (asked is not None and asked.from_user is not None
+            and asked.from_user.id == query.from_user.id)
 
 
 async def link_chosen(update: Update, context: BotContext) -> None:
@@ -217,6 +226,11 @@ async def link_chosen(update: Update, context: BotContext) -> None:
             actor, await service.current_link(session, telegram_chat_id=chat.id))
         if held is not None:
             refusal = _already_linked(held, _)
+        elif (choice.cancel or choice.page is not None) and not _opened_by_presser(query):
+            # Someone else's picker: its page would show this person's teams in the group,
+            # and closing it would take it from whoever asked.
+            refusal = _("These buttons belong to whoever sent /link. Send /link yourself to "
+                        "choose.")
         elif choice.page is not None:
             targets = await service.link_targets(session, actor=actor)
         elif choice.target_kind is not None and choice.target_id is not None:
@@ -312,6 +326,9 @@ async def group_language_chosen(update: Update, context: BotContext) -> None:
         await query.answer(context._("This button is no longer valid."))
         return
     chat = query.message.chat
+    if chat.type not in service.GROUP_TYPES:  # a forged press in a private chat
+        await query.answer(context._("This button is no longer valid."))
+        return
     async with transaction(context.services.session_factory) as session:
         current = await service.current_link(session, telegram_chat_id=chat.id)
         allowed = service.may_manage_chat(context.actor, current.target)
