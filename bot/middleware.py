@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from sqlalchemy import select
 from telegram import Update
 from telegram.constants import ChatType
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.context import BotContext
@@ -46,6 +48,13 @@ async def ignore_other_bots(update: Update, context: BotContext) -> None:
 async def report_error(update: object, context: BotContext) -> None:
     """Log the error with the update id first, then tell the person kindly, without internals."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if _not_modified(context.error):
+        # A double tap: the screen the press asks for is already shown. Nothing went wrong.
+        logger.debug("Update %s asked for the screen already shown", update_id)
+        if isinstance(update, Update) and update.callback_query is not None:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
+        return
     logger.error("Error while handling update %s", update_id, exc_info=context.error,
                  extra={"update_id": update_id})
     if not isinstance(update, Update):
@@ -67,6 +76,10 @@ async def report_error(update: object, context: BotContext) -> None:
             await update.effective_message.reply_text(text)
     except Exception:  # the apology itself failed; the log line above is what matters
         logger.warning("Could not tell the user about error in update %s", update_id)
+
+
+def _not_modified(error: BaseException | None) -> bool:
+    return isinstance(error, BadRequest) and "not modified" in error.message.lower()
 
 
 async def not_understood(update: Update, context: BotContext) -> None:

@@ -3,6 +3,7 @@ follows a migration to a supergroup; a person blocks the bot in private."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import pytest
@@ -337,3 +338,18 @@ async def test_a_group_linked_to_a_team_is_not_taken_over_from_another_community
     replies = await scene.other_staff.send("/link", chat=group)
     assert replies[-1].text == ("This group is already linked to Grid: 3网格. Only the staff "
                                 "of that community can change this.")
+
+
+async def test_a_button_pressed_again_on_the_screen_it_shows_is_answered_quietly(
+    bot: BotRunner, fake: FakeTelegram, scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A double tap: the second press would show the same screen again, which Telegram
+    refuses ("message is not modified"). That is no error: no apology, no error logged."""
+    group = await added_group(fake, scene)
+    await scene.staff.send("/link", chat=group)
+    choices = group.last_message
+    with caplog.at_level(logging.ERROR):
+        await scene.staff.press(data="chl:p:0", message=choices, forged=True)
+    answer = scene.staff.last_callback_answer
+    assert answer is not None and not answer.show_alert and not answer.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
