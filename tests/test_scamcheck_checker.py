@@ -127,6 +127,18 @@ def test_a_question_offering_both_answers_is_not_a_negation() -> None:
     assert check("不能先借我两千。").verdict is Verdict.NONE
 
 
+def test_a_verb_complement_or_an_if_not_threat_is_not_a_negation() -> None:
+    # “抢不到” is “cannot get”, “不处理就……” is a threat: neither says the move will not happen.
+    assert "off_platform" in {f.signal for f in check("小黄车抢不到的加我微信私下交易").findings}
+    assert check("今天不处理就得把存款转到安全账户。").verdict is Verdict.HIGH
+    assert check("今天不会要求您把存款转到安全账户。").verdict is Verdict.NONE
+
+
+def test_a_space_between_chinese_clauses_ends_the_negation_before_it() -> None:
+    assert check("你看这个靠谱不 群里说在家兼职日赚300").verdict is Verdict.HIGH
+    assert check("不要信在家兼职日赚300").verdict is Verdict.NONE
+
+
 @pytest.mark.parametrize(("link", "signal"), [
     ("t.cn/A6xYz", "shortener"),
     ("https://bit.ly/3abc", "shortener"),
@@ -162,6 +174,12 @@ def test_phone_numbers_are_read_and_judged(text: str, phone: str, signal: str | 
 
 def test_a_plus_one_in_a_group_chat_is_not_an_overseas_number() -> None:
     result = check("揪團買鳳梨酥，要的人在群組+1")
+    assert result.phones == ()
+    assert result.verdict is Verdict.NONE
+
+
+def test_digits_after_letters_are_a_tracking_number_not_an_overseas_phone() -> None:
+    result = check("【京东】您的订单已出库，京东快递单号JD0098765432100，预计明天送达。")
     assert result.phones == ()
     assert result.verdict is Verdict.NONE
 

@@ -60,22 +60,28 @@ class CheckResult:
 
 
 # -- reading the text -----------------------------------------------------------------------
-_CLAUSE_BREAK = re.compile(r"[。！？；;!?\n，,：:]|\.(?:\s|$)")
+#: Chat-style text puts a space between clauses where punctuation would go (“靠谱不 群里说”).
+_CLAUSE_BREAK = re.compile(r"[。！？；;!?\n，,：:]|\.(?:\s|$)"
+                           r"|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 _NEGATION = re.compile(r"不|勿|(?<![特识区告类级个分差])别|莫|没有|从未|拒绝|严禁"
                        r"|\bnever\b|\bnot\b|n't\b|\bno one\b")
 _NEGATION_WINDOW = 40
+#: After “不”: a complement of the verb before it (抢不到, 来不及, 对不起, 忍不住).
+_COMPLEMENT = re.compile(r"到|了(?!解)|起|住|及|完|过来")
+#: After “不”: “然”, or a verb then “就”/“的话”: the “if not … then” of a threat (不弄就停卡).
+_CONDITION = re.compile(r"然|[^，。,.！？!?\s]{1,4}?(?:就|的话)")
 _SENTENCE_BREAK = re.compile(r"[。！？；;!?\n]|\.(?:\s|$)")
 
 _STOP = r"\s<>\"'，。！？、）)】」』;；"
 _TLDS = ("com|cn|net|org|top|xyz|vip|cc|info|me|io|co|ly|gd|gl|im|gg|id|at|nu|shop|site|"
          "online|club|link|app|icu|work|live|pro|biz|tk|ml|ga|cf|gq|hk|tw|wang|ren|fun|store|"
-         "asia|gov|edu|mobi|tv|ink|cyou|sbs|buzz|bond")
+         "asia|gov|edu|mobi|tv|ink|cyou|sbs|buzz|bond|help|click|life|win|loan|cfd")
 _URL = re.compile(
     rf"(?:https?://|www\.)[^{_STOP}]+"
     rf"|(?<![\w@.-])(?:[a-z0-9-]+\.)+(?:{_TLDS})(?![a-z0-9-])(?::\d+)?(?:/[^{_STOP}]*)?"
     rf"|(?<![\d.])\d{{1,3}}(?:\.\d{{1,3}}){{3}}(?::\d+)?(?:/[^{_STOP}]*)?"
 )
-_NUMBER = re.compile(r"(?<![\d.])\+?\s?\d+(?:[ -]\d+)*(?![\d.]*\d)")
+_NUMBER = re.compile(r"(?<![\da-z.])\+?\s?\d+(?:[ -]\d+)*(?![\d.]*\d)")
 _PHONE_CONTEXT = re.compile(r"电话|致电|拨打|热线|来电|客服|联系|回电|号码|call|tel|phone|☎|📞")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"0\d{9,11}")
@@ -90,7 +96,7 @@ def _negated(text: str, clause_ends: list[int], start: int) -> bool:
     """A negation earlier in the same clause: “公安机关不会要求转账到安全账户”."""
     clause = clause_ends[bisect_right(clause_ends, start) - 1] if clause_ends and \
         clause_ends[0] <= start else 0
-    return any(not _asks_either_way(text, negation)
+    return any(not _asks_either_way(text, negation) and not _not_denying(text, negation)
                for negation in _NEGATION.finditer(text, max(clause, start - _NEGATION_WINDOW),
                                                   start))
 
@@ -100,6 +106,15 @@ def _asks_either_way(text: str, negation: re.Match[str]) -> bool:
     start, end = negation.span()
     return negation.group(0) == "不" and 0 < start and end < len(text) \
         and text[start - 1] == text[end]
+
+
+def _not_denying(text: str, negation: re.Match[str]) -> bool:
+    """A “不” that denies nothing after it: a verb's complement (“抢不到的加主播微信”, “对不起”)
+    or a condition that threatens (“不弄就停卡”, “不处理的话冻结账户”)."""
+    if negation.group(0) != "不":
+        return False
+    end = negation.end()
+    return _COMPLEMENT.match(text, end) is not None or _CONDITION.match(text, end) is not None
 
 
 def _naming_sentences(text: str, rules: Rules) -> list[tuple[int, int]]:
