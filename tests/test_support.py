@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from tests.fake_telegram import FakeTelegram
-from tests.support import BotRunner
+from tests.support import DAYTIME_CLOCKS, BotRunner
 
 
 async def test_a_job_missed_while_the_loop_was_blocked_does_not_keep_the_bot_busy(
@@ -28,3 +28,14 @@ async def test_a_job_missed_while_the_loop_was_blocked_does_not_keep_the_bot_bus
 
     assert ran == []
     assert not bot.running_jobs
+
+
+async def test_stories_meet_no_evening_or_monthly_work_whatever_the_hour(bot: BotRunner) -> None:
+    """Unless a test sets them, the clocks of patrol's evening (21:00, 21:30) and the monthly
+    figures (09:00 on the 1st) read 10:00 on an ordinary day: a story run in Shanghai's
+    evening got the patrol leaders' all-clear question and failed."""
+    assert bot.application is not None
+    extras = bot.application.bot_data["services"].extras
+    for key in DAYTIME_CLOCKS:
+        local = extras[key]().astimezone(bot.settings.tz)
+        assert local.hour == 10 and local.day != 1

@@ -8,10 +8,14 @@ from bot.context import BotContext
 from bot.db import utcnow
 from bot.i18n import Translate
 
+#: `services.extras[CLOCK_KEY]`: a `() -> datetime` the composer and the scam check's
+#: warning count in (quiet hours); tests set it.
+CLOCK_KEY = "clock"
+
 
 def now_of(context: BotContext) -> datetime:
-    """The clock (tests may put a fixed `now` in `services.extras["clock"]`)."""
-    clock = context.services.extras.get("clock")
+    """The clock (tests may put a fixed `now` in `services.extras[CLOCK_KEY]`)."""
+    clock = context.services.extras.get(CLOCK_KEY)
     return clock() if clock is not None else utcnow()
 
 
